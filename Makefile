@@ -1,0 +1,30 @@
+# The two commands: `make demo` and `make test`. Both build .venv on a fresh machine first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DATA ?= ./data
+
+.PHONY: demo test venv bench clean
+
+$(STAMP): setup.py requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m pip install -q --no-deps -e .
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/gifrank demo --data $(DATA)
+
+test: $(STAMP)
+	$(PY) -m pytest tests
+
+bench: $(STAMP)
+	$(PY) -m bench.scrape_throughput
+
+clean:
+	rm -rf $(VENV) build *.egg-info
