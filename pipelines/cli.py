@@ -1,0 +1,48 @@
+"""`gifrank`: one console script, one subcommand per stage.
+
+Subcommand modules are imported only when called, so `gifrank scrape` never loads
+TensorFlow and `gifrank --help` starts instantly.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+
+# name -> (module, function taking argv, one-line help)
+COMMANDS = {
+    "scrape": ("pipelines.scrape", "run", "scrape GIF sites or the Video2GIF metadata into a dataset (Beam)"),
+    "demo-site": ("pipelines.demo.site", "main", "serve the demo GIF website on loopback"),
+    "demo": ("pipelines.demo.job", "main", "build the demo world, serve it, and run every stage on it"),
+}
+
+
+def usage() -> str:
+    lines = ["usage: gifrank COMMAND [options]   (gifrank COMMAND --help for its options)", "", "commands:"]
+    lines += [f"  {name:12s} {help_}" for name, (_m, _f, help_) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(usage())
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"gifrank: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    for noisy in ("apache_beam", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    module, function, _help = COMMANDS[name]
+    try:
+        result = getattr(importlib.import_module(module), function)(rest)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"gifrank {name}: error: {exc}", file=sys.stderr)
+        return 2
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

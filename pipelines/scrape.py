@@ -1,0 +1,264 @@
+"""The scrape pipeline: GIF sites and the published Video2GIF metadata -> blobs + the gifs table.
+
+    python -m pipelines.scrape --seed http://127.0.0.1:8000/gifs?page=1 --site demo \\
+        --dataset ./data --allow-host 127.0.0.1
+    gifrank scrape --v2g-metadata metadata.txt --video-url-template 'https://mirror/{youtube_id}.mp4' \\
+        --dataset gs://bucket/v2g --runner DataflowRunner --project P --region R --setup_file ./setup.py
+
+Every seed, listing page and GIF ends either in the gifs table or in the deadletter
+table with its reason. Reruns are idempotent: ids are stable, rows are merged by
+key, and blobs already stored for a URL are not fetched again.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import sys
+import uuid
+from dataclasses import dataclass
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions
+
+from featurizer import tables
+from pipelines import v2g_metadata
+from pipelines.concurrency import ConcurrentMap
+from pipelines.deadletters import ToDeadLetterRows, subject
+from pipelines.scraper import (VIDEO_DOWNLOADERS, GifDownloader, GifPageScraper, ListingCrawler,
+                               ScrapeConfig, VideoDownloader)
+from pipelines.table_io import ReadTable, WriteTable, commit
+from pipelines.web.client import FetchConfig
+
+PIPELINE = "scrape"
+NAMESPACE = f"gifrank.{PIPELINE}"
+LOG = logging.getLogger("gifrank")
+
+
+class ScrapeOptions(PipelineOptions):
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        defaults = FetchConfig()
+        parser.add_argument("--dataset", default="./data",
+                            help="dataset root: a local folder (gs:// comes later); blobs go to ROOT/blobs/, "
+                                 "tables to ROOT/tables/ (default: ./data)")
+        parser.add_argument("--seed", action="append", default=[], metavar="URL",
+                            help="a listing page to crawl (repeatable); needs --site")
+        parser.add_argument("--site", metavar="CONFIG",
+                            help="site adapter: a bundled name (demo) or a YAML file of CSS selectors")
+        parser.add_argument("--v2g-metadata", dest="v2g_metadata", metavar="PATH",
+                            help="the metadata file published with the Video2GIF dataset")
+        parser.add_argument("--video-url-template", dest="video_url_template", metavar="TEMPLATE",
+                            help="where metadata videos are fetched from, e.g. 'https://mirror/{youtube_id}.mp4' "
+                                 "(default: YouTube through yt-dlp)")
+        parser.add_argument("--video-downloader", dest="video_downloader", default="auto",
+                            choices=VIDEO_DOWNLOADERS,
+                            help="auto: yt-dlp for YouTube URLs, plain HTTP for direct media URLs")
+        parser.add_argument("--allow-host", dest="allow_host", action="append", default=[], metavar="HOST",
+                            help="fetch from this host even though it resolves to a loopback/private address")
+        parser.add_argument("--rate-limit", dest="rate_limit", type=float,
+                            default=defaults.requests_per_sec_per_host,
+                            help="requests per second per host, per worker process (default: %(default)s)")
+        parser.add_argument("--concurrency", type=int, default=32,
+                            help="requests in flight per worker process and step (default: %(default)s)")
+        parser.add_argument("--timeout", type=float, default=defaults.timeout_sec,
+                            help="connect/read timeout in seconds (default: %(default)s)")
+        parser.add_argument("--retries", type=int, default=defaults.retries,
+                            help="retries on 5xx, timeouts and broken bodies (default: %(default)s)")
+        parser.add_argument("--retry-backoff", dest="retry_backoff", type=float, default=defaults.backoff_sec,
+                            help="first retry waits this many seconds, doubling after (default: %(default)s)")
+        parser.add_argument("--max-page-bytes", dest="max_page_bytes", type=int, default=defaults.max_page_bytes)
+        parser.add_argument("--max-media-bytes", dest="max_media_bytes", type=int,
+                            default=defaults.max_media_bytes)
+        parser.add_argument("--max-listing-pages", dest="max_listing_pages", type=int, default=10_000,
+                            help="listing pages followed per seed (default: %(default)s)")
+        parser.add_argument("--user-agent", dest="user_agent", default=defaults.user_agent)
+        parser.add_argument("--num-shards", dest="num_shards", type=int, default=1,
+                            help="Parquet shards per table (default: %(default)s)")
+
+
+def scrape_config(opts: ScrapeOptions) -> ScrapeConfig:
+    if not opts.seed and not opts.v2g_metadata:
+        raise ValueError("nothing to scrape: give --seed URL (with --site) or --v2g-metadata PATH")
+    if opts.seed and not opts.site:
+        raise ValueError("--seed needs --site CONFIG to know how to read the site")
+    if opts.video_url_template:
+        try:
+            opts.video_url_template.format(youtube_id="x")
+        except (KeyError, IndexError) as exc:
+            raise ValueError(f"--video-url-template may only use {{youtube_id}}: {exc}") from exc
+    fetch = FetchConfig(
+        user_agent=opts.user_agent, timeout_sec=opts.timeout, retries=opts.retries, backoff_sec=opts.retry_backoff,
+        max_page_bytes=opts.max_page_bytes, max_media_bytes=opts.max_media_bytes,
+        requests_per_sec_per_host=opts.rate_limit or None, allow_hosts=tuple(opts.allow_host),
+        pool_size=opts.concurrency)
+    return ScrapeConfig(dataset=opts.dataset, fetch=fetch, site=opts.site,
+                        max_listing_pages=opts.max_listing_pages, video_downloader=opts.video_downloader)
+
+
+def _describe_record(record: dict, url_field: str) -> list[dict]:
+    return [subject(url=record.get(url_field), gif_id=record.get("gif_id"))]
+
+
+def _describe_video_group(group) -> list[dict]:
+    video_url, records = group
+    return [subject(url=video_url, gif_id=r["gif_id"]) for r in records]
+
+
+def _known_blobs(row: dict):
+    """URL -> (sha256, size) for the blobs an earlier run stored."""
+    yield row["gif_url"], (row["gif_sha256"], row["gif_bytes"])
+    yield row["video_url"], (row["video_sha256"], row["video_bytes"])
+
+
+def _first_by_gif_id(keyed):
+    _gif_id, records = keyed
+    return sorted(records, key=repr)[0]
+
+
+def _gif_row(record: dict) -> dict:
+    return tables.GIFS.conform({k: v for k, v in record.items() if not k.startswith("_")})
+
+
+def _touched_keys(row: dict):
+    """Every key this run settled: old dead letters under these keys are out of date."""
+    for name in ("gif_id", "page_url", "gif_url", "video_url", "record_key"):
+        if row.get(name):
+            yield row[name], None
+
+
+def _still_current(keyed):
+    _key, grouped = keyed
+    touched = bool(list(grouped["touched"]))
+    return [r for r in grouped["old"] if not (touched and r["pipeline"] == PIPELINE)]
+
+
+def _metadata_header(path: str) -> tuple[str, ...]:
+    with FileSystems.open(path) as f:
+        first = f.readline().decode("utf-8")
+    return v2g_metadata.parse_header(first)
+
+
+def build_pipeline(p: beam.Pipeline, opts: ScrapeOptions, config: ScrapeConfig, run_id: str):
+    """Adds the scrape to `p`; returns the PCollections of gif rows and dead-letter rows."""
+    conc = opts.concurrency
+    existing_gifs = p | "ReadGifs" >> ReadTable(config.dataset, tables.GIFS)
+    existing_dead = p | "ReadDeadLetters" >> ReadTable(config.dataset, tables.DEADLETTER)
+    known_blobs = beam.pvalue.AsDict(existing_gifs | "KnownBlobs" >> beam.FlatMap(_known_blobs)
+                                     | "OneBlobPerUrl" >> beam.CombinePerKey(min))
+    records, dead = [], []
+
+    if opts.seed:
+        gif_links, bad = (
+            p | "Seeds" >> beam.Create(sorted(set(opts.seed)))
+            | "CrawlListings" >> ConcurrentMap(ListingCrawler(config), pipeline=PIPELINE, stage="listing",
+                                               concurrency=conc, batch_size=len(opts.seed)))
+        dead.append(bad)
+        page_urls = (gif_links | "PageUrls" >> beam.Map(lambda link: link["page_url"])
+                     | "DistinctPages" >> beam.Distinct() | "SpreadPages" >> beam.Reshuffle())
+        page_records, bad = page_urls | "ScrapeGifPages" >> ConcurrentMap(
+            GifPageScraper(config), pipeline=PIPELINE, stage="gif_page", concurrency=conc)
+        records.append(page_records)
+        dead.append(bad)
+
+    if opts.v2g_metadata:
+        template = opts.video_url_template or v2g_metadata.YOUTUBE_WATCH_URL
+        meta_records, bad = (
+            p | "ReadMetadata" >> beam.io.ReadFromText(opts.v2g_metadata, skip_header_lines=1)
+            | "NonEmpty" >> beam.Filter(lambda line: line.strip())
+            | "ParseMetadata" >> beam.Map(v2g_metadata.parse_row, _metadata_header(opts.v2g_metadata),
+                                          template).with_exception_handling())
+        records.append(meta_records)
+        dead.append(bad | "MetadataDeadLetters" >> ToDeadLetterRows(
+            PIPELINE, "metadata", describe=lambda line: subject(url=f"{opts.v2g_metadata}: {line[:200]}")))
+
+    unique_records = (
+        records | "AllRecords" >> beam.Flatten()
+        | "ByGifId" >> beam.Map(lambda r: (r["gif_id"], r)) | "GroupGifId" >> beam.GroupByKey()
+        | "OnePerGifId" >> beam.Map(_first_by_gif_id))
+    with_gifs, bad = unique_records | "DownloadGifs" >> ConcurrentMap(
+        GifDownloader(config), pipeline=PIPELINE, stage="gif_media", concurrency=conc,
+        side_inputs=(known_blobs,), describe=lambda r: _describe_record(r, "gif_url"),
+        measure=lambda r: {"gif_bytes_fetched": r["gif_bytes"] if r["_gif_fetched"] else 0,
+                           "gif_blobs_reused": 0 if r["_gif_fetched"] else 1})
+    dead.append(bad)
+    complete, bad = (
+        with_gifs | "ByVideoUrl" >> beam.Map(lambda r: (r["video_url"], r))
+        | "GroupVideo" >> beam.GroupByKey()
+        | "DownloadVideos" >> ConcurrentMap(
+            VideoDownloader(config), pipeline=PIPELINE, stage="video_media", concurrency=conc,
+            side_inputs=(known_blobs,), describe=_describe_video_group,
+            measure=lambda r: {"video_bytes_fetched": r["video_bytes"] if r["_video_fetched"] else 0}))
+    dead.append(bad)
+
+    gif_rows = complete | "GifRows" >> beam.Map(_gif_row)
+    dead_rows = dead | "AllDeadLetters" >> beam.Flatten()
+    touched = ((gif_rows, dead_rows) | "SettledRows" >> beam.Flatten()
+               | "TouchedKeys" >> beam.FlatMap(_touched_keys))
+    current_old_dead = (
+        {"old": existing_dead | "KeyOldDead" >> beam.Map(lambda r: (r["record_key"], r)), "touched": touched}
+        | "JoinTouched" >> beam.CoGroupByKey() | "DropSettled" >> beam.FlatMap(_still_current))
+
+    (gif_rows, existing_gifs) | "WriteGifs" >> WriteTable(config.dataset, tables.GIFS, run_id, opts.num_shards)
+    (dead_rows, current_old_dead) | "WriteDeadLetters" >> WriteTable(
+        config.dataset, tables.DEADLETTER, run_id, opts.num_shards)
+    return gif_rows, dead_rows
+
+
+@dataclass
+class ScrapeResult:
+    run_id: str
+    dataset: str
+    counters: dict[str, int]
+
+
+def counters_of(result, namespace: str) -> dict[str, int]:
+    query = result.metrics().query(beam.metrics.MetricsFilter().with_namespace(namespace))
+    totals: dict[str, int] = {}
+    for counter in query["counters"]:
+        value = counter.committed if counter.committed is not None else counter.attempted
+        totals[counter.key.metric.name] = totals.get(counter.key.metric.name, 0) + (value or 0)
+    return dict(sorted(totals.items()))
+
+
+def build_arg_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gifrank scrape",
+        description="Scrape GIFs and their source videos from GIF sites or the published Video2GIF "
+                    "metadata into a dataset (a Beam pipeline; DirectRunner unless --runner says otherwise).",
+        epilog="Standard Beam pipeline options (--runner, --project, --region, --temp_location, "
+               "--setup_file, --direct_num_workers, ...) are accepted too.")
+    ScrapeOptions._add_argparse_args(parser)
+    return parser
+
+
+def run(argv=None, save_main_session=True) -> ScrapeResult:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    build_arg_parser().parse_known_args(argv)  # --help, and a clear error for a bad option value
+    options = PipelineOptions(argv)
+    options.view_as(SetupOptions).save_main_session = save_main_session
+    opts = options.view_as(ScrapeOptions)
+    config = scrape_config(opts)
+    run_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+    LOG.info("scrape run %s into %s", run_id, config.dataset)
+
+    p = beam.Pipeline(options=options)
+    build_pipeline(p, opts, config, run_id)
+    result = p.run()
+    result.wait_until_finish()
+    commit(config.dataset, run_id, (tables.GIFS, tables.DEADLETTER))
+    counters = counters_of(result, NAMESPACE)
+    print_counters(counters)
+    return ScrapeResult(run_id=run_id, dataset=config.dataset, counters=counters)
+
+
+def print_counters(counters: dict[str, int], out=sys.stderr) -> None:
+    print("scrape metrics:", file=out)
+    for name, value in counters.items():
+        print(f"  {name:40s} {value:>14,d}", file=out)
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    run()

@@ -1,0 +1,74 @@
+"""The metadata file published with the Video2GIF dataset: one GIF per line.
+
+A header line names the fields; fields are separated by ";\\t". Rows become gif
+records that the scrape pipeline downloads like those found on a site.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from pipelines.sites.adapter import ParseError
+
+SOURCE = "v2g-metadata"
+SEPARATOR = ";\t"
+FIELDS = (
+    "youtube_id", "is_creative_commons", "gif_id", "gif_url", "gif_start_frame", "gif_end_frame",
+    "gif_start_sec", "gif_end_sec", "gif_title", "gif_views", "gif_age", "video_title", "video_views",
+    "video_publish_date", "video_likes", "video_duration", "video_frame_count", "video_category",
+    "video_rating", "video_description", "video_retrieved_date",
+)
+REQUIRED = ("youtube_id", "gif_id", "gif_url")
+YOUTUBE_WATCH_URL = "https://www.youtube.com/watch?v={youtube_id}"
+
+
+class MalformedRow(ParseError):
+    kind = "malformed_row"
+
+
+def parse_header(line: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in line.rstrip("\r\n").split(SEPARATOR))
+    missing = [n for n in REQUIRED if n not in names]
+    if missing:
+        raise ValueError(f"Video2GIF metadata header lacks fields {missing}; got {list(names)}")
+    return names
+
+
+def _number(value: str, cast):
+    value = value.strip()
+    if value in ("", "None", "nan", "NaN"):
+        return None
+    return cast(float(value)) if cast is int else cast(value)
+
+
+def parse_row(line: str, header: tuple[str, ...] = FIELDS,
+              video_url_template: str = YOUTUBE_WATCH_URL) -> dict[str, Any]:
+    """A gif record (the gifs table's fields known before download) from one metadata line."""
+    values = line.rstrip("\r\n").split(SEPARATOR)
+    if len(values) != len(header):
+        raise MalformedRow(f"expected {len(header)} fields separated by ';\\t', got {len(values)}: {line[:120]!r}")
+    raw = dict(zip(header, (v.strip() for v in values)))
+    for name in REQUIRED:
+        if not raw[name]:
+            raise MalformedRow(f"empty {name!r} in {line[:120]!r}")
+    try:
+        return {
+            "gif_id": f"v2g:{raw['gif_id']}",
+            "source": SOURCE,
+            "page_url": None,
+            "gif_url": raw["gif_url"],
+            "video_id": raw["youtube_id"],
+            "video_url": video_url_template.format(youtube_id=raw["youtube_id"]),
+            "title": raw.get("gif_title") or None,
+            "views": _number(raw.get("gif_views", ""), int),
+            "upload_date": None,
+            "tags": [],
+            "category": raw.get("video_category") or None,
+            "video_title": raw.get("video_title") or None,
+            "published_start_frame": _number(raw.get("gif_start_frame", ""), int),
+            "published_end_frame": _number(raw.get("gif_end_frame", ""), int),
+            "published_start_sec": _number(raw.get("gif_start_sec", ""), float),
+            "published_end_sec": _number(raw.get("gif_end_sec", ""), float),
+            "published_gif_age": _number(raw.get("gif_age", ""), float),
+        }
+    except ValueError as exc:
+        raise MalformedRow(f"unreadable number in {line[:120]!r}: {exc}") from exc
