@@ -1,8 +1,8 @@
 """ConcurrentMap: blocking work (HTTP, downloads) on a bounded thread pool inside each DoFn instance.
 
 Beam parallelises across workers and bundles; network-bound steps also need many
-requests in flight inside one worker. Elements are batched, each batch runs on the
-DoFn instance's pool, and failures go to a dead-letter output through Beam's
+requests in flight inside one worker. Each DoFn instance keeps up to twice its pool
+size in flight, and failures go to a dead-letter output through Beam's
 `with_exception_handling`, so every element ends up either as output or as a dead letter.
 """
 from __future__ import annotations
@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, Callable, Iterable
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
+from apache_beam.transforms.window import GlobalWindows
 
 from pipelines.deadletters import Failed, ToDeadLetterRows
 
@@ -44,7 +45,13 @@ class Progress:
 
 
 class _ApplyConcurrently(beam.DoFn):
-    """Runs `worker(element, *side_inputs)` for a batch of elements on this instance's pool."""
+    """Runs `worker(element, *side_inputs)` on this instance's pool, many elements in flight.
+
+    Elements are submitted as they arrive and results are emitted as they complete,
+    so a fused downstream step starts on the first results while later elements are
+    still in flight (no batch barriers). Outputs are in the global window: this is a
+    batch pipeline, and results are emitted for elements other than the current one.
+    """
 
     def __init__(self, worker, concurrency: int, namespace: str, stage: str,
                  describe: Callable[[Any], list[dict]], measure: Callable[[Any], dict] | None):
@@ -67,29 +74,48 @@ class _ApplyConcurrently(beam.DoFn):
         if hasattr(self._worker, "teardown"):
             self._worker.teardown()
 
+    def start_bundle(self):
+        self._in_flight: set[Future] = set()
+
     def _run_one(self, element, side_values) -> list:
         try:
             return list(self._worker(element, *side_values))
         except Exception as exc:  # noqa: BLE001 - every failure becomes a dead letter with its reason
             return [Failed(tuple(self._describe(element)), exc)]
 
-    def process(self, batch: list, *side_values) -> Iterable:
-        results = self._pool.map(lambda e: self._run_one(e, side_values), batch)
+    def process(self, element, *side_values) -> Iterable:
+        self._in_flight.add(self._pool.submit(self._run_one, element, side_values))
+        # Keep one queued element per thread so the pool never idles between submissions.
+        if len(self._in_flight) >= 2 * self._concurrency:
+            done, self._in_flight = wait(self._in_flight, return_when=FIRST_COMPLETED)
+        else:
+            done = {f for f in self._in_flight if f.done()}
+            self._in_flight -= done
+        yield from self._emit(done)
+
+    def finish_bundle(self):
+        finished = wait(self._in_flight).done
+        self._in_flight = set()
+        for output in self._emit(finished):
+            yield GlobalWindows.windowed_value_at_end_of_window(output)
+
+    def _emit(self, done: Iterable[Future]) -> Iterable:
         ok = failed = 0
-        for outputs in results:
+        for future in done:
+            outputs = future.result()
             is_failed = any(isinstance(o, Failed) for o in outputs)
             failed += is_failed
             ok += not is_failed
-            if self._measure:
-                # Counted here, not in the pool's threads: Beam metrics are bound to this thread.
-                for output in outputs:
-                    if not isinstance(output, Failed):
-                        for name, value in self._measure(output).items():
-                            Metrics.counter(self._namespace, name).inc(value)
-            yield from outputs
-        self._ok.inc(ok)
-        self._failed.inc(failed)
-        Progress.record(self._stage, ok, failed)
+            for output in outputs:
+                if self._measure and not isinstance(output, Failed):
+                    # Counted here, not in the pool's threads: Beam metrics are bound to this thread.
+                    for name, value in self._measure(output).items():
+                        Metrics.counter(self._namespace, name).inc(value)
+                yield output
+        if ok or failed:
+            self._ok.inc(ok)
+            self._failed.inc(failed)
+            Progress.record(self._stage, ok, failed)
 
 
 def _raise_failed(item):
@@ -110,23 +136,22 @@ class ConcurrentMap(beam.PTransform):
     """
 
     def __init__(self, worker, *, pipeline: str, stage: str, concurrency: int = 16,
-                 batch_size: int | None = None, describe: Callable[[Any], list[dict]] | None = None,
+                 describe: Callable[[Any], list[dict]] | None = None,
                  measure: Callable[[Any], dict] | None = None, side_inputs: tuple = ()):
         super().__init__()
         self._worker = worker
         self._pipeline = pipeline
         self._stage = stage
         self._concurrency = concurrency
-        # Two batches' worth keeps the pool busy while the slowest element of a batch finishes.
-        self._batch_size = batch_size or 2 * concurrency
         self._describe = describe or (lambda element: [{"url": str(element), "gif_id": None}])
         self._measure = measure
         self._side_inputs = side_inputs
 
     def expand(self, pcoll):
+        if not isinstance(pcoll.windowing.windowfn, GlobalWindows):
+            raise ValueError(f"{self._stage}: ConcurrentMap runs in the global window only")
         applied = (
             pcoll
-            | "Batch" >> beam.BatchElements(min_batch_size=self._batch_size, max_batch_size=self._batch_size)
             | "Apply" >> beam.ParDo(
                 _ApplyConcurrently(self._worker, self._concurrency, f"gifrank.{self._pipeline}",
                                    self._stage, self._describe, self._measure),

@@ -112,11 +112,6 @@ def _known_blobs(row: dict):
     yield row["video_url"], (row["video_sha256"], row["video_bytes"])
 
 
-def _first_by_gif_id(keyed):
-    _gif_id, records = keyed
-    return sorted(records, key=repr)[0]
-
-
 def _gif_row(record: dict) -> dict:
     return tables.GIFS.conform({k: v for k, v in record.items() if not k.startswith("_")})
 
@@ -153,7 +148,7 @@ def build_pipeline(p: beam.Pipeline, opts: ScrapeOptions, config: ScrapeConfig, 
         gif_links, bad = (
             p | "Seeds" >> beam.Create(sorted(set(opts.seed)))
             | "CrawlListings" >> ConcurrentMap(ListingCrawler(config), pipeline=PIPELINE, stage="listing",
-                                               concurrency=conc, batch_size=len(opts.seed)))
+                                               concurrency=conc))
         dead.append(bad)
         page_urls = (gif_links | "PageUrls" >> beam.Map(lambda link: link["page_url"])
                      | "DistinctPages" >> beam.Distinct() | "SpreadPages" >> beam.Reshuffle())
@@ -173,11 +168,9 @@ def build_pipeline(p: beam.Pipeline, opts: ScrapeOptions, config: ScrapeConfig, 
         dead.append(bad | "MetadataDeadLetters" >> ToDeadLetterRows(
             PIPELINE, "metadata", describe=lambda line: subject(url=f"{opts.v2g_metadata}: {line[:200]}")))
 
-    unique_records = (
-        records | "AllRecords" >> beam.Flatten()
-        | "ByGifId" >> beam.Map(lambda r: (r["gif_id"], r)) | "GroupGifId" >> beam.GroupByKey()
-        | "OnePerGifId" >> beam.Map(_first_by_gif_id))
-    with_gifs, bad = unique_records | "DownloadGifs" >> ConcurrentMap(
+    # No grouping by gif_id here, so downloads start while pages are still being read:
+    # a GIF listed twice is stored once (content addressing) and its rows merge by key on write.
+    with_gifs, bad = records | "AllRecords" >> beam.Flatten() | "DownloadGifs" >> ConcurrentMap(
         GifDownloader(config), pipeline=PIPELINE, stage="gif_media", concurrency=conc,
         side_inputs=(known_blobs,), describe=lambda r: _describe_record(r, "gif_url"),
         measure=lambda r: {"gif_bytes_fetched": r["gif_bytes"] if r["_gif_fetched"] else 0,

@@ -36,6 +36,7 @@ import socket
 import socketserver
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -598,6 +599,7 @@ class DemoSite:
         self._faults: dict[str, Fault] = {}
         self._fault_hits: collections.Counter[str] = collections.Counter()
         self._requests_by_path: collections.Counter[str] = collections.Counter()
+        self._request_times: list[float] = []
         self._server: DemoHTTPServer | None = None
         self._serve_thread: threading.Thread | None = None
         for path, spec in (faults or {}).items():
@@ -669,6 +671,12 @@ class DemoSite:
     def record_request(self, path: str):
         with self._lock:
             self._requests_by_path[path] += 1
+            self._request_times.append(time.monotonic())
+
+    def request_times(self) -> list[float]:
+        """time.monotonic() of every request received, in arrival order (benchmarks check rate limits)."""
+        with self._lock:
+            return list(self._request_times)
 
     def request_count(self, path: str | None = None) -> int:
         """Requests received so far (any method, any outcome), in all or for one exact path."""
