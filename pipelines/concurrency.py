@@ -17,7 +17,8 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import GlobalWindows
 
-from pipelines.deadletters import Failed, ToDeadLetterRows
+from pipelines.deadletters import ToDeadLetterRows
+from pipelines.failures import Failed
 
 LOG = logging.getLogger("gifrank")
 PROGRESS_EVERY_SEC = 2.0

@@ -25,7 +25,8 @@ from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions
 from featurizer import tables
 from pipelines import v2g_metadata
 from pipelines.concurrency import ConcurrentMap
-from pipelines.deadletters import ToDeadLetterRows, subject
+from pipelines.deadletters import ToDeadLetterRows
+from pipelines.failures import subject
 from pipelines.scraper import (VIDEO_DOWNLOADERS, GifDownloader, GifPageScraper, ListingCrawler,
                                ScrapeConfig, VideoDownloader)
 from pipelines.table_io import ReadTable, WriteTable, commit

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlparse
 
 from featurizer import sniff
 from featurizer.blobs import BlobStore
-from pipelines.deadletters import Failed, subject
+from pipelines.failures import Failed, subject
 from pipelines.sites.adapter import SiteAdapter
 from pipelines.web.client import FetchConfig, HttpClient
 from pipelines.web.errors import WRONG_CONTENT_TYPE, FetchError

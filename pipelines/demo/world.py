@@ -381,9 +381,14 @@ def build_world(root, config: WorldConfig = WorldConfig(), workers: int | None =
         # Longest videos first, so the pool does not end waiting on one long job.
         futures = {pool.submit(_build_video, root, plan, config): plan.video_id
                    for plan in sorted(plans, key=lambda p: -p.num_frames)}
-        for done, future in enumerate(as_completed(futures), 1):
-            results[futures[future]] = future.result()
-            _log(f"{futures[future]} done ({done}/{len(plans)}, {time.monotonic() - began:.1f}s)")
+        try:
+            for done, future in enumerate(as_completed(futures), 1):
+                results[futures[future]] = future.result()
+                _log(f"{futures[future]} done ({done}/{len(plans)}, {time.monotonic() - began:.1f}s)")
+        except BaseException:
+            for future in futures:  # a failed build stops here instead of rendering the rest
+                future.cancel()
+            raise
     videos = [results[p.video_id][0] for p in plans]
     gifs = [gif for p in plans for gif in results[p.video_id][1]]
     manifest = {"version": MANIFEST_VERSION, "fingerprint": fingerprint, "config": dataclasses.asdict(config),

@@ -1,0 +1,38 @@
+"""Failure records, free of Beam: what failed (its subjects) and why, as deadletter rows."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Iterable
+
+from featurizer.tables import DEADLETTER
+
+MAX_MESSAGE_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A record that failed: `subjects` are the records it stands for (a video failing fails all its GIFs)."""
+
+    subjects: tuple[dict, ...]
+    error: BaseException
+
+
+def subject(url: str | None = None, gif_id: str | None = None) -> dict:
+    return {"url": url, "gif_id": gif_id}
+
+
+def error_kind(error: BaseException) -> str:
+    """Our errors carry a stable `kind`; anything else is named by its class."""
+    return getattr(error, "kind", None) or type(error).__name__
+
+
+def rows_for(pipeline: str, stage: str, subjects: Iterable[dict], kind: str, message: str,
+             now: dt.datetime | None = None) -> list[dict]:
+    now = now or dt.datetime.now(dt.timezone.utc)
+    return [DEADLETTER.conform({
+        "pipeline": pipeline, "stage": stage,
+        "record_key": s.get("gif_id") or s.get("url") or "",
+        "url": s.get("url"), "gif_id": s.get("gif_id"),
+        "error_kind": kind, "message": message[:MAX_MESSAGE_CHARS], "failed_at": now,
+    }) for s in subjects]
