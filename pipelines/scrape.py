@@ -149,7 +149,7 @@ def build_pipeline(p: beam.Pipeline, opts: ScrapeOptions, config: ScrapeConfig, 
         gif_links, bad = (
             p | "Seeds" >> beam.Create(sorted(set(opts.seed)))
             | "CrawlListings" >> ConcurrentMap(ListingCrawler(config), pipeline=PIPELINE, stage="listing",
-                                               concurrency=conc))
+                                               concurrency=conc, measure=lambda link: {"gif_links_found": 1}))
         dead.append(bad)
         page_urls = (gif_links | "PageUrls" >> beam.Map(lambda link: link["page_url"])
                      | "DistinctPages" >> beam.Distinct() | "SpreadPages" >> beam.Reshuffle())
