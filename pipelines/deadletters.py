@@ -36,3 +36,36 @@ class ToDeadLetterRows(beam.PTransform):
         rows = rows_for(self._pipeline, self._stage, subjects, kind, message)
         Metrics.counter(f"gifrank.{self._pipeline}", f"failed_{self._stage}_{kind}").inc(len(rows))
         return rows
+
+
+class StillCurrentDeadLetters(beam.PTransform):
+    """Earlier dead letters that this run did not settle.
+
+    Input: (existing deadletter rows, rows this run settled: outputs and new dead
+    letters). An earlier dead letter of `pipeline` is out of date when its record_key
+    equals any of `settled_fields` of a settled row: the record has been processed
+    again, successfully or with a new reason. Other pipelines' dead letters are kept.
+    """
+
+    def __init__(self, pipeline: str, settled_fields: tuple[str, ...]):
+        super().__init__()
+        self._pipeline = pipeline
+        self._settled_fields = settled_fields
+
+    def expand(self, pcolls):
+        existing, settled = pcolls
+        settled_keys = settled | "SettledKeys" >> beam.FlatMap(self._keys)
+        return (
+            {"old": existing | "KeyOld" >> beam.Map(lambda r: (r["record_key"], r)), "settled": settled_keys}
+            | "JoinSettled" >> beam.CoGroupByKey()
+            | "DropSettled" >> beam.FlatMap(self._still_current))
+
+    def _keys(self, row: dict):
+        for name in self._settled_fields:
+            if row.get(name):
+                yield row[name], None
+
+    def _still_current(self, keyed):
+        _key, grouped = keyed
+        settled = any(True for _ in grouped["settled"])
+        return [r for r in grouped["old"] if not (settled and r["pipeline"] == self._pipeline)]

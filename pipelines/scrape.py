@@ -24,8 +24,8 @@ from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions
 
 from featurizer import tables
 from pipelines import v2g_metadata
-from pipelines.concurrency import ConcurrentMap
-from pipelines.deadletters import ToDeadLetterRows
+from pipelines.workers import ApplyWorker
+from pipelines.deadletters import StillCurrentDeadLetters, ToDeadLetterRows
 from pipelines.failures import subject
 from pipelines.scraper import (VIDEO_DOWNLOADERS, GifDownloader, GifPageScraper, ListingCrawler,
                                ScrapeConfig, VideoDownloader)
@@ -117,19 +117,6 @@ def _gif_row(record: dict) -> dict:
     return tables.GIFS.conform({k: v for k, v in record.items() if not k.startswith("_")})
 
 
-def _touched_keys(row: dict):
-    """Every key this run settled: old dead letters under these keys are out of date."""
-    for name in ("gif_id", "page_url", "gif_url", "video_url", "record_key"):
-        if row.get(name):
-            yield row[name], None
-
-
-def _still_current(keyed):
-    _key, grouped = keyed
-    touched = bool(list(grouped["touched"]))
-    return [r for r in grouped["old"] if not (touched and r["pipeline"] == PIPELINE)]
-
-
 def _metadata_header(path: str) -> tuple[str, ...]:
     with FileSystems.open(path) as f:
         first = f.readline().decode("utf-8")
@@ -148,12 +135,12 @@ def build_pipeline(p: beam.Pipeline, opts: ScrapeOptions, config: ScrapeConfig, 
     if opts.seed:
         gif_links, bad = (
             p | "Seeds" >> beam.Create(sorted(set(opts.seed)))
-            | "CrawlListings" >> ConcurrentMap(ListingCrawler(config), pipeline=PIPELINE, stage="listing",
+            | "CrawlListings" >> ApplyWorker(ListingCrawler(config), pipeline=PIPELINE, stage="listing",
                                                concurrency=conc, measure=lambda link: {"gif_links_found": 1}))
         dead.append(bad)
         page_urls = (gif_links | "PageUrls" >> beam.Map(lambda link: link["page_url"])
                      | "DistinctPages" >> beam.Distinct() | "SpreadPages" >> beam.Reshuffle())
-        page_records, bad = page_urls | "ScrapeGifPages" >> ConcurrentMap(
+        page_records, bad = page_urls | "ScrapeGifPages" >> ApplyWorker(
             GifPageScraper(config), pipeline=PIPELINE, stage="gif_page", concurrency=conc)
         records.append(page_records)
         dead.append(bad)
@@ -171,7 +158,7 @@ def build_pipeline(p: beam.Pipeline, opts: ScrapeOptions, config: ScrapeConfig, 
 
     # No grouping by gif_id here, so downloads start while pages are still being read:
     # a GIF listed twice is stored once (content addressing) and its rows merge by key on write.
-    with_gifs, bad = records | "AllRecords" >> beam.Flatten() | "DownloadGifs" >> ConcurrentMap(
+    with_gifs, bad = records | "AllRecords" >> beam.Flatten() | "DownloadGifs" >> ApplyWorker(
         GifDownloader(config), pipeline=PIPELINE, stage="gif_media", concurrency=conc,
         side_inputs=(known_blobs,), describe=lambda r: _describe_record(r, "gif_url"),
         measure=lambda r: {"gif_bytes_fetched": r["gif_bytes"] if r["_gif_fetched"] else 0,
@@ -180,7 +167,7 @@ def build_pipeline(p: beam.Pipeline, opts: ScrapeOptions, config: ScrapeConfig, 
     complete, bad = (
         with_gifs | "ByVideoUrl" >> beam.Map(lambda r: (r["video_url"], r))
         | "GroupVideo" >> beam.GroupByKey()
-        | "DownloadVideos" >> ConcurrentMap(
+        | "DownloadVideos" >> ApplyWorker(
             VideoDownloader(config), pipeline=PIPELINE, stage="video_media", concurrency=conc,
             side_inputs=(known_blobs,), describe=_describe_video_group,
             measure=lambda r: {"video_bytes_fetched": r["video_bytes"] if r["_video_fetched"] else 0}))
@@ -188,11 +175,9 @@ def build_pipeline(p: beam.Pipeline, opts: ScrapeOptions, config: ScrapeConfig, 
 
     gif_rows = complete | "GifRows" >> beam.Map(_gif_row)
     dead_rows = dead | "AllDeadLetters" >> beam.Flatten()
-    touched = ((gif_rows, dead_rows) | "SettledRows" >> beam.Flatten()
-               | "TouchedKeys" >> beam.FlatMap(_touched_keys))
-    current_old_dead = (
-        {"old": existing_dead | "KeyOldDead" >> beam.Map(lambda r: (r["record_key"], r)), "touched": touched}
-        | "JoinTouched" >> beam.CoGroupByKey() | "DropSettled" >> beam.FlatMap(_still_current))
+    settled = (gif_rows, dead_rows) | "SettledRows" >> beam.Flatten()
+    current_old_dead = (existing_dead, settled) | "StillCurrent" >> StillCurrentDeadLetters(
+        PIPELINE, ("gif_id", "page_url", "gif_url", "video_url", "record_key"))
 
     (gif_rows, existing_gifs) | "WriteGifs" >> WriteTable(config.dataset, tables.GIFS, run_id, opts.num_shards)
     (dead_rows, current_old_dead) | "WriteDeadLetters" >> WriteTable(

@@ -196,3 +196,17 @@ def test_bad_options_are_clear_errors(tmp_path):
         scrape.run(["--dataset", str(tmp_path), "--seed", "http://example.test/"])
     with pytest.raises(ValueError, match="youtube_id"):
         scrape.run(["--dataset", str(tmp_path), "--v2g-metadata", "m.txt", "--video-url-template", "x/{id}"])
+
+
+def test_rerun_settles_earlier_dead_letters(tiny_world, demo_site, tmp_path):
+    gif = tiny_world.gifs[0]
+    demo_site.set_fault(demo_site.gif_page_path(gif["gif_id"]), "404")
+    _scrape(demo_site, tmp_path)
+    dead = _rows(tmp_path, tables.DEADLETTER)
+    assert [(d["stage"], d["error_kind"]) for d in dead] == [("gif_page", "http_404")]
+    assert len(_rows(tmp_path, tables.GIFS)) == len(tiny_world.gifs) - 1
+
+    demo_site.clear_faults()
+    _scrape(demo_site, tmp_path)
+    assert _rows(tmp_path, tables.DEADLETTER) == []
+    assert len(_rows(tmp_path, tables.GIFS)) == len(tiny_world.gifs)

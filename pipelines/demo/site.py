@@ -808,8 +808,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Fault specs: " + FAULT_SPEC_HELP + ". Example: "
                "--fault /gif/g00001=500 --fault /media/gifs/g00002.gif=truncate",
     )
-    parser.add_argument("--world", required=True, type=Path, metavar="DIR",
-                        help="world root directory containing manifest.json")
+    parser.add_argument("--world", default=Path("data/world"), type=Path, metavar="DIR",
+                        help="world root directory containing manifest.json; the default world is "
+                             "built there first if it has none (default: %(default)s)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to bind (default: %(default)s, loopback only)")
     parser.add_argument("--port", type=int, default=8000,
@@ -832,6 +833,9 @@ def _raise_keyboard_interrupt(signum, frame):
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    if not (args.world / "manifest.json").exists():
+        from pipelines.demo.world import build_world  # lazy: only needed to build a missing world
+        build_world(args.world)
     site = DemoSite(args.world, host=args.host, port=args.port, page_size=args.page_size,
                     latency_ms=args.latency_ms, faults=dict(args.fault),
                     private_gif_ids=args.private_gif, verbose=args.verbose)

@@ -1,9 +1,11 @@
-"""ConcurrentMap: blocking work (HTTP, downloads) on a bounded thread pool inside each DoFn instance.
+"""ApplyWorker: run a Beam-free unit of work over a PCollection, failures to the dead letters.
 
-Beam parallelises across workers and bundles; network-bound steps also need many
-requests in flight inside one worker. Each DoFn instance keeps up to twice its pool
-size in flight, and failures go to a dead-letter output through Beam's
-`with_exception_handling`, so every element ends up either as output or as a dead letter.
+Stages keep their logic in small worker classes (`worker(element, *side) -> outputs`,
+with optional setup()/teardown()) that also run in a notebook; this transform is the
+thin Beam wrapper. Beam parallelises across workers and bundles; network-bound steps
+also need many requests in flight inside one worker, so each DoFn instance runs its
+worker on a bounded thread pool (`concurrency`). Failures go to a dead-letter output
+through Beam's `with_exception_handling`: every element ends as output or dead letter.
 """
 from __future__ import annotations
 
@@ -126,8 +128,10 @@ def _raise_failed(item):
     yield item
 
 
-class ConcurrentMap(beam.PTransform):
+class ApplyWorker(beam.PTransform):
     """`worker(element, *side_inputs) -> iterable of outputs`, `concurrency` at a time per DoFn instance.
+
+    Use concurrency 1 for CPU-bound work (decoding, hashing), more for blocking I/O.
 
     `worker` may define setup()/teardown() for per-instance resources (an HTTP
     client). Returns (outputs, deadletter_rows). `describe(element)` lists the records
@@ -136,7 +140,7 @@ class ConcurrentMap(beam.PTransform):
     others. `measure(output)` gives counter increments ({"bytes": n}) per output.
     """
 
-    def __init__(self, worker, *, pipeline: str, stage: str, concurrency: int = 16,
+    def __init__(self, worker, *, pipeline: str, stage: str, concurrency: int = 1,
                  describe: Callable[[Any], list[dict]] | None = None,
                  measure: Callable[[Any], dict] | None = None, side_inputs: tuple = ()):
         super().__init__()
@@ -150,7 +154,7 @@ class ConcurrentMap(beam.PTransform):
 
     def expand(self, pcoll):
         if not isinstance(pcoll.windowing.windowfn, GlobalWindows):
-            raise ValueError(f"{self._stage}: ConcurrentMap runs in the global window only")
+            raise ValueError(f"{self._stage}: ApplyWorker runs in the global window only")
         applied = (
             pcoll
             | "Apply" >> beam.ParDo(
