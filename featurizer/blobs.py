@@ -6,9 +6,12 @@ download never leaves a half-written blob behind.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import shutil
+import tempfile
 import uuid
-from typing import BinaryIO, Callable, Optional
+from typing import BinaryIO, Callable, Iterator, Optional
 
 import pyarrow.fs as pafs
 
@@ -122,6 +125,29 @@ class BlobStore:
 
     def open(self, sha256: str) -> BinaryIO:
         return self.root.fs.open_input_stream(self.path_of(sha256))
+
+    def read_bytes(self, sha256: str, max_bytes: int) -> bytes:
+        """A small blob's bytes; refuses blobs over `max_bytes` rather than filling memory."""
+        size = self.root.fs.get_file_info(self.path_of(sha256)).size
+        if size > max_bytes:
+            raise ValueError(f"blob {sha256} is {size} bytes, more than {max_bytes}")
+        with self.open(sha256) as f:
+            return f.read()
+
+    @contextlib.contextmanager
+    def local_path(self, sha256: str) -> Iterator[str]:
+        """A path on this machine's disk to the blob, for decoders that need one.
+
+        The blob itself on a local root; a temporary copy, streamed, on a remote one.
+        """
+        if isinstance(self.root.fs, pafs.LocalFileSystem):
+            yield self.path_of(sha256)
+            return
+        with tempfile.NamedTemporaryFile(prefix="gifrank-blob-") as copy:
+            with self.open(sha256) as source:
+                shutil.copyfileobj(source, copy, 1 << 20)
+            copy.flush()
+            yield copy.name
 
     def count(self) -> int:
         selector = pafs.FileSelector(self.root.join(BLOBS), recursive=True)

@@ -86,7 +86,32 @@ DEADLETTER = TableSpec(
     ]),
 )
 
-ALL_TABLES = {spec.name: spec for spec in (GIFS, DEADLETTER)}
+ALIGNMENTS = TableSpec(
+    name="alignments",
+    key=("gif_id",),
+    schema=pa.schema([
+        pa.field("gif_id", pa.string(), nullable=False),
+        pa.field("video_id", pa.string(), nullable=False),
+        pa.field("gif_sha256", pa.string(), nullable=False),
+        pa.field("video_sha256", pa.string(), nullable=False),
+        pa.field("start_sec", pa.float64(), nullable=False),
+        pa.field("end_sec", pa.float64(), nullable=False),
+        pa.field("start_frame", pa.int32(), nullable=False),
+        pa.field("end_frame", pa.int32(), nullable=False),  # exclusive
+        pa.field("speed", pa.float64(), nullable=False),  # video seconds per GIF second
+        pa.field("confidence", pa.float64(), nullable=False),
+        pa.field("inlier_share", pa.float64(), nullable=False),  # share of GIF frames that fit
+        pa.field("mirrored", pa.bool_(), nullable=False),
+        pa.field("crop", pa.list_(pa.int32())),  # [x, y, w, h] in video pixels, null when uncropped
+        pa.field("distance_mean", pa.float64()),  # Hamming distance of fitted frame pairs (bits of 64)
+        pa.field("distance_median", pa.float64()),
+        pa.field("video_fps", pa.float64(), nullable=False),
+        pa.field("video_num_frames", pa.int32(), nullable=False),
+        pa.field("aligner", pa.string(), nullable=False),  # algorithm name and version
+    ]),
+)
+
+ALL_TABLES = {spec.name: spec for spec in (GIFS, ALIGNMENTS, DEADLETTER)}
 
 
 def shard_of(key: str, num_shards: int) -> int:

@@ -20,7 +20,7 @@ from featurizer.errors import NO_FRAMES, UNREADABLE, MediaError
 # Timestamps are rounded to the container's time base, so CFR steps may jitter by a tick.
 _JITTER_TICKS = 1
 # Without a complete container index, judge the timestamps by this many leading packets.
-_PROBE_PACKETS = 600
+_PROBE_PACKETS = 300
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class VideoInfo:
     fps: float  # average frame rate
     num_frames: int | None  # as declared by the container; None when it declares none
     duration_sec: float | None
-    variable_frame_rate: bool  # rates disagree, or timestamp steps are irregular
+    variable_frame_rate: bool  # timestamp steps irregular (or, lacking timestamps, rates disagree)
 
 
 @dataclass
@@ -89,17 +89,27 @@ def _known_timestamps(container, stream) -> np.ndarray:
 
 def _steps_irregular(stamps: np.ndarray) -> bool:
     steps = np.diff(np.sort(stamps))
-    if len(steps) < 2:
-        return False
     return bool(np.any(np.abs(steps - np.median(steps)) > _JITTER_TICKS))
 
 
 def _rates_disagree(stream) -> bool:
-    """r_frame_rate (the lowest rate all timestamps fit) differs from the average rate."""
+    """r_frame_rate (the lowest rate all timestamps fit) differs from the average rate.
+
+    Twice the average is agreement: H.264 and MPEG-2 streams declare their field rate.
+    """
     real, average = stream.base_rate, stream.average_rate
     if not real or not average:
         return False
-    return abs(float(real) - float(average)) > 0.01 * float(real)
+    ratio = float(real) / float(average)
+    return not any(abs(ratio - same) < 0.01 for same in (1.0, 2.0))
+
+
+def _variable_frame_rate(container, stream) -> bool:
+    """Judged by the timestamps when there are enough, else by the declared rates."""
+    stamps = _known_timestamps(container, stream)
+    if len(stamps) >= 3:
+        return _steps_irregular(stamps)
+    return _rates_disagree(stream)
 
 
 def probe_video(path) -> VideoInfo:
@@ -116,8 +126,7 @@ def probe_video(path) -> VideoInfo:
             num_frames=stream.frames or None,
             duration_sec=_duration_sec(container, stream),
         )
-        variable = _rates_disagree(stream) or _steps_irregular(_known_timestamps(container, stream))
-        return VideoInfo(**info, variable_frame_rate=variable)
+        return VideoInfo(**info, variable_frame_rate=_variable_frame_rate(container, stream))
     except av.FFmpegError as error:
         raise MediaError(UNREADABLE, str(path), f"cannot read: {error}") from error
     finally:

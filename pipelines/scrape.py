@@ -12,10 +12,8 @@ key, and blobs already stored for a URL are not fetched again.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import logging
 import sys
-import uuid
 from dataclasses import dataclass
 
 import apache_beam as beam
@@ -24,17 +22,16 @@ from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions
 
 from featurizer import tables
 from pipelines import v2g_metadata
-from pipelines.workers import ApplyWorker
 from pipelines.deadletters import StillCurrentDeadLetters, ToDeadLetterRows
 from pipelines.failures import subject
 from pipelines.scraper import (VIDEO_DOWNLOADERS, GifDownloader, GifPageScraper, ListingCrawler,
                                ScrapeConfig, VideoDownloader)
-from pipelines.table_io import ReadTable, WriteTable, commit
+from pipelines.runs import run_and_commit
+from pipelines.table_io import ReadTable, WriteTable
 from pipelines.web.client import FetchConfig
+from pipelines.workers import ApplyWorker
 
 PIPELINE = "scrape"
-NAMESPACE = f"gifrank.{PIPELINE}"
-LOG = logging.getLogger("gifrank")
 
 
 class ScrapeOptions(PipelineOptions):
@@ -192,15 +189,6 @@ class ScrapeResult:
     counters: dict[str, int]
 
 
-def counters_of(result, namespace: str) -> dict[str, int]:
-    query = result.metrics().query(beam.metrics.MetricsFilter().with_namespace(namespace))
-    totals: dict[str, int] = {}
-    for counter in query["counters"]:
-        value = counter.committed if counter.committed is not None else counter.attempted
-        totals[counter.key.metric.name] = totals.get(counter.key.metric.name, 0) + (value or 0)
-    return dict(sorted(totals.items()))
-
-
 def build_arg_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gifrank scrape",
@@ -219,23 +207,10 @@ def run(argv=None, save_main_session=True) -> ScrapeResult:
     options.view_as(SetupOptions).save_main_session = save_main_session
     opts = options.view_as(ScrapeOptions)
     config = scrape_config(opts)
-    run_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
-    LOG.info("scrape run %s into %s", run_id, config.dataset)
-
-    p = beam.Pipeline(options=options)
-    build_pipeline(p, opts, config, run_id)
-    result = p.run()
-    result.wait_until_finish()
-    commit(config.dataset, run_id, (tables.GIFS, tables.DEADLETTER))
-    counters = counters_of(result, NAMESPACE)
-    print_counters(counters)
+    run_id, counters = run_and_commit(
+        options, lambda p, run_id: build_pipeline(p, opts, config, run_id), config.dataset,
+        (tables.GIFS, tables.DEADLETTER), PIPELINE)
     return ScrapeResult(run_id=run_id, dataset=config.dataset, counters=counters)
-
-
-def print_counters(counters: dict[str, int], out=sys.stderr) -> None:
-    print("scrape metrics:", file=out)
-    for name, value in counters.items():
-        print(f"  {name:40s} {value:>14,d}", file=out)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,95 @@
+"""The align pipeline: every GIF of the gifs table placed in its source video -> the alignments table.
+
+    gifrank align-dataset --dataset ./data
+    python -m pipelines.align_dataset --dataset ./data --runner DataflowRunner ...
+
+GIFs are grouped by video so each video is decoded and hashed once. GIFs that do not
+align go to the dead letters with the reason. GIFs already aligned by the same
+aligner from the same GIF and video bytes are skipped unless --realign is given.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions
+
+from featurizer import tables
+from pipelines.aligner import VideoAligner, gif_subjects
+from pipelines.deadletters import StillCurrentDeadLetters
+from pipelines.runs import run_and_commit
+from pipelines.table_io import ReadTable, WriteTable
+from pipelines.workers import ApplyWorker
+
+PIPELINE = "align"
+
+
+class AlignOptions(PipelineOptions):
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        parser.add_argument("--dataset", default="./data", help="dataset root (default: %(default)s)")
+        parser.add_argument("--min-confidence", dest="min_confidence", type=float, default=0.0,
+                            help="alignments below this confidence go to the dead letters (default: %(default)s)")
+        parser.add_argument("--realign", action="store_true",
+                            help="align every GIF again, even those already aligned by this aligner")
+        parser.add_argument("--num-shards", dest="num_shards", type=int, default=1,
+                            help="Parquet shards per table (default: %(default)s)")
+
+
+def _already_aligned(row: dict, done: dict, aligner: str) -> bool:
+    return done.get(row["gif_id"]) == (row["gif_sha256"], row["video_sha256"], aligner)
+
+
+def build_pipeline(p: beam.Pipeline, opts: AlignOptions, run_id: str):
+    from featurizer.align import ALIGNER  # lazy: keeps `--help` free of the media stack
+
+    dataset = opts.dataset
+    gifs = p | "ReadGifs" >> ReadTable(dataset, tables.GIFS)
+    existing = p | "ReadAlignments" >> ReadTable(dataset, tables.ALIGNMENTS)
+    existing_dead = p | "ReadDeadLetters" >> ReadTable(dataset, tables.DEADLETTER)
+    if not opts.realign:
+        done = beam.pvalue.AsDict(existing | "DoneKeys" >> beam.Map(
+            lambda r: (r["gif_id"], (r["gif_sha256"], r["video_sha256"], r["aligner"]))))
+        gifs = gifs | "SkipAligned" >> beam.Filter(lambda r, d: not _already_aligned(r, d, ALIGNER), done)
+    aligned, dead = (
+        gifs
+        | "ByVideo" >> beam.Map(lambda r: (r["video_sha256"], r))
+        | "GroupByVideo" >> beam.GroupByKey()
+        | "SpreadVideos" >> beam.Reshuffle()
+        | "Align" >> ApplyWorker(VideoAligner(dataset, opts.min_confidence), pipeline=PIPELINE, stage="align",
+                                 describe=lambda group: gif_subjects(group[1]),
+                                 measure=lambda row: {"gifs_aligned": 1}))
+    settled = (aligned, dead) | "Settled" >> beam.Flatten()
+    current_dead = (existing_dead, settled) | "StillCurrent" >> StillCurrentDeadLetters(PIPELINE, ("gif_id",))
+    (aligned, existing) | "WriteAlignments" >> WriteTable(dataset, tables.ALIGNMENTS, run_id, opts.num_shards)
+    (dead, current_dead) | "WriteDeadLetters" >> WriteTable(dataset, tables.DEADLETTER, run_id, opts.num_shards)
+    return aligned, dead
+
+
+def build_arg_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gifrank align-dataset",
+        description="Align every GIF in a dataset's gifs table to its source video (a Beam pipeline) "
+                    "and write the alignments table; unaligned GIFs go to the dead letters.",
+        epilog="Standard Beam pipeline options (--runner, --project, --region, ...) are accepted too.")
+    AlignOptions._add_argparse_args(parser)
+    return parser
+
+
+def run(argv=None, save_main_session=True) -> dict[str, int]:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    build_arg_parser().parse_known_args(argv)
+    options = PipelineOptions(argv)
+    options.view_as(SetupOptions).save_main_session = save_main_session
+    opts = options.view_as(AlignOptions)
+    _run_id, counters = run_and_commit(
+        options, lambda p, run_id: build_pipeline(p, opts, run_id), opts.dataset,
+        (tables.ALIGNMENTS, tables.DEADLETTER), PIPELINE)
+    return counters
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    run()

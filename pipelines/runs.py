@@ -1,0 +1,54 @@
+"""Launching a dataset pipeline: a run id, the run itself, committing its tables, its counters."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sys
+import uuid
+from typing import Callable, Iterable
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from featurizer.tables import TableSpec
+from pipelines.table_io import commit
+
+LOG = logging.getLogger("gifrank")
+
+
+def new_run_id() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+
+
+def counters_of(result, namespace: str) -> dict[str, int]:
+    query = result.metrics().query(beam.metrics.MetricsFilter().with_namespace(namespace))
+    totals: dict[str, int] = {}
+    for counter in query["counters"]:
+        value = counter.committed if counter.committed is not None else counter.attempted
+        totals[counter.key.metric.name] = totals.get(counter.key.metric.name, 0) + (value or 0)
+    return dict(sorted(totals.items()))
+
+
+def print_counters(title: str, counters: dict[str, int], out=sys.stderr) -> None:
+    print(f"{title} metrics:", file=out)
+    for name, value in counters.items():
+        print(f"  {name:40s} {value:>14,d}", file=out)
+
+
+def run_and_commit(options: PipelineOptions, build: Callable[[beam.Pipeline, str], None], dataset: str,
+                   specs: Iterable[TableSpec], pipeline_name: str) -> tuple[str, dict[str, int]]:
+    """Builds and runs the pipeline, then swaps in the tables it staged: (run id, counters).
+
+    Tables are committed only after the whole run succeeded, so a failed run leaves
+    the dataset as it was.
+    """
+    run_id = new_run_id()
+    LOG.info("%s run %s on %s", pipeline_name, run_id, dataset)
+    p = beam.Pipeline(options=options)
+    build(p, run_id)
+    result = p.run()
+    result.wait_until_finish()
+    commit(dataset, run_id, specs)
+    counters = counters_of(result, f"gifrank.{pipeline_name}")
+    print_counters(pipeline_name, counters)
+    return run_id, counters
