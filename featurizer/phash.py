@@ -54,10 +54,14 @@ def phash_from_gray32(gray32: np.ndarray) -> np.ndarray:
     return (bits * _TOP_BIT_FIRST).sum(axis=1, dtype=np.uint64)
 
 
-def to_luma(frames: np.ndarray) -> np.ndarray:
-    """(n, H, W, 3) RGB uint8 -> (n, H, W) uint8 luma, equal to Pillow's convert('L')."""
-    weighted = frames.astype(np.uint32) @ _LUMA_WEIGHTS
-    return ((weighted + (1 << 15)) >> 16).astype(np.uint8)
+def to_luma(rgb: np.ndarray) -> np.ndarray:
+    """(..., 3) RGB uint8 -> (...) uint8 luma, equal to Pillow's convert('L')."""
+    luma = rgb[..., 0] * _LUMA_WEIGHTS[0]
+    luma += rgb[..., 1] * _LUMA_WEIGHTS[1]
+    luma += rgb[..., 2] * _LUMA_WEIGHTS[2]
+    luma += np.uint32(1 << 15)
+    luma >>= 16
+    return luma.astype(np.uint8)
 
 
 def to_gray32(frames: np.ndarray) -> np.ndarray:
@@ -72,13 +76,13 @@ def to_gray32(frames: np.ndarray) -> np.ndarray:
     frames = np.asarray(frames)
     if frames.dtype != np.uint8:
         raise ValueError(f"expected uint8 frames, got {frames.dtype}")
-    if frames.ndim == 4 and frames.shape[-1] == 3:
-        frames = to_luma(frames)
-    elif frames.ndim != 3:
+    rgb = frames.ndim == 4 and frames.shape[-1] == 3
+    if not rgb and frames.ndim != 3:
         raise ValueError(f"expected (n, H, W) or (n, H, W, 3) frames, got {frames.shape}")
     gray32 = np.empty((len(frames), GRAY_SIDE, GRAY_SIDE), dtype=np.float32)
-    for i, frame in enumerate(frames):
-        gray32[i] = cv2.resize(frame, (GRAY_SIDE, GRAY_SIDE), interpolation=cv2.INTER_AREA)
+    for i, frame in enumerate(frames):  # one frame at a time keeps temporaries small
+        gray = to_luma(frame) if rgb else frame
+        gray32[i] = cv2.resize(gray, (GRAY_SIDE, GRAY_SIDE), interpolation=cv2.INTER_AREA)
     return gray32
 
 

@@ -46,7 +46,7 @@ def _open(path) -> av.container.InputContainer:
         return av.open(os.fspath(path), mode="r")
     except FileNotFoundError:
         raise  # a missing file is the caller's mistake, not bad media
-    except (av.FFmpegError, UnicodeDecodeError) as error:
+    except av.FFmpegError as error:
         raise MediaError(UNREADABLE, str(path), f"cannot open: {error}") from error
 
 

@@ -1,0 +1,269 @@
+"""Robust fit of one constant-speed line through GIF-frame to video-frame hash matches.
+
+A GIF shows the video from some offset at some speed, so GIF frame k, on screen from
+GIF time t_k, shows the video frame on screen at video time offset + speed * t_k.
+Given the Hamming distances from every GIF frame to every video frame, the fit:
+
+1. keeps, per GIF frame, its best matches at a few distinct places in the video;
+2. forms a hypothesis (speed, offset) from every pair of such matches of two GIF frames
+   far apart in the GIF (exhaustive minimal samples, RANSAC without the randomness);
+3. scores each hypothesis by how well *all* GIF frames match where it puts them;
+4. refines the best by least squares on its inliers, re-matching frames along the line.
+
+Ambiguity is measured afterwards on the whole video: the cost of the fitted line at
+every other offset (and at other speeds), so repetitive or near-static material
+shows up as a near-tie instead of a confident answer.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+HASH_BITS = 64
+# A GIF frame within this many bits of the frame the line puts it on fits the line.
+INLIER_BITS = 12
+# Hypotheses are scored by sum(max(0, SCORE_BITS - distance)): near matches count most,
+# anything past chance-like distances counts nothing.
+SCORE_BITS = 20
+# Distances are capped in mean costs, so a few hopeless frames (a flash, a caption
+# change) cannot outweigh the rest.
+COST_CAP_BITS = 24
+# Best matches kept per GIF frame, each from a different stretch of the video.
+CANDIDATES_PER_FRAME = 6
+CANDIDATE_STRETCH_SEC = 0.4
+# GIF frames used to form hypotheses, and how far apart (share of the GIF's span) a pair must be.
+ANCHOR_FRAMES = 8
+MIN_ANCHOR_GAP_SHARE = 0.3
+REFINE_ROUNDS = 4
+# Hypotheses refined after scoring; several, since a near-tie may refine differently.
+REFINED_HYPOTHESES = 4
+DEFAULT_SPEED_RANGE = (0.25, 4.0)
+
+
+@dataclass
+class LineFit:
+    speed: float  # video seconds per GIF second
+    offset: float  # video time shown at GIF time 0 (frame-start convention)
+    matched: np.ndarray  # int64 (k,) video frame each GIF frame is matched to, along the line
+    distances: np.ndarray  # int (k,) Hamming distance of each GIF frame to its matched frame
+    inliers: np.ndarray  # bool (k,)
+    score: float
+
+    @property
+    def inlier_share(self) -> float:
+        return float(self.inliers.mean())
+
+    @property
+    def cost(self) -> float:
+        """Mean capped distance of all GIF frames to the line: the ambiguity profiles' unit."""
+        return float(np.minimum(self.distances, COST_CAP_BITS).mean())
+
+
+def _neighbour_min(distances: np.ndarray) -> np.ndarray:
+    """Each video frame's distance replaced by the least of it and its two neighbours:
+    tolerates the line landing one frame off (rounding, GIF tools sampling to nearest)."""
+    out = distances.copy()
+    np.minimum(out[:, 1:], distances[:, :-1], out=out[:, 1:])
+    np.minimum(out[:, :-1], distances[:, 1:], out=out[:, :-1])
+    return out
+
+
+def _candidates(distances: np.ndarray, stretch: int, count: int) -> np.ndarray:
+    """(k, c) video frames: each GIF frame's best match in each of its `count` best stretches."""
+    k, n = distances.shape
+    padded_n = -(-n // stretch) * stretch
+    padded = np.full((k, padded_n), HASH_BITS + 1, dtype=distances.dtype)
+    padded[:, :n] = distances
+    blocks = padded.reshape(k, -1, stretch)
+    block_best = blocks.argmin(axis=2)
+    block_min = np.take_along_axis(blocks, block_best[..., None], axis=2)[..., 0]
+    count = min(count, block_min.shape[1])
+    best_blocks = np.argpartition(block_min, count - 1, axis=1)[:, :count]
+    frames = best_blocks * stretch + np.take_along_axis(block_best, best_blocks, axis=1)
+    return np.minimum(frames, n - 1)
+
+
+def _anchor_pairs(gif_times: np.ndarray) -> list[tuple[int, int]]:
+    k = len(gif_times)
+    anchors = np.unique(np.linspace(0, k - 1, min(k, ANCHOR_FRAMES)).round().astype(int))
+    span = gif_times[-1] - gif_times[0]
+    return [(a, b) for i, a in enumerate(anchors) for b in anchors[i + 1:]
+            if gif_times[b] - gif_times[a] >= MIN_ANCHOR_GAP_SHARE * span]
+
+
+def _hypotheses(candidates, gif_times, video_times, speed_range) -> tuple[np.ndarray, np.ndarray]:
+    speeds, offsets = [], []
+    for a, b in _anchor_pairs(gif_times):
+        ta, tb = video_times[candidates[a]], video_times[candidates[b]]
+        speed = (tb[None, :] - ta[:, None]) / (gif_times[b] - gif_times[a])
+        offset = ta[:, None] - speed * gif_times[a]
+        speeds.append(speed.ravel())
+        offsets.append(offset.ravel())
+    speeds, offsets = np.concatenate(speeds), np.concatenate(offsets)
+    keep = (speeds >= speed_range[0]) & (speeds <= speed_range[1])
+    return speeds[keep], offsets[keep]
+
+
+def frames_at(video_times: np.ndarray, positions: np.ndarray, frame_interval: float) -> tuple[np.ndarray, np.ndarray]:
+    """Video frame on screen at each time, and whether the time lies inside the video."""
+    frames = np.searchsorted(video_times, positions + 1e-9, side="right") - 1
+    inside = (positions >= video_times[0] - 0.5 * frame_interval) & (positions < video_times[-1] + frame_interval)
+    return np.clip(frames, 0, len(video_times) - 1), inside
+
+
+def _line_distances(near: np.ndarray, gif_times, video_times, frame_interval, speeds, offsets) -> np.ndarray:
+    """(h, k) distance of each GIF frame at the place each hypothesis puts it (64 outside the video)."""
+    positions = offsets[:, None] + speeds[:, None] * gif_times[None, :]
+    frames, inside = frames_at(video_times, positions, frame_interval)
+    rows = np.broadcast_to(np.arange(len(gif_times)), frames.shape)
+    return np.where(inside, near[rows, frames], HASH_BITS)
+
+
+def _score(line_distances: np.ndarray) -> np.ndarray:
+    return np.maximum(0, SCORE_BITS - line_distances.astype(np.int32)).sum(axis=-1)
+
+
+def _match_along(distances, gif_times, video_times, frame_interval, speed, offset, reach: int):
+    """Per GIF frame, the best video frame within `reach` frames of where the line puts it;
+    ties go to the frame nearest the line."""
+    k, n = distances.shape
+    centre, inside = frames_at(video_times, offset + speed * gif_times, frame_interval)
+    steps = np.arange(-reach, reach + 1)
+    window = np.clip(centre[:, None] + steps[None, :], 0, n - 1)
+    window_distances = distances[np.arange(k)[:, None], window].astype(np.int32)
+    pick = np.argmin(window_distances * (2 * reach + 1) + np.abs(steps)[None, :], axis=1)
+    matched = window[np.arange(k), pick]
+    matched_distances = np.where(inside, window_distances[np.arange(k), pick], HASH_BITS)
+    return matched, matched_distances
+
+
+def _refine(distances, gif_times, video_times, frame_interval, speed, offset, speed_range) -> LineFit:
+    reach = 2
+    for _ in range(REFINE_ROUNDS):
+        matched, matched_distances = _match_along(distances, gif_times, video_times, frame_interval,
+                                                  speed, offset, reach)
+        inliers = matched_distances <= INLIER_BITS
+        if inliers.sum() < 2 or np.ptp(gif_times[inliers]) <= 0:
+            break
+        weights = (INLIER_BITS + 1 - matched_distances[inliers]).astype(float)
+        new_speed, new_offset = np.polyfit(gif_times[inliers], video_times[matched[inliers]], 1, w=np.sqrt(weights))
+        if not speed_range[0] <= new_speed <= speed_range[1]:
+            break
+        speed, offset = float(new_speed), float(new_offset)
+        reach = 1
+    matched, matched_distances = _match_along(distances, gif_times, video_times, frame_interval, speed, offset, 1)
+    inliers = matched_distances <= INLIER_BITS
+    return LineFit(speed=speed, offset=offset, matched=matched, distances=matched_distances,
+                   inliers=inliers, score=float(_score(matched_distances)))
+
+
+def fit_line(distances: np.ndarray, gif_times: np.ndarray, video_times: np.ndarray, frame_interval: float,
+             speed_range: tuple[float, float] = DEFAULT_SPEED_RANGE) -> LineFit | None:
+    """The best constant-speed line, or None when no pair of matches gives a plausible speed.
+
+    distances: (k, n) uint8 Hamming distances, GIF frames by video frames; gif_times (k,)
+    and video_times (n,): seconds each frame comes on screen. Needs k >= 2.
+    """
+    near = _neighbour_min(distances)
+    stretch = max(1, round(CANDIDATE_STRETCH_SEC / frame_interval))
+    candidates = _candidates(distances, stretch, CANDIDATES_PER_FRAME)
+    speeds, offsets = _hypotheses(candidates, gif_times, video_times, speed_range)
+    if len(speeds) == 0:
+        return None
+    scores = _score(_line_distances(near, gif_times, video_times, frame_interval, speeds, offsets))
+    order = np.argsort(-scores, kind="stable")
+    fits = []
+    seen = set()
+    for h in order:
+        key = (round(float(offsets[h]) / frame_interval), round(float(np.log(speeds[h])) * 100))
+        if key in seen:
+            continue
+        seen.add(key)
+        fits.append(_refine(distances, gif_times, video_times, frame_interval,
+                            float(speeds[h]), float(offsets[h]), speed_range))
+        if len(fits) == REFINED_HYPOTHESES:
+            break
+    return max(fits, key=lambda fit: fit.score)
+
+
+@dataclass
+class Ambiguity:
+    best_cost: float  # mean capped distance along the fitted line
+    other_offset_cost: float  # the best cost at any offset more than `separation` away, same speed
+    other_speed_cost: float  # the best cost at speeds differing by more than a factor `speed_factor`
+
+
+def offset_profile(distances: np.ndarray, gif_times: np.ndarray, speed: float, frame_interval: float) -> np.ndarray:
+    """Mean capped distance of the GIF laid on the video at `speed` from every start frame
+    (constant frame rate assumed: this profile only measures ambiguity)."""
+    near = np.minimum(_neighbour_min(distances), COST_CAP_BITS)
+    k, n = near.shape
+    shifts = np.round((gif_times - gif_times[0]) * speed / frame_interval).astype(int)
+    starts = n - shifts.max()
+    if starts <= 0:
+        return np.empty(0)
+    total = np.zeros(starts, dtype=np.float32)
+    for row, shift in enumerate(shifts):
+        total += near[row, shift:shift + starts]
+    return total / k
+
+
+def speed_profile(distances: np.ndarray, gif_times: np.ndarray, video_times: np.ndarray, frame_interval: float,
+                  fit: LineFit, factors: np.ndarray) -> np.ndarray:
+    """Mean capped distance of lines through the fitted line's middle at speed * factor."""
+    near = np.minimum(_neighbour_min(distances), COST_CAP_BITS)
+    middle = 0.5 * (gif_times[0] + gif_times[-1])
+    centre = fit.offset + fit.speed * middle
+    speeds = fit.speed * factors
+    line = _line_distances(near, gif_times, video_times, frame_interval, speeds, centre - speeds * middle)
+    return np.minimum(line, COST_CAP_BITS).mean(axis=1)
+
+
+SPEED_FACTORS = np.exp(np.linspace(-np.log(2.0), np.log(2.0), 41))
+
+
+def measure_ambiguity(distances, gif_times, video_times, frame_interval, fit: LineFit,
+                      separation_sec: float, speed_factor: float) -> Ambiguity:
+    profile = offset_profile(distances, gif_times, fit.speed, frame_interval)
+    best_start = int(frames_at(video_times, np.array([fit.offset]), frame_interval)[0][0])
+    best_cost = fit.cost
+    separation = max(1, round(separation_sec / frame_interval))
+    far = np.ones(len(profile), dtype=bool)
+    far[max(0, best_start - separation):best_start + separation + 1] = False
+    other_offset = float(profile[far].min()) if far.any() else float(COST_CAP_BITS)
+    speeds = speed_profile(distances, gif_times, video_times, frame_interval, fit, SPEED_FACTORS)
+    distinct = np.abs(np.log(SPEED_FACTORS)) > np.log(speed_factor)
+    other_speed = float(speeds[distinct].min())
+    return Ambiguity(best_cost=best_cost, other_offset_cost=other_offset, other_speed_cost=other_speed)
+
+
+def segment_start(fit: LineFit, gif_times: np.ndarray, video_times: np.ndarray, frame_interval: float) -> int:
+    """The video frame on screen when the GIF starts.
+
+    Each inlier says: the segment started in [t(j) - speed * t_k, t(j + 1) - speed * t_k),
+    since its frame j was the one on screen at offset + speed * t_k. The start is where
+    most of these intervals agree, snapped to the frame starting in that stretch.
+    """
+    keep = fit.inliers if fit.inliers.any() else np.ones(len(gif_times), dtype=bool)
+    matched = fit.matched[keep]
+    shift = fit.speed * gif_times[keep]
+    following = np.append(video_times, video_times[-1] + frame_interval)
+    slack = 0.05 * frame_interval
+    lower = video_times[matched] - shift - slack
+    upper = following[matched + 1] - shift + slack
+    low, high = _most_agreed(lower, upper)
+    first = int(np.searchsorted(video_times, low))
+    if first < len(video_times) and video_times[first] < high:
+        return first
+    return int(np.clip(np.searchsorted(video_times, 0.5 * (low + high)), 0, len(video_times) - 1))
+
+
+def _most_agreed(lower: np.ndarray, upper: np.ndarray) -> tuple[float, float]:
+    """The stretch covered by the most intervals [lower, upper) (the earliest on ties)."""
+    points = np.concatenate([lower, upper])
+    steps = np.concatenate([np.ones(len(lower)), -np.ones(len(upper))])
+    order = np.lexsort((steps, points))  # at equal points, closings (-1) before openings
+    coverage = np.cumsum(steps[order])
+    best = int(np.argmax(coverage))
+    return float(points[order][best]), float(points[order][best + 1])
