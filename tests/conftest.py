@@ -21,3 +21,37 @@ def wide_world(tiny_world, tmp_path_factory):
 def demo_site(tiny_world):
     with DemoSite(tiny_world.root, page_size=4) as site:
         yield site
+
+
+def gif_rows_from_world(world, blobs):
+    """gifs-table rows for a world's GIFs, their media put into `blobs` (as a scrape would)."""
+    import datetime as dt
+
+    videos = {v["video_id"]: v for v in world.videos}
+    rows = []
+    for gif in world.gifs:
+        video = videos[gif["video_id"]]
+        gif_sha, gif_bytes = blobs.put_bytes(world.gif_path(gif["gif_id"]).read_bytes())
+        video_sha, video_bytes = blobs.put_bytes(world.video_path(video["video_id"]).read_bytes())
+        rows.append({
+            "gif_id": f"demo:{gif['gif_id']}", "source": "demo", "page_url": None,
+            "gif_url": f"http://demo.test/media/gifs/{gif['gif_id']}.gif", "gif_sha256": gif_sha,
+            "gif_bytes": gif_bytes, "video_id": video["video_id"],
+            "video_url": f"http://demo.test/media/videos/{video['video_id']}.mp4",
+            "video_sha256": video_sha, "video_bytes": video_bytes, "title": gif["title"], "views": gif["views"],
+            "upload_date": dt.date.fromisoformat(gif["upload_date"]), "tags": gif["tags"],
+            "category": gif["category"], "video_title": video["title"],
+            "scraped_at": dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
+        })
+    return rows
+
+
+def write_table(root, spec, rows):
+    """Replaces a table's content with `rows`, as a committed pipeline run would."""
+    from featurizer import tables
+    from featurizer.storage import DatasetRoot
+
+    root = DatasetRoot.open(str(root))
+    staged = tables.staging_path(root, spec, "fixture") + "/" + tables.shard_name(0, 1)
+    tables.write_shard(root, spec, staged, rows)
+    tables.commit_staged(root, spec, "fixture")
