@@ -12,6 +12,9 @@ $(STAMP): setup.py requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements-dev.txt
+	# PySceneDetect, the shot benchmark's reference: its wheel asks for the GUI opencv-python,
+	# which would clash with opencv-python-headless (both are cv2), so it comes without deps.
+	$(PY) -m pip install -q --no-deps scenedetect==0.7.2
 	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
 

@@ -12,6 +12,10 @@ import sys
 # name -> (module, function taking argv, one-line help)
 COMMANDS = {
     "scrape": ("pipelines.scrape", "run", "scrape GIF sites or the Video2GIF metadata into a dataset (Beam)"),
+    "align": ("pipelines.align_cli", "main", "align GIFs to one video with perceptual hashes (JSON lines)"),
+    "align-dataset": ("pipelines.align_dataset", "run", "align every GIF of a dataset to its video (Beam)"),
+    "shots": ("pipelines.shots_cli", "main", "detect the shots of a video (JSON)"),
+    "featurize": ("pipelines.featurize", "run", "shots, labelled segments and C3D features of a dataset (Beam)"),
     "demo-site": ("pipelines.demo.site", "main", "serve the demo GIF website on loopback"),
     "demo": ("pipelines.demo.job", "main", "build the demo world, serve it, and run every stage on it"),
 }
