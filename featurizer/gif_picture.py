@@ -17,8 +17,9 @@ import numpy as np
 STATIC_STD = 2.0
 # A row or column is a uniform bar when, in addition, its pixels' spatial std averages below this.
 UNIFORM_STD = 4.0
-# Never cut more than this share of the canvas height or width.
-MAX_CUT_SHARE = 0.5
+# Never cut more than this share of the canvas height or width (a 2.35:1 picture
+# letterboxed into a square canvas loses 57% of the height to bars).
+MAX_CUT_SHARE = 0.7
 # The picture must move this much (mean temporal std) for static edges to be told apart.
 MOVING_STD = 4.0
 MIN_BAR_PIXELS = 2

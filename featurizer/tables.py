@@ -111,7 +111,31 @@ ALIGNMENTS = TableSpec(
     ]),
 )
 
-ALL_TABLES = {spec.name: spec for spec in (GIFS, ALIGNMENTS, DEADLETTER)}
+C3D_FEATURES = 4096  # fc6
+
+SEGMENTS = TableSpec(
+    name="segments",
+    key=("video_id", "segment_index"),
+    schema=pa.schema([
+        pa.field("video_id", pa.string(), nullable=False),
+        pa.field("segment_index", pa.int32(), nullable=False),
+        pa.field("start_frame", pa.int32(), nullable=False),
+        pa.field("end_frame", pa.int32(), nullable=False),  # exclusive
+        pa.field("start_sec", pa.float64(), nullable=False),
+        pa.field("end_sec", pa.float64(), nullable=False),
+        pa.field("fps", pa.float32(), nullable=False),
+        pa.field("video_num_frames", pa.int32(), nullable=False),
+        pa.field("label", pa.int8(), nullable=False),  # 1 positive, 0 negative, -1 ignored
+        pa.field("gif_ids", pa.list_(pa.string()), nullable=False),
+        pa.field("popularity", pa.float32()),  # of the positive's most popular covering GIF
+        pa.field("features", pa.list_(pa.float32(), C3D_FEATURES), nullable=False),
+        pa.field("context", pa.list_(pa.float32()), nullable=False),
+        pa.field("split", pa.string(), nullable=False),  # train | val | test, from a hash of video_id
+        pa.field("feature_extractor", pa.string(), nullable=False),  # name and weights fingerprint
+    ]),
+)
+
+ALL_TABLES = {spec.name: spec for spec in (GIFS, ALIGNMENTS, SEGMENTS, DEADLETTER)}
 
 
 def shard_of(key: str, num_shards: int) -> int:
@@ -144,15 +168,18 @@ def write_shard(root: DatasetRoot, spec: TableSpec, path: str, rows: Iterable[Ma
     return table.num_rows
 
 
-def read_shard(root: DatasetRoot, spec: TableSpec, path: str) -> pa.Table:
-    return pq.read_table(path, filesystem=root.fs, schema=spec.schema)
+def read_shard(root: DatasetRoot, spec: TableSpec, path: str, columns: list[str] | None = None) -> pa.Table:
+    return pq.read_table(path, filesystem=root.fs, schema=spec.schema, columns=columns)
 
 
-def read_table(root: DatasetRoot | str, spec: TableSpec) -> pa.Table:
-    """The whole table (all shards); an empty table with the schema when there are none."""
+def read_table(root: DatasetRoot | str, spec: TableSpec, columns: list[str] | None = None) -> pa.Table:
+    """The whole table (all shards), or some of its columns; empty with the schema when there are no shards."""
     root = root if isinstance(root, DatasetRoot) else DatasetRoot.open(root)
-    parts = [read_shard(root, spec, p) for p in shard_files(root, spec)]
-    return pa.concat_tables(parts) if parts else spec.schema.empty_table()
+    parts = [read_shard(root, spec, p, columns) for p in shard_files(root, spec)]
+    if parts:
+        return pa.concat_tables(parts)
+    empty = spec.schema.empty_table()
+    return empty.select(columns) if columns else empty
 
 
 def read_rows(root: DatasetRoot | str, spec: TableSpec) -> list[dict]:

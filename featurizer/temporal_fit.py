@@ -4,11 +4,12 @@ A GIF shows the video from some offset at some speed, so GIF frame k, on screen 
 GIF time t_k, shows the video frame on screen at video time offset + speed * t_k.
 Given the Hamming distances from every GIF frame to every video frame, the fit:
 
-1. keeps, per GIF frame, its best matches at a few distinct places in the video;
+1. keeps, per GIF frame, its best matches in a few distinct stretches of the video;
 2. forms a hypothesis (speed, offset) from every pair of such matches of two GIF frames
-   far apart in the GIF (exhaustive minimal samples, RANSAC without the randomness);
+   far apart in the GIF (exhaustive minimal samples: RANSAC without the randomness);
 3. scores each hypothesis by how well *all* GIF frames match where it puts them;
-4. refines the best by least squares on its inliers, re-matching frames along the line.
+4. refines the best few by least squares on their inliers, re-matching frames along the
+   line, and polishes the winner on a fine (speed, offset) grid against the score.
 
 Ambiguity is measured afterwards on the whole video: the cost of the fitted line at
 every other offset (and at other speeds), so repetitive or near-static material
@@ -37,8 +38,44 @@ ANCHOR_FRAMES = 8
 MIN_ANCHOR_GAP_SHARE = 0.3
 REFINE_ROUNDS = 4
 # Hypotheses refined after scoring; several, since a near-tie may refine differently.
-REFINED_HYPOTHESES = 4
+REFINED_HYPOTHESES = 3
+# The polish searches +-POLISH_STEPS quarter-frame steps in speed (at the GIF's ends) and offset.
+POLISH_STEPS = 8
 DEFAULT_SPEED_RANGE = (0.25, 4.0)
+SPEED_FACTORS = np.exp(np.linspace(-np.log(2.0), np.log(2.0), 41))
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """When each video frame comes on screen, and which frame is on screen at a given time."""
+
+    times: np.ndarray  # float64 (n,) seconds, increasing
+    frame_interval: float  # typical step (median)
+    uniform: bool  # times[i] == times[0] + i * frame_interval: frames found by arithmetic
+
+    @classmethod
+    def of(cls, times: np.ndarray, single_frame_interval: float = 1.0) -> "Timeline":
+        """single_frame_interval: the frame step to assume when there is only one frame."""
+        times = np.asarray(times, dtype=np.float64)
+        interval = float(np.median(np.diff(times))) if len(times) > 1 else single_frame_interval
+        regular = times[0] + interval * np.arange(len(times))
+        return cls(times, interval, bool(np.all(np.abs(times - regular) < 1e-6)))
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    def part(self, first: int, stop: int) -> "Timeline":
+        return Timeline(self.times[first:stop], self.frame_interval, self.uniform)
+
+    def frames_at(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Frame on screen at each time (clipped to the video), and whether the time lies inside it."""
+        first = self.times[0]
+        if self.uniform:
+            frames = np.floor((positions - first) / self.frame_interval + 1e-9).astype(np.int64)
+        else:
+            frames = np.searchsorted(self.times, positions + 1e-9, side="right") - 1
+        inside = (positions >= first - 0.5 * self.frame_interval) & (positions < self.times[-1] + self.frame_interval)
+        return np.clip(frames, 0, len(self.times) - 1), inside
 
 
 @dataclass
@@ -76,12 +113,13 @@ def _candidates(distances: np.ndarray, stretch: int, count: int) -> np.ndarray:
     padded = np.full((k, padded_n), HASH_BITS + 1, dtype=distances.dtype)
     padded[:, :n] = distances
     blocks = padded.reshape(k, -1, stretch)
-    block_best = blocks.argmin(axis=2)
-    block_min = np.take_along_axis(blocks, block_best[..., None], axis=2)[..., 0]
-    count = min(count, block_min.shape[1])
+    block_min = blocks[:, :, 0].copy()
+    for offset in range(1, stretch):  # a loop of whole-array minima beats min(axis=2) over a short axis
+        np.minimum(block_min, blocks[:, :, offset], out=block_min)
+    count = min(count, blocks.shape[1])
     best_blocks = np.argpartition(block_min, count - 1, axis=1)[:, :count]
-    frames = best_blocks * stretch + np.take_along_axis(block_best, best_blocks, axis=1)
-    return np.minimum(frames, n - 1)
+    chosen = blocks[np.arange(k)[:, None], best_blocks]  # (k, count, stretch)
+    return np.minimum(best_blocks * stretch + chosen.argmin(axis=2), n - 1)
 
 
 def _anchor_pairs(gif_times: np.ndarray) -> list[tuple[int, int]]:
@@ -97,106 +135,131 @@ def _hypotheses(candidates, gif_times, video_times, speed_range) -> tuple[np.nda
     for a, b in _anchor_pairs(gif_times):
         ta, tb = video_times[candidates[a]], video_times[candidates[b]]
         speed = (tb[None, :] - ta[:, None]) / (gif_times[b] - gif_times[a])
-        offset = ta[:, None] - speed * gif_times[a]
         speeds.append(speed.ravel())
-        offsets.append(offset.ravel())
+        offsets.append((ta[:, None] - speed * gif_times[a]).ravel())
+    if not speeds:
+        return np.empty(0), np.empty(0)
     speeds, offsets = np.concatenate(speeds), np.concatenate(offsets)
     keep = (speeds >= speed_range[0]) & (speeds <= speed_range[1])
     return speeds[keep], offsets[keep]
 
 
-def frames_at(video_times: np.ndarray, positions: np.ndarray, frame_interval: float) -> tuple[np.ndarray, np.ndarray]:
-    """Video frame on screen at each time, and whether the time lies inside the video."""
-    frames = np.searchsorted(video_times, positions + 1e-9, side="right") - 1
-    inside = (positions >= video_times[0] - 0.5 * frame_interval) & (positions < video_times[-1] + frame_interval)
-    return np.clip(frames, 0, len(video_times) - 1), inside
-
-
-def _line_distances(near: np.ndarray, gif_times, video_times, frame_interval, speeds, offsets) -> np.ndarray:
-    """(h, k) distance of each GIF frame at the place each hypothesis puts it (64 outside the video)."""
+def line_distances(near: np.ndarray, gif_times, timeline: Timeline, speeds, offsets) -> np.ndarray:
+    """(h, k) distance of each GIF frame at the place each line puts it (64 outside the video)."""
     positions = offsets[:, None] + speeds[:, None] * gif_times[None, :]
-    frames, inside = frames_at(video_times, positions, frame_interval)
-    rows = np.broadcast_to(np.arange(len(gif_times)), frames.shape)
-    return np.where(inside, near[rows, frames], HASH_BITS)
+    frames, inside = timeline.frames_at(positions)
+    return np.where(inside, near[np.arange(len(gif_times)), frames], HASH_BITS)
 
 
-def _score(line_distances: np.ndarray) -> np.ndarray:
-    return np.maximum(0, SCORE_BITS - line_distances.astype(np.int32)).sum(axis=-1)
+def _score(line_distances_: np.ndarray) -> np.ndarray:
+    return np.maximum(0, SCORE_BITS - line_distances_.astype(np.int32)).sum(axis=-1)
 
 
-def _match_along(distances, gif_times, video_times, frame_interval, speed, offset, reach: int):
+def _match_along(distances, gif_times, timeline: Timeline, speed, offset, reach: int):
     """Per GIF frame, the best video frame within `reach` frames of where the line puts it;
     ties go to the frame nearest the line."""
     k, n = distances.shape
-    centre, inside = frames_at(video_times, offset + speed * gif_times, frame_interval)
+    centre, inside = timeline.frames_at(offset + speed * gif_times)
     steps = np.arange(-reach, reach + 1)
     window = np.clip(centre[:, None] + steps[None, :], 0, n - 1)
     window_distances = distances[np.arange(k)[:, None], window].astype(np.int32)
     pick = np.argmin(window_distances * (2 * reach + 1) + np.abs(steps)[None, :], axis=1)
     matched = window[np.arange(k), pick]
-    matched_distances = np.where(inside, window_distances[np.arange(k), pick], HASH_BITS)
-    return matched, matched_distances
+    return matched, np.where(inside, window_distances[np.arange(k), pick], HASH_BITS)
 
 
-def _refine(distances, gif_times, video_times, frame_interval, speed, offset, speed_range) -> LineFit:
+def polish_grid(gif_times, frame_interval, speed, offset, speed_range, steps: int):
+    """Lines around (speed, offset) on a grid of quarter-frame moves of the GIF's ends and
+    middle: (speeds, offsets, closeness to the given line)."""
+    middle = 0.5 * (gif_times[0] + gif_times[-1])
+    half_span = max(0.5 * (gif_times[-1] - gif_times[0]), 1e-6)
+    quarter = 0.25 * frame_interval
+    moves = np.arange(-steps, steps + 1)
+    speeds = speed + quarter / half_span * moves
+    speeds = speeds[(speeds >= speed_range[0]) & (speeds <= speed_range[1])]
+    grid_speeds, grid_shifts = (a.ravel() for a in np.meshgrid(speeds, quarter * moves))
+    offsets = offset + speed * middle + grid_shifts - grid_speeds * middle
+    closeness = np.abs(grid_speeds - speed) * half_span / quarter + np.abs(grid_shifts) / quarter
+    return grid_speeds, offsets, closeness
+
+
+def _polish(near, gif_times, timeline: Timeline, speed, offset, speed_range) -> tuple[float, float]:
+    """The best-scoring line on a fine grid around (speed, offset).
+
+    Least squares on the inliers alone can settle a little off when a stretch of the GIF
+    only matches at the right speed (fast pans): the score sees every frame.
+    """
+    speeds, offsets, closeness = polish_grid(gif_times, timeline.frame_interval, speed, offset, speed_range,
+                                             POLISH_STEPS)
+    if len(speeds) == 0:
+        return speed, offset
+    scores = _score(line_distances(near, gif_times, timeline, speeds, offsets))
+    best = np.lexsort((closeness, -scores))[0]  # among equal scores, the nearest line
+    return float(speeds[best]), float(offsets[best])
+
+
+def _least_squares(distances, gif_times, timeline: Timeline, speed, offset, speed_range) -> tuple[float, float]:
+    """Iterated weighted least squares of matched frame times on GIF times, over inliers."""
     reach = 2
     for _ in range(REFINE_ROUNDS):
-        matched, matched_distances = _match_along(distances, gif_times, video_times, frame_interval,
-                                                  speed, offset, reach)
+        matched, matched_distances = _match_along(distances, gif_times, timeline, speed, offset, reach)
         inliers = matched_distances <= INLIER_BITS
         if inliers.sum() < 2 or np.ptp(gif_times[inliers]) <= 0:
             break
-        weights = (INLIER_BITS + 1 - matched_distances[inliers]).astype(float)
-        new_speed, new_offset = np.polyfit(gif_times[inliers], video_times[matched[inliers]], 1, w=np.sqrt(weights))
+        weights = np.sqrt((INLIER_BITS + 1 - matched_distances[inliers]).astype(float))
+        new_speed, new_offset = np.polyfit(gif_times[inliers], timeline.times[matched[inliers]], 1, w=weights)
         if not speed_range[0] <= new_speed <= speed_range[1]:
             break
         speed, offset = float(new_speed), float(new_offset)
         reach = 1
-    matched, matched_distances = _match_along(distances, gif_times, video_times, frame_interval, speed, offset, 1)
-    inliers = matched_distances <= INLIER_BITS
+    return speed, offset
+
+
+def _line_fit(distances, gif_times, timeline: Timeline, speed: float, offset: float) -> LineFit:
+    matched, matched_distances = _match_along(distances, gif_times, timeline, speed, offset, 1)
     return LineFit(speed=speed, offset=offset, matched=matched, distances=matched_distances,
-                   inliers=inliers, score=float(_score(matched_distances)))
+                   inliers=matched_distances <= INLIER_BITS, score=float(_score(matched_distances)))
 
 
-def fit_line(distances: np.ndarray, gif_times: np.ndarray, video_times: np.ndarray, frame_interval: float,
+def fit_line(distances: np.ndarray, gif_times: np.ndarray, timeline: Timeline,
              speed_range: tuple[float, float] = DEFAULT_SPEED_RANGE) -> LineFit | None:
     """The best constant-speed line, or None when no pair of matches gives a plausible speed.
 
-    distances: (k, n) uint8 Hamming distances, GIF frames by video frames; gif_times (k,)
-    and video_times (n,): seconds each frame comes on screen. Needs k >= 2.
+    distances: (k, n) uint8 Hamming distances, GIF frames by the timeline's video frames;
+    gif_times (k,): seconds each GIF frame comes on screen. Needs k >= 2.
     """
     near = _neighbour_min(distances)
-    stretch = max(1, round(CANDIDATE_STRETCH_SEC / frame_interval))
+    stretch = max(1, round(CANDIDATE_STRETCH_SEC / timeline.frame_interval))
     candidates = _candidates(distances, stretch, CANDIDATES_PER_FRAME)
-    speeds, offsets = _hypotheses(candidates, gif_times, video_times, speed_range)
+    speeds, offsets = _hypotheses(candidates, gif_times, timeline.times, speed_range)
     if len(speeds) == 0:
         return None
-    scores = _score(_line_distances(near, gif_times, video_times, frame_interval, speeds, offsets))
-    order = np.argsort(-scores, kind="stable")
-    fits = []
-    seen = set()
-    for h in order:
-        key = (round(float(offsets[h]) / frame_interval), round(float(np.log(speeds[h])) * 100))
-        if key in seen:
-            continue
-        seen.add(key)
-        fits.append(_refine(distances, gif_times, video_times, frame_interval,
-                            float(speeds[h]), float(offsets[h]), speed_range))
-        if len(fits) == REFINED_HYPOTHESES:
+    scores = _score(line_distances(near, gif_times, timeline, speeds, offsets))
+    refined, seen = [], set()
+    for h in np.argsort(-scores, kind="stable"):
+        key = (round(float(offsets[h]) / timeline.frame_interval), round(float(np.log(speeds[h])) * 100))
+        if key not in seen:
+            seen.add(key)
+            speed, offset = _least_squares(distances, gif_times, timeline, float(speeds[h]), float(offsets[h]),
+                                           speed_range)
+            refined.append(_line_fit(distances, gif_times, timeline, speed, offset))
+        if len(refined) == REFINED_HYPOTHESES:
             break
-    return max(fits, key=lambda fit: fit.score)
+    best = max(refined, key=lambda fit: fit.score)
+    speed, offset = _polish(near, gif_times, timeline, best.speed, best.offset, speed_range)
+    return _line_fit(distances, gif_times, timeline, speed, offset)
 
 
 @dataclass
 class Ambiguity:
     best_cost: float  # mean capped distance along the fitted line
-    other_offset_cost: float  # the best cost at any offset more than `separation` away, same speed
+    other_offset_cost: float  # the best cost at any start more than `separation` away, same speed
     other_speed_cost: float  # the best cost at speeds differing by more than a factor `speed_factor`
 
 
 def offset_profile(distances: np.ndarray, gif_times: np.ndarray, speed: float, frame_interval: float) -> np.ndarray:
     """Mean capped distance of the GIF laid on the video at `speed` from every start frame
-    (constant frame rate assumed: this profile only measures ambiguity)."""
+    (frame steps taken as regular: this profile only measures ambiguity)."""
     near = np.minimum(_neighbour_min(distances), COST_CAP_BITS)
     k, n = near.shape
     shifts = np.round((gif_times - gif_times[0]) * speed / frame_interval).astype(int)
@@ -209,54 +272,50 @@ def offset_profile(distances: np.ndarray, gif_times: np.ndarray, speed: float, f
     return total / k
 
 
-def speed_profile(distances: np.ndarray, gif_times: np.ndarray, video_times: np.ndarray, frame_interval: float,
-                  fit: LineFit, factors: np.ndarray) -> np.ndarray:
+def speed_profile(distances: np.ndarray, gif_times: np.ndarray, timeline: Timeline, fit: LineFit,
+                  factors: np.ndarray) -> np.ndarray:
     """Mean capped distance of lines through the fitted line's middle at speed * factor."""
     near = np.minimum(_neighbour_min(distances), COST_CAP_BITS)
     middle = 0.5 * (gif_times[0] + gif_times[-1])
     centre = fit.offset + fit.speed * middle
     speeds = fit.speed * factors
-    line = _line_distances(near, gif_times, video_times, frame_interval, speeds, centre - speeds * middle)
+    line = line_distances(near, gif_times, timeline, speeds, centre - speeds * middle)
     return np.minimum(line, COST_CAP_BITS).mean(axis=1)
 
 
-SPEED_FACTORS = np.exp(np.linspace(-np.log(2.0), np.log(2.0), 41))
-
-
-def measure_ambiguity(distances, gif_times, video_times, frame_interval, fit: LineFit,
+def measure_ambiguity(distances, gif_times, timeline: Timeline, fit: LineFit,
                       separation_sec: float, speed_factor: float) -> Ambiguity:
-    profile = offset_profile(distances, gif_times, fit.speed, frame_interval)
-    best_start = int(frames_at(video_times, np.array([fit.offset]), frame_interval)[0][0])
-    best_cost = fit.cost
-    separation = max(1, round(separation_sec / frame_interval))
+    profile = offset_profile(distances, gif_times, fit.speed, timeline.frame_interval)
+    best_start = int(timeline.frames_at(np.array([fit.offset]))[0][0])
+    separation = max(1, round(separation_sec / timeline.frame_interval))
     far = np.ones(len(profile), dtype=bool)
     far[max(0, best_start - separation):best_start + separation + 1] = False
     other_offset = float(profile[far].min()) if far.any() else float(COST_CAP_BITS)
-    speeds = speed_profile(distances, gif_times, video_times, frame_interval, fit, SPEED_FACTORS)
+    speeds = speed_profile(distances, gif_times, timeline, fit, SPEED_FACTORS)
     distinct = np.abs(np.log(SPEED_FACTORS)) > np.log(speed_factor)
-    other_speed = float(speeds[distinct].min())
-    return Ambiguity(best_cost=best_cost, other_offset_cost=other_offset, other_speed_cost=other_speed)
+    return Ambiguity(best_cost=fit.cost, other_offset_cost=other_offset,
+                     other_speed_cost=float(speeds[distinct].min()))
 
 
-def segment_start(fit: LineFit, gif_times: np.ndarray, video_times: np.ndarray, frame_interval: float) -> int:
+def segment_start(speed: float, matched: np.ndarray, inliers: np.ndarray, gif_times: np.ndarray,
+                  timeline: Timeline) -> int:
     """The video frame on screen when the GIF starts.
 
     Each inlier says: the segment started in [t(j) - speed * t_k, t(j + 1) - speed * t_k),
     since its frame j was the one on screen at offset + speed * t_k. The start is where
-    most of these intervals agree, snapped to the frame starting in that stretch.
+    most of these intervals agree: the frame starting in that stretch, or else the frame on
+    screen during it.
     """
-    keep = fit.inliers if fit.inliers.any() else np.ones(len(gif_times), dtype=bool)
-    matched = fit.matched[keep]
-    shift = fit.speed * gif_times[keep]
-    following = np.append(video_times, video_times[-1] + frame_interval)
-    slack = 0.05 * frame_interval
-    lower = video_times[matched] - shift - slack
-    upper = following[matched + 1] - shift + slack
-    low, high = _most_agreed(lower, upper)
-    first = int(np.searchsorted(video_times, low))
-    if first < len(video_times) and video_times[first] < high:
+    times = timeline.times
+    keep = inliers if inliers.any() else np.ones(len(gif_times), dtype=bool)
+    shift = speed * gif_times[keep]
+    following = np.append(times, times[-1] + timeline.frame_interval)
+    slack = 0.05 * timeline.frame_interval
+    low, high = _most_agreed(times[matched[keep]] - shift - slack, following[matched[keep] + 1] - shift + slack)
+    first = int(np.searchsorted(times, low))
+    if first < len(times) and times[first] < high:
         return first
-    return int(np.clip(np.searchsorted(video_times, 0.5 * (low + high)), 0, len(video_times) - 1))
+    return int(timeline.frames_at(np.array([0.5 * (low + high)]))[0][0])  # the frame on screen then
 
 
 def _most_agreed(lower: np.ndarray, upper: np.ndarray) -> tuple[float, float]:

@@ -1,8 +1,9 @@
 """`gifrank demo` / `make demo`: the main job on the embedded default world.
 
 Builds (or reuses) the demo world under DATA/world, serves it as a GIF website on
-loopback, scrapes it into the dataset DATA with DirectRunner, and prints where the
-results are. Each later stage joins this job as it is built.
+loopback, and runs every stage built so far on it with DirectRunner: scrape, align,
+featurize (C3D on the CPU with random weights unless --c3d-weights is given, with
+the CPU knobs --fps and --no-mirror). Prints where the results are.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import sys
 from featurizer import tables
 from featurizer.blobs import BlobStore
 from featurizer.storage import DatasetRoot
-from pipelines import scrape
+from pipelines import align_dataset, featurize, scrape
 from pipelines.demo.site import DemoSite
 from pipelines.demo.world import WorldConfig, build_world
 
@@ -30,6 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--videos", type=int, default=WorldConfig().num_videos,
                         help="source videos in the world (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=WorldConfig().seed, help="world seed (default: %(default)s)")
+    parser.add_argument("--c3d-weights", help="C3D weights for featurize (default: random, c3d-random)")
+    parser.add_argument("--c3d-mean", help="the snippet mean that goes with --c3d-weights")
+    parser.add_argument("--c3d-fps", default="12.5",
+                        help="featurize --fps: frames per second C3D sees; the CPU's knob (default: %(default)s)")
     return parser
 
 
@@ -45,6 +50,10 @@ def main(argv=None) -> int:
             "--seed", f"{site.url}/gifs?page=1", "--site", "demo", "--dataset", args.data,
             "--allow-host", "127.0.0.1", "--rate-limit", "200", "--runner", "DirectRunner",
         ])
+    align_dataset.run(["--dataset", args.data, "--runner", "DirectRunner"])
+    weights = ["--c3d-weights", args.c3d_weights, "--c3d-mean", args.c3d_mean] if args.c3d_weights else []
+    featurize.run(["--dataset", args.data, "--fps", args.c3d_fps, "--no-mirror", *weights,
+                   "--runner", "DirectRunner"])
     print_summary(args.data, world_root)
     return 0
 
@@ -53,12 +62,20 @@ def print_summary(data: str, world_root: str, out=sys.stdout) -> None:
     root = DatasetRoot.open(data)
     gifs = tables.read_rows(root, tables.GIFS)
     dead = tables.read_rows(root, tables.DEADLETTER)
-    reasons = collections.Counter((d["stage"], d["error_kind"]) for d in dead)
+    alignments = tables.read_table(root, tables.ALIGNMENTS)
+    segments = tables.read_table(root, tables.SEGMENTS, columns=["label", "split", "feature_extractor"]).to_pylist()
+    reasons = collections.Counter((d["pipeline"], d["stage"], d["error_kind"]) for d in dead)
+    labels = collections.Counter(s["label"] for s in segments)
     print("\n== gifrank demo: results ==", file=out)
     print(f"world (videos, GIFs, truth):   {os.path.abspath(world_root)}", file=out)
     print(f"gifs table:  {len(gifs):6d} rows   {root.uri_of(tables.TABLES, tables.GIFS.name)}", file=out)
+    print(f"alignments:  {alignments.num_rows:6d} rows   {root.uri_of(tables.TABLES, tables.ALIGNMENTS.name)}",
+          file=out)
+    print(f"segments:    {len(segments):6d} rows   {root.uri_of(tables.TABLES, tables.SEGMENTS.name)}", file=out)
+    print(f"    positive {labels[1]}, negative {labels[0]}, ignored {labels[-1]}; features: "
+          f"{', '.join(sorted({s['feature_extractor'] for s in segments}))}", file=out)
     print(f"deadletters: {len(dead):6d} rows   {root.uri_of(tables.TABLES, tables.DEADLETTER.name)}", file=out)
-    for (stage, kind), n in sorted(reasons.items()):
-        print(f"    {stage}/{kind}: {n}", file=out)
+    for (pipeline, stage, kind), n in sorted(reasons.items()):
+        print(f"    {pipeline}/{stage}/{kind}: {n}", file=out)
     print(f"blobs:       {BlobStore(root).count():6d} files  {root.uri_of('blobs')}", file=out)
     print(f"videos:      {len({g['video_id'] for g in gifs}):6d} with GIFs", file=out)

@@ -1,0 +1,339 @@
+"""Cropped GIFs: find the box of the video frame the GIF shows, then re-hash the video there.
+
+A crop changes the full-frame hash completely, so for a GIF that matches no full frame:
+
+1. coarse: the GIF's picture, at three moments and a ladder of sizes (its aspect ratio is
+   the crop's), is correlated (NCC, via FFT) with tiles: the video's thumbnails averaged
+   over every TILE_STRIDE_SEC and halved in size, so a whole video is searched at once.
+   A box scores where the later moments also match it at plausible times later;
+2. fine: the best boxes are re-searched at thumbnail resolution on their tiles;
+3. each box's DCT hashes (featurizer.regions) of the frames near its tile are fitted with a
+   temporal line; the best line's matched frames then pull the box to a quarter pixel
+   (mean NCC, coordinate descent), and the whole video is re-hashed inside it.
+
+All of it runs on the thumbnails of the one decode pass.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import scipy.fft
+
+from featurizer.phash import hamming_matrix
+from featurizer.regions import Region
+from featurizer.temporal_fit import COST_CAP_BITS, LineFit, fit_line, offset_profile
+
+TILE_STRIDE_SEC = 0.5
+TILE_DOWNSCALE = 2
+# Crop sizes tried: the largest box of the GIF's aspect ratio inside the frame, times
+# CROP_SCALE_STEP ** i down to MIN_CROP_SHARE.
+CROP_SCALE_STEP = 0.7
+MIN_CROP_SHARE = 0.33
+MIN_TEMPLATE_PIXELS = 5
+# GIF moments (shares of its duration) used as templates, each the mean of the GIF frames
+# within TEMPLATE_SPAN_SEC of it: averaging in time, like the tiles, forgives timing.
+# Start, middle and end, so a GIF spanning a cut is seen on both sides of it.
+TEMPLATE_MOMENTS = (0.15, 0.5, 0.85)
+TEMPLATE_SPAN_SEC = 0.25
+# Windows (and templates) with a pixel standard deviation below this are flat: no NCC.
+FLAT_STD = 1.0
+# Coarse boxes re-searched at thumbnail resolution, and the scales tried around each
+# (spanning the coarse ladder's step).
+FINE_BOXES = 4
+FINE_SCALES = (0.82, 0.87, 0.92, 0.96, 1.0, 1.04, 1.09, 1.15, 1.21)
+# Fine boxes whose hashes are fitted on the frames near their tile.
+VERIFIED_BOXES = 3
+# Frame pairs and step sizes (thumbnail pixels) of the final box refinement.
+REFINE_PAIRS = 12
+REFINE_STEPS_PX = (1.0, 0.5, 0.25)
+MIN_REFINE_FRAMES = 4
+# Shifts (shares of the region's size, along x and along y) and time window of the
+# shifted-region ambiguity check.
+SHIFT_SHARES = (-0.3, -0.15, 0.15, 0.3)
+SHIFT_WINDOW_SEC = 4.0
+
+
+@dataclass(frozen=True)
+class CropTiles:
+    """The crop search's view of a whole video, built once per video by the index (about
+    5 KB per TILE_STRIDE_SEC of video: 70 MB for two hours)."""
+
+    stride: int  # frames per tile
+    tiles: np.ndarray  # float32 (m, th, tw)
+    spectra: np.ndarray  # complex64 (m, th, tw//2+1) rfft2 of the tiles
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.tiles.shape[1], self.tiles.shape[2]
+
+
+@dataclass(frozen=True)
+class _Box:
+    mirrored: bool
+    tile: int  # where the first template moment matches
+    lags: tuple[int, ...]  # tiles from there to where each later moment matches
+    x: int
+    y: int
+    w: int
+    h: int
+    ncc: float
+
+
+def build_tiles(thumbs: np.ndarray, frame_interval: float) -> CropTiles:
+    """The video's thumbnails averaged per TILE_STRIDE_SEC and downscaled by TILE_DOWNSCALE."""
+    stride = max(1, round(TILE_STRIDE_SEC / frame_interval))
+    n, th, tw = thumbs.shape
+    shape = (max(1, th // TILE_DOWNSCALE), max(1, tw // TILE_DOWNSCALE))
+    tiles = np.empty((-(-n // stride), *shape), dtype=np.float32)
+    for i, first in enumerate(range(0, n, stride)):
+        mean = thumbs[first:first + stride].mean(axis=0, dtype=np.float32)
+        tiles[i] = cv2.resize(mean, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+    return CropTiles(stride=stride, tiles=tiles, spectra=scipy.fft.rfft2(tiles))
+
+
+def _integral(images: np.ndarray) -> np.ndarray:
+    """(m, H+1, W+1) float64 integral images, a zero row and column first."""
+    return np.pad(images.astype(np.float64).cumsum(1).cumsum(2), ((0, 0), (1, 0), (1, 0)))
+
+
+def _box_sums(integral: np.ndarray, h: int, w: int) -> np.ndarray:
+    """(m, H-h+1, W-w+1) sums over every h x w window, from integral images."""
+    return integral[:, h:, w:] - integral[:, :-h, w:] - integral[:, h:, :-w] + integral[:, :-h, :-w]
+
+
+def _template_images(pictures: np.ndarray, gif_times: np.ndarray, duration: float) -> list[np.ndarray]:
+    images = []
+    for moment in TEMPLATE_MOMENTS:
+        near = np.abs(gif_times - moment * duration) <= TEMPLATE_SPAN_SEC
+        if not near.any():
+            near = np.arange(len(gif_times)) == np.argmin(np.abs(gif_times - moment * duration))
+        images.append(pictures[near].mean(axis=0, dtype=np.float32))
+    return images
+
+
+def _box_sizes(frame_w: int, frame_h: int, aspect: float) -> list[tuple[int, int]]:
+    """(w, h) of boxes with the GIF's aspect ratio inside a frame_w x frame_h frame, largest first."""
+    full_w, full_h = (frame_w, frame_w / aspect) if aspect >= frame_w / frame_h else (frame_h * aspect, frame_h)
+    sizes = []
+    scale = 1.0
+    while scale >= MIN_CROP_SHARE:
+        size = (min(frame_w, round(full_w * scale)), min(frame_h, round(full_h * scale)))
+        if min(size) >= MIN_TEMPLATE_PIXELS and size not in sizes:
+            sizes.append(size)
+        scale *= CROP_SCALE_STEP
+    return sizes
+
+
+def _ncc_maps(tiles: CropTiles, integrals: tuple[np.ndarray, np.ndarray], templates: np.ndarray) -> np.ndarray:
+    """(t, m, th-h+1, tw-w+1) NCC of t same-size templates with every tile at every position
+    (0 where the tile window or the template is flat); integrals: of the tiles and of their squares."""
+    count, h, w = templates.shape
+    rows, cols = tiles.shape[0] - h + 1, tiles.shape[1] - w + 1
+    centred = templates - templates.mean(axis=(1, 2), keepdims=True)
+    norms = np.linalg.norm(centred.reshape(count, -1), axis=1)
+    spectra = np.conj(scipy.fft.rfft2(centred, s=tiles.shape))[:, None]
+    correlation = scipy.fft.irfft2(tiles.spectra[None] * spectra, s=tiles.shape)[:, :, :rows, :cols]
+    sums = _box_sums(integrals[0], h, w)
+    variance = _box_sums(integrals[1], h, w) - sums ** 2 / (h * w)
+    flat = variance < FLAT_STD ** 2 * h * w
+    ncc = correlation / (np.sqrt(np.maximum(variance, 1e-6))[None] * np.maximum(norms, 1e-6)[:, None, None, None])
+    ncc[:, flat] = 0.0
+    ncc[norms < FLAT_STD * np.sqrt(h * w)] = 0.0
+    return ncc
+
+
+def _lag_ranges(duration: float, stride_sec: float, speed_range) -> list[tuple[int, int]]:
+    """Per later template moment, the tiles it can lie after the first one, over the plausible speeds."""
+    ranges = []
+    for moment in TEMPLATE_MOMENTS[1:]:
+        gap = (moment - TEMPLATE_MOMENTS[0]) * duration / stride_sec
+        ranges.append((int(np.floor(gap * speed_range[0])), int(np.ceil(gap * speed_range[1])) + 1))
+    return ranges
+
+
+def _later_max(maps: np.ndarray, lags: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """best[i] = max(maps[i + lag] for lag in lags) (-1 past the end), and that lag: a later
+    moment's best NCC at a plausible time after the first's tile, per box position."""
+    m = len(maps)
+    best = np.full(maps.shape, -1.0, dtype=maps.dtype)
+    best_lag = np.zeros(maps.shape, dtype=np.int64)
+    for lag in range(lags[0], min(lags[1] + 1, m)):
+        np.copyto(best_lag[:m - lag], lag, where=maps[lag:] > best[:m - lag])
+        np.maximum(best[:m - lag], maps[lag:], out=best[:m - lag])
+    return best, best_lag
+
+
+def _coarse_boxes(tiles: CropTiles, templates: list[np.ndarray], aspect: float, lag_ranges,
+                  mirrored: bool) -> list[_Box]:
+    """Per box size, the tile and place where all template moments match best (each later one
+    at a plausible time after the first), best first."""
+    boxes = []
+    integrals = (_integral(tiles.tiles), _integral(tiles.tiles.astype(np.float64) ** 2))
+    for w, h in _box_sizes(tiles.shape[1], tiles.shape[0], aspect):
+        scaled = [cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA) for image in templates]
+        first, *later_maps = _ncc_maps(tiles, integrals, np.stack([t[:, ::-1] if mirrored else t for t in scaled]))
+        later = [_later_max(maps, lags) for maps, lags in zip(later_maps, lag_ranges)]
+        combined = (first + sum(best for best, _lag in later)) / len(templates)
+        tile, y, x = np.unravel_index(int(np.argmax(combined)), combined.shape)
+        boxes.append(_Box(mirrored, int(tile), tuple(int(lag[tile, y, x]) for _best, lag in later), int(x), int(y),
+                          w, h, float(combined[tile, y, x])))
+    return sorted(boxes, key=lambda b: -b.ncc)
+
+
+def _fine_box(index, images: list[np.ndarray], coarse: _Box, stride: int) -> _Box:
+    """The coarse box re-searched at thumbnail resolution, at nearby sizes, on the mean
+    thumbnails of the tiles where its template moments matched."""
+    n, th, tw = index.thumbs.shape
+    tiles = [index.thumbs[t * stride:(t + 1) * stride].mean(axis=0, dtype=np.float32)
+             for t in (coarse.tile, *(coarse.tile + lag for lag in coarse.lags)) if t * stride < n]
+    best = None
+    for scale in FINE_SCALES:
+        w = min(tw, round(coarse.w * TILE_DOWNSCALE * scale))
+        h = min(th, round(coarse.h * TILE_DOWNSCALE * scale))
+        templates = [cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA) for image in images]
+        if coarse.mirrored:
+            templates = [t[:, ::-1].copy() for t in templates]
+        scores = np.mean([cv2.matchTemplate(tile, template, cv2.TM_CCOEFF_NORMED)
+                          for tile, template in zip(tiles, templates)], axis=0)
+        _, score, _, (x, y) = cv2.minMaxLoc(scores)
+        if best is None or score > best.ncc:
+            best = _Box(coarse.mirrored, coarse.tile, coarse.lags, x, y, w, h, float(score))
+    return best
+
+
+def _gif_hashes(pictures: np.ndarray, mirrored: bool) -> np.ndarray:
+    """The GIF pictures hashed like a video region (mirrored back when the crop was mirrored)."""
+    return Region.whole(*pictures.shape[1:]).hashes(pictures[:, :, ::-1] if mirrored else pictures)
+
+
+def _near_tile(index, box: _Box, stride: int, duration: float, speed_range) -> tuple[int, int]:
+    """Frames (first, stop) a GIF whose first moment lies in the box's tile can span."""
+    reach = round(duration * speed_range[1] / index.frame_interval)
+    return max(0, box.tile * stride - reach), min(index.num_frames, (box.tile + 1) * stride + reach)
+
+
+def _local_fit(index, region: Region, gif_hashes, gif_times, around: tuple[int, int], speed_range):
+    """The best line through the frames `around` hashed inside region; matched frames are video frames."""
+    first, stop = around
+    distances = hamming_matrix(gif_hashes, region.hashes(index.thumbs[first:stop]))
+    fit = fit_line(distances, gif_times, index.timeline.part(first, stop), speed_range)
+    if fit is not None:
+        fit.matched = fit.matched + first
+    return fit
+
+
+def _unit_rows(pictures: np.ndarray) -> np.ndarray:
+    vectors = pictures.reshape(len(pictures), -1).astype(np.float32)
+    vectors -= vectors.mean(axis=1, keepdims=True)
+    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-6)
+    return vectors
+
+
+def refine_region(index, pictures: np.ndarray, mirrored: bool, matched: np.ndarray, region: Region) -> Region:
+    """The region near `region` whose pixels best match the GIF frames on their matched video
+    frames (mean NCC), to a quarter thumbnail pixel: coordinate descent on place and size."""
+    picks = np.unique(np.linspace(0, len(matched) - 1, min(len(matched), REFINE_PAIRS)).round().astype(int))
+    size = (max(MIN_TEMPLATE_PIXELS, round(region.w)), max(MIN_TEMPLATE_PIXELS, round(region.h)))
+    scaled = np.stack([cv2.resize(p, size, interpolation=cv2.INTER_AREA) for p in pictures[picks]])
+    gif = _unit_rows(scaled[:, :, ::-1] if mirrored else scaled)
+    thumbs = np.asarray(index.thumbs[matched[picks]])
+    height, width = thumbs.shape[1:]
+
+    def score(candidate: Region) -> float:
+        return float((_unit_rows(candidate.sample(thumbs, size)) * gif).sum(axis=1).mean())
+
+    best, best_score = region, score(region)
+    for step in REFINE_STEPS_PX:
+        improved = True
+        while improved:
+            improved = False
+            for move in _moves(best, step, height, width):
+                moved_score = score(move)
+                if moved_score > best_score + 1e-6:
+                    best, best_score, improved = move, moved_score, True
+    return best
+
+
+def _moves(region: Region, step: float, height: int, width: int) -> list[Region]:
+    """Shifts by step along x and y, and growing or shrinking by step about the centre."""
+    moves = [Region(region.x + dx, region.y + dy, region.w, region.h)
+             for dx, dy in ((step, 0), (-step, 0), (0, step), (0, -step))]
+    for factor in (1 + step / region.w, 1 - step / region.w):
+        w, h = region.w * factor, region.h * factor
+        moves.append(Region(region.x + (region.w - w) / 2, region.y + (region.h - h) / 2, w, h))
+    return [move.clipped(height, width) for move in moves]
+
+
+@dataclass
+class CropMatch:
+    pictures: np.ndarray  # (k, H, W) uint8 GIF pictures searched
+    mirrored: bool
+    region: Region  # in thumbnail pixels
+    distances: np.ndarray  # (k, n) Hamming matrix against the video's hashes of that region
+    fit: LineFit
+    # Best mean capped distance of a nearby region at a clearly different time: panning or
+    # scrolling material trades the crop's place against time, a near-tie the offset
+    # profile of one region cannot see.
+    shifted_region_cost: float
+
+
+def _shifted_region_cost(index, hashes, gif_times, region: Region, fit: LineFit, separation_sec: float) -> float:
+    """The best cost of regions shifted along x or y by SHIFT_SHARES of the region's size, over
+    starts within SHIFT_WINDOW_SEC of the fitted start but more than separation_sec away from it."""
+    height, width = index.thumbs.shape[1:]
+    interval = index.frame_interval
+    start = int(index.timeline.frames_at(np.array([fit.offset]))[0][0])
+    reach = round(SHIFT_WINDOW_SEC / interval)
+    span = round((gif_times[-1] - gif_times[0]) * fit.speed / interval) + 2
+    first, stop = max(0, start - reach), min(index.num_frames, start + reach + span)
+    separation = max(1, round(separation_sec / interval))
+    best = float(COST_CAP_BITS)
+    for share in SHIFT_SHARES:
+        for shifted in (Region(region.x + share * region.w, region.y, region.w, region.h),
+                        Region(region.x, region.y + share * region.h, region.w, region.h)):
+            if shifted.clipped(height, width) != shifted:
+                continue
+            distances = hamming_matrix(hashes, shifted.hashes(index.thumbs[first:stop]))
+            profile = offset_profile(distances, gif_times, fit.speed, interval)
+            far = np.abs(first + np.arange(len(profile)) - start) > separation
+            if far.any():
+                best = min(best, float(profile[far].min()))
+    return best
+
+
+def search(index, pictures: np.ndarray, gif_times: np.ndarray, speed_range, mirrored: bool,
+           separation_sec: float) -> CropMatch | None:
+    """The crop region whose re-hashed video gives the best temporal line, or None.
+
+    pictures: (k, H, W) uint8 luma of the GIF's picture (bars stripped); mirrored: whether
+    to look for the picture flipped left-right; separation_sec: how far apart two starts
+    must be to count as different placements (for shifted_region_cost).
+    """
+    duration = float(gif_times[-1] - gif_times[0])
+    tiles = index.crop_tiles
+    images = _template_images(pictures, gif_times, duration)
+    lag_ranges = _lag_ranges(duration, tiles.stride * index.frame_interval, speed_range)
+    coarse = _coarse_boxes(tiles, images, pictures.shape[2] / pictures.shape[1], lag_ranges, mirrored)[:FINE_BOXES]
+    fine = sorted((_fine_box(index, images, box, tiles.stride) for box in coarse), key=lambda b: -b.ncc)
+    hashes = _gif_hashes(pictures, mirrored)
+    best = None
+    for box in fine[:VERIFIED_BOXES]:
+        region = Region(box.x, box.y, box.w, box.h)
+        fit = _local_fit(index, region, hashes, gif_times, _near_tile(index, box, tiles.stride, duration,
+                                                                      speed_range), speed_range)
+        if fit is not None and (best is None or fit.score > best[0].score):
+            best = (fit, region)
+    if best is None:
+        return None
+    fit, region = best
+    # Refine on the frames that fit, so a stretch the line missed cannot pull the box away.
+    fitting = fit.inliers if fit.inliers.sum() >= MIN_REFINE_FRAMES else np.ones(len(fit.inliers), dtype=bool)
+    region = refine_region(index, pictures[fitting], mirrored, fit.matched[fitting], region)
+    distances = hamming_matrix(hashes, region.hashes(index.thumbs))
+    fit = fit_line(distances, gif_times, index.timeline, speed_range)
+    if fit is None:
+        return None
+    return CropMatch(pictures, mirrored, region, distances, fit,
+                     _shifted_region_cost(index, hashes, gif_times, region, fit, separation_sec))

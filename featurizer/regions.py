@@ -1,0 +1,98 @@
+"""Rectangles of a picture at sub-pixel precision: resampling and DCT hashes of what they hold.
+
+Resizing a rectangle by area averaging is linear, so it is one matrix per axis (rows:
+(out_h, H), columns: (out_w, W)), fractional edges included. The hash of a rectangle
+(featurizer.phash's definition: signs of the 8x8 lowest DCT frequencies of a 32x32
+picture against their median) fuses the resize with the DCT rows into one (8, H) and
+one (W, 8) matrix, so a whole video's thumbnails are hashed inside a crop box with two
+matrix products per batch and no per-frame resizing.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from featurizer.phash import GRAY_SIDE, HASH_SIDE
+
+HASH_BATCH_FRAMES = 2048
+_BIT_WEIGHTS = np.uint64(1) << np.arange(HASH_SIDE * HASH_SIDE - 1, -1, -1, dtype=np.uint64)
+
+
+def area_matrix(start: float, stop: float, size_out: int, first_pixel: int, size_in: int) -> np.ndarray:
+    """(size_out, size_in) weights resampling [start, stop) of an axis into size_out cells by area.
+
+    The input covers pixels first_pixel .. first_pixel + size_in - 1 of the axis.
+    """
+    edges = np.linspace(start, stop, size_out + 1)
+    pixels = first_pixel + np.arange(size_in)[None, :]
+    overlap = np.clip(np.minimum(edges[1:, None], pixels + 1) - np.maximum(edges[:-1, None], pixels), 0.0, None)
+    return overlap / np.maximum(overlap.sum(axis=1, keepdims=True), 1e-12)
+
+
+@lru_cache(maxsize=1)
+def _dct_rows() -> np.ndarray:
+    """The 8 lowest rows of the unnormalised 32-point DCT-II, as in featurizer.phash."""
+    k = np.arange(HASH_SIDE)[:, None]
+    i = np.arange(GRAY_SIDE)[None, :]
+    return 2.0 * np.cos(np.pi * k * (2 * i + 1) / (2 * GRAY_SIDE))
+
+
+@dataclass(frozen=True)
+class Region:
+    """A rectangle of a picture, in (fractional) pixels of that picture."""
+
+    x: float
+    y: float
+    w: float
+    h: float
+
+    @classmethod
+    def whole(cls, height: int, width: int) -> "Region":
+        return cls(0.0, 0.0, float(width), float(height))
+
+    def clipped(self, height: int, width: int) -> "Region":
+        w, h = min(self.w, width), min(self.h, height)
+        return Region(float(np.clip(self.x, 0, width - w)), float(np.clip(self.y, 0, height - h)), w, h)
+
+    def _support(self, height: int, width: int) -> tuple[slice, slice]:
+        rows = slice(max(0, int(np.floor(self.y))), min(height, int(np.ceil(self.y + self.h))))
+        cols = slice(max(0, int(np.floor(self.x))), min(width, int(np.ceil(self.x + self.w))))
+        return rows, cols
+
+    def _matrices(self, height: int, width: int, size: tuple[int, int]):
+        rows, cols = self._support(height, width)
+        out_w, out_h = size
+        left = area_matrix(self.y, self.y + self.h, out_h, rows.start, rows.stop - rows.start)
+        right = area_matrix(self.x, self.x + self.w, out_w, cols.start, cols.stop - cols.start).T
+        return rows, cols, left, right
+
+    def sample(self, pictures: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        """(m, H, W) pictures -> (m, out_h, out_w) float32: the rectangle resized to size (w, h)."""
+        m, height, width = pictures.shape
+        rows, cols, left, right = self._matrices(height, width, size)
+        return _sandwich(pictures[:, rows, cols], left.astype(np.float32), right.astype(np.float32))
+
+    def hashes(self, pictures: np.ndarray) -> np.ndarray:
+        """(m, H, W) pictures -> (m,) uint64 DCT hashes of the rectangle resized to 32x32 by area."""
+        m, height, width = pictures.shape
+        rows, cols, left, right = self._matrices(height, width, (GRAY_SIDE, GRAY_SIDE))
+        dct = _dct_rows()
+        left, right = (dct @ left).astype(np.float32), (right @ dct.T).astype(np.float32)
+        hashes = np.empty(m, dtype=np.uint64)
+        for first in range(0, m, HASH_BATCH_FRAMES):
+            low = _sandwich(pictures[first:first + HASH_BATCH_FRAMES, rows, cols], left, right)
+            coefficients = low.reshape(len(low), -1)
+            bits = coefficients > np.median(coefficients, axis=1, keepdims=True)
+            hashes[first:first + len(low)] = (bits * _BIT_WEIGHTS).sum(axis=1, dtype=np.uint64)
+        return hashes
+
+
+def _sandwich(pictures: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """left @ picture @ right for every picture, as two large matrix products."""
+    m, h, w = pictures.shape
+    out_h, out_w = left.shape[0], right.shape[1]
+    half = np.asarray(pictures, dtype=np.float32).reshape(m * h, w) @ right  # (m*h, out_w)
+    full = left @ half.reshape(m, h, out_w).transpose(1, 0, 2).reshape(h, m * out_w)  # (out_h, m*out_w)
+    return full.reshape(out_h, m, out_w).transpose(1, 0, 2)
