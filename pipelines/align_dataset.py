@@ -19,7 +19,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions
 from featurizer import tables
 from pipelines.aligner import VideoAligner, gif_subjects
 from pipelines.deadletters import StillCurrentDeadLetters
-from pipelines.runs import run_and_commit
+from pipelines.runs import DatasetOptions, run_and_commit, stage_arg_parser
 from pipelines.table_io import ReadTable, WriteTable
 from pipelines.workers import ApplyWorker
 
@@ -29,23 +29,19 @@ PIPELINE = "align"
 class AlignOptions(PipelineOptions):
     @classmethod
     def _add_argparse_args(cls, parser):
-        parser.add_argument("--dataset", default="./data", help="dataset root (default: %(default)s)")
         parser.add_argument("--min-confidence", dest="min_confidence", type=float, default=0.0,
                             help="alignments below this confidence go to the dead letters (default: %(default)s)")
         parser.add_argument("--realign", action="store_true",
                             help="align every GIF again, even those already aligned by this aligner")
-        parser.add_argument("--num-shards", dest="num_shards", type=int, default=1,
-                            help="Parquet shards per table (default: %(default)s)")
 
 
 def _already_aligned(row: dict, done: dict, aligner: str) -> bool:
     return done.get(row["gif_id"]) == (row["gif_sha256"], row["video_sha256"], aligner)
 
 
-def build_pipeline(p: beam.Pipeline, opts: AlignOptions, run_id: str):
+def build_pipeline(p: beam.Pipeline, opts: AlignOptions, dataset: str, run_id: str, num_shards: int = 1):
     from featurizer.align import ALIGNER  # lazy: keeps `--help` free of the media stack
 
-    dataset = opts.dataset
     gifs = p | "ReadGifs" >> ReadTable(dataset, tables.GIFS)
     existing = p | "ReadAlignments" >> ReadTable(dataset, tables.ALIGNMENTS)
     existing_dead = p | "ReadDeadLetters" >> ReadTable(dataset, tables.DEADLETTER)
@@ -63,19 +59,16 @@ def build_pipeline(p: beam.Pipeline, opts: AlignOptions, run_id: str):
                                  measure=lambda row: {"gifs_aligned": 1}))
     settled = (aligned, dead) | "Settled" >> beam.Flatten()
     current_dead = (existing_dead, settled) | "StillCurrent" >> StillCurrentDeadLetters(PIPELINE, ("gif_id",))
-    (aligned, existing) | "WriteAlignments" >> WriteTable(dataset, tables.ALIGNMENTS, run_id, opts.num_shards)
-    (dead, current_dead) | "WriteDeadLetters" >> WriteTable(dataset, tables.DEADLETTER, run_id, opts.num_shards)
+    (aligned, existing) | "WriteAlignments" >> WriteTable(dataset, tables.ALIGNMENTS, run_id, num_shards)
+    (dead, current_dead) | "WriteDeadLetters" >> WriteTable(dataset, tables.DEADLETTER, run_id, num_shards)
     return aligned, dead
 
 
 def build_arg_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="gifrank align-dataset",
-        description="Align every GIF in a dataset's gifs table to its source video (a Beam pipeline) "
-                    "and write the alignments table; unaligned GIFs go to the dead letters.",
-        epilog="Standard Beam pipeline options (--runner, --project, --region, ...) are accepted too.")
-    AlignOptions._add_argparse_args(parser)
-    return parser
+    return stage_arg_parser(
+        "gifrank align-dataset",
+        "Align every GIF in a dataset's gifs table to its source video (a Beam pipeline) and write the "
+        "alignments table; unaligned GIFs go to the dead letters.", AlignOptions)
 
 
 def run(argv=None, save_main_session=True) -> dict[str, int]:
@@ -83,9 +76,10 @@ def run(argv=None, save_main_session=True) -> dict[str, int]:
     build_arg_parser().parse_known_args(argv)
     options = PipelineOptions(argv)
     options.view_as(SetupOptions).save_main_session = save_main_session
-    opts = options.view_as(AlignOptions)
+    opts, shared = options.view_as(AlignOptions), options.view_as(DatasetOptions)
     _run_id, counters = run_and_commit(
-        options, lambda p, run_id: build_pipeline(p, opts, run_id), opts.dataset,
+        options, lambda p, run_id: build_pipeline(p, opts, shared.dataset, run_id, shared.num_shards),
+        shared.dataset,
         (tables.ALIGNMENTS, tables.DEADLETTER), PIPELINE)
     return counters
 

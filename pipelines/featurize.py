@@ -25,7 +25,7 @@ from featurizer import popularity, tables
 from pipelines.c3d_inference import C3DSnippetHandler
 from pipelines.deadletters import StillCurrentDeadLetters
 from pipelines.failures import error_kind, rows_for, subject
-from pipelines.runs import run_and_commit
+from pipelines.runs import DatasetOptions, run_and_commit, stage_arg_parser
 from pipelines.table_io import ReadTable, WriteTable
 
 PIPELINE = "featurize"
@@ -35,7 +35,6 @@ SPLITS = ("train", "val", "test")
 class FeaturizeOptions(PipelineOptions):
     @classmethod
     def _add_argparse_args(cls, parser):
-        parser.add_argument("--dataset", default="./data", help="dataset root (default: %(default)s)")
         parser.add_argument("--max-segment-sec", dest="max_segment_sec", type=float, default=6.0,
                             help="longest segment, a typical GIF's length (default: %(default)s)")
         parser.add_argument("--c3d-weights", dest="c3d_weights",
@@ -53,8 +52,6 @@ class FeaturizeOptions(PipelineOptions):
                                  "'type:nvidia-l4;count:1;install-nvidia-driver' on Dataflow")
         parser.add_argument("--split-ratios", dest="split_ratios", default="0.8,0.1,0.1",
                             help="train,val,test shares, assigned by a hash of video_id (default: %(default)s)")
-        parser.add_argument("--num-shards", dest="num_shards", type=int, default=1,
-                            help="Parquet shards of the segments table (default: %(default)s)")
 
 
 def parse_ratios(text: str) -> tuple[float, float, float]:
@@ -184,14 +181,13 @@ def _not_refeaturized(keyed):
     return [] if any(True for _ in grouped["processed"]) else list(grouped["old"])
 
 
-def build_pipeline(p: beam.Pipeline, opts: FeaturizeOptions, run_id: str):
+def build_pipeline(p: beam.Pipeline, opts: FeaturizeOptions, dataset: str, run_id: str, num_shards: int = 1):
     ratios = parse_ratios(opts.split_ratios)
     if opts.c3d_weights is None:
         warnings.warn("featurize: no --c3d-weights, C3D features are random (c3d-random)", UserWarning)
     from featurizer.c3d import extractor_name  # lazy: Keras/TensorFlow only for this command
 
     extractor = extractor_name(opts.c3d_weights)
-    dataset = opts.dataset
     gifs = p | "ReadGifs" >> ReadTable(dataset, tables.GIFS)
     alignments = p | "ReadAlignments" >> ReadTable(dataset, tables.ALIGNMENTS)
     existing_segments = p | "ReadSegments" >> ReadTable(dataset, tables.SEGMENTS)
@@ -235,19 +231,16 @@ def build_pipeline(p: beam.Pipeline, opts: FeaturizeOptions, run_id: str):
                | "Settled" >> beam.Flatten())
     current_dead = (existing_dead, settled) | "StillCurrent" >> StillCurrentDeadLetters(
         PIPELINE, ("video_url", "record_key"))
-    (rows, kept_segments) | "WriteSegments" >> WriteTable(dataset, tables.SEGMENTS, run_id, opts.num_shards)
-    (dead, current_dead) | "WriteDeadLetters" >> WriteTable(dataset, tables.DEADLETTER, run_id, opts.num_shards)
+    (rows, kept_segments) | "WriteSegments" >> WriteTable(dataset, tables.SEGMENTS, run_id, num_shards)
+    (dead, current_dead) | "WriteDeadLetters" >> WriteTable(dataset, tables.DEADLETTER, run_id, num_shards)
     return rows, dead
 
 
 def build_arg_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="gifrank featurize",
-        description="Shots, segments, labels and C3D features for every video with aligned GIFs "
-                    "(a Beam pipeline) -> the segments table.",
-        epilog="Standard Beam pipeline options (--runner, --project, --region, ...) are accepted too.")
-    FeaturizeOptions._add_argparse_args(parser)
-    return parser
+    return stage_arg_parser(
+        "gifrank featurize",
+        "Shots, segments, labels and C3D features for every video with aligned GIFs (a Beam pipeline) "
+        "-> the segments table.", FeaturizeOptions)
 
 
 def run(argv=None, save_main_session=True) -> dict[str, int]:
@@ -255,12 +248,13 @@ def run(argv=None, save_main_session=True) -> dict[str, int]:
     build_arg_parser().parse_known_args(argv)
     options = PipelineOptions(argv)
     options.view_as(SetupOptions).save_main_session = save_main_session
-    opts = options.view_as(FeaturizeOptions)
+    opts, shared = options.view_as(FeaturizeOptions), options.view_as(DatasetOptions)
     parse_ratios(opts.split_ratios)
     if opts.c3d_weights and not opts.c3d_mean:
         raise ValueError("--c3d-weights needs --c3d-mean, the snippet mean the weights were trained with")
     _run_id, counters = run_and_commit(
-        options, lambda p, run_id: build_pipeline(p, opts, run_id), opts.dataset,
+        options, lambda p, run_id: build_pipeline(p, opts, shared.dataset, run_id, shared.num_shards),
+        shared.dataset,
         (tables.SEGMENTS, tables.DEADLETTER), PIPELINE)
     return counters
 

@@ -16,6 +16,32 @@ from pipelines.table_io import commit
 LOG = logging.getLogger("gifrank")
 
 
+class DatasetOptions(PipelineOptions):
+    """Options every dataset pipeline shares, defined once: Beam registers every options class
+    in one parser, so two classes defining --dataset would clash."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        parser.add_argument("--dataset", default="./data",
+                            help="dataset root: a local folder; blobs under ROOT/blobs/, tables under "
+                                 "ROOT/tables/ (default: %(default)s)")
+        parser.add_argument("--num-shards", dest="num_shards", type=int, default=1,
+                            help="Parquet shards per table written (default: %(default)s)")
+
+
+def stage_arg_parser(prog: str, description: str, stage_options: type[PipelineOptions]):
+    """`--help` and early errors for a stage: the shared dataset options and the stage's own."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog=prog, description=description,
+        epilog="Standard Beam pipeline options (--runner, --project, --region, --temp_location, "
+               "--setup_file, --direct_num_workers, ...) are accepted too.")
+    DatasetOptions._add_argparse_args(parser)
+    stage_options._add_argparse_args(parser)
+    return parser
+
+
 def new_run_id() -> str:
     return dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
 

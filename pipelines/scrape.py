@@ -26,7 +26,7 @@ from pipelines.deadletters import StillCurrentDeadLetters, ToDeadLetterRows
 from pipelines.failures import subject
 from pipelines.scraper import (VIDEO_DOWNLOADERS, GifDownloader, GifPageScraper, ListingCrawler,
                                ScrapeConfig, VideoDownloader)
-from pipelines.runs import run_and_commit
+from pipelines.runs import DatasetOptions, run_and_commit, stage_arg_parser
 from pipelines.table_io import ReadTable, WriteTable
 from pipelines.web.client import FetchConfig
 from pipelines.workers import ApplyWorker
@@ -38,9 +38,6 @@ class ScrapeOptions(PipelineOptions):
     @classmethod
     def _add_argparse_args(cls, parser):
         defaults = FetchConfig()
-        parser.add_argument("--dataset", default="./data",
-                            help="dataset root: a local folder (gs:// comes later); blobs go to ROOT/blobs/, "
-                                 "tables to ROOT/tables/ (default: ./data)")
         parser.add_argument("--seed", action="append", default=[], metavar="URL",
                             help="a listing page to crawl (repeatable); needs --site")
         parser.add_argument("--site", metavar="CONFIG",
@@ -72,11 +69,9 @@ class ScrapeOptions(PipelineOptions):
         parser.add_argument("--max-listing-pages", dest="max_listing_pages", type=int, default=10_000,
                             help="listing pages followed per seed (default: %(default)s)")
         parser.add_argument("--user-agent", dest="user_agent", default=defaults.user_agent)
-        parser.add_argument("--num-shards", dest="num_shards", type=int, default=1,
-                            help="Parquet shards per table (default: %(default)s)")
 
 
-def scrape_config(opts: ScrapeOptions) -> ScrapeConfig:
+def scrape_config(opts: ScrapeOptions, dataset: str) -> ScrapeConfig:
     if not opts.seed and not opts.v2g_metadata:
         raise ValueError("nothing to scrape: give --seed URL (with --site) or --v2g-metadata PATH")
     if opts.seed and not opts.site:
@@ -91,7 +86,7 @@ def scrape_config(opts: ScrapeOptions) -> ScrapeConfig:
         max_page_bytes=opts.max_page_bytes, max_media_bytes=opts.max_media_bytes,
         requests_per_sec_per_host=opts.rate_limit or None, allow_hosts=tuple(opts.allow_host),
         pool_size=opts.concurrency)
-    return ScrapeConfig(dataset=opts.dataset, fetch=fetch, site=opts.site,
+    return ScrapeConfig(dataset=dataset, fetch=fetch, site=opts.site,
                         max_listing_pages=opts.max_listing_pages, video_downloader=opts.video_downloader)
 
 
@@ -120,7 +115,7 @@ def _metadata_header(path: str) -> tuple[str, ...]:
     return v2g_metadata.parse_header(first)
 
 
-def build_pipeline(p: beam.Pipeline, opts: ScrapeOptions, config: ScrapeConfig, run_id: str):
+def build_pipeline(p: beam.Pipeline, opts: ScrapeOptions, config: ScrapeConfig, run_id: str, num_shards: int):
     """Adds the scrape to `p`; returns the PCollections of gif rows and dead-letter rows."""
     conc = opts.concurrency
     existing_gifs = p | "ReadGifs" >> ReadTable(config.dataset, tables.GIFS)
@@ -176,9 +171,9 @@ def build_pipeline(p: beam.Pipeline, opts: ScrapeOptions, config: ScrapeConfig, 
     current_old_dead = (existing_dead, settled) | "StillCurrent" >> StillCurrentDeadLetters(
         PIPELINE, ("gif_id", "page_url", "gif_url", "video_url", "record_key"))
 
-    (gif_rows, existing_gifs) | "WriteGifs" >> WriteTable(config.dataset, tables.GIFS, run_id, opts.num_shards)
+    (gif_rows, existing_gifs) | "WriteGifs" >> WriteTable(config.dataset, tables.GIFS, run_id, num_shards)
     (dead_rows, current_old_dead) | "WriteDeadLetters" >> WriteTable(
-        config.dataset, tables.DEADLETTER, run_id, opts.num_shards)
+        config.dataset, tables.DEADLETTER, run_id, num_shards)
     return gif_rows, dead_rows
 
 
@@ -190,14 +185,10 @@ class ScrapeResult:
 
 
 def build_arg_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="gifrank scrape",
-        description="Scrape GIFs and their source videos from GIF sites or the published Video2GIF "
-                    "metadata into a dataset (a Beam pipeline; DirectRunner unless --runner says otherwise).",
-        epilog="Standard Beam pipeline options (--runner, --project, --region, --temp_location, "
-               "--setup_file, --direct_num_workers, ...) are accepted too.")
-    ScrapeOptions._add_argparse_args(parser)
-    return parser
+    return stage_arg_parser(
+        "gifrank scrape",
+        "Scrape GIFs and their source videos from GIF sites or the published Video2GIF metadata into a "
+        "dataset (a Beam pipeline; DirectRunner unless --runner says otherwise).", ScrapeOptions)
 
 
 def run(argv=None, save_main_session=True) -> ScrapeResult:
@@ -205,10 +196,10 @@ def run(argv=None, save_main_session=True) -> ScrapeResult:
     build_arg_parser().parse_known_args(argv)  # --help, and a clear error for a bad option value
     options = PipelineOptions(argv)
     options.view_as(SetupOptions).save_main_session = save_main_session
-    opts = options.view_as(ScrapeOptions)
-    config = scrape_config(opts)
+    opts, shared = options.view_as(ScrapeOptions), options.view_as(DatasetOptions)
+    config = scrape_config(opts, shared.dataset)
     run_id, counters = run_and_commit(
-        options, lambda p, run_id: build_pipeline(p, opts, config, run_id), config.dataset,
+        options, lambda p, run_id: build_pipeline(p, opts, config, run_id, shared.num_shards), config.dataset,
         (tables.GIFS, tables.DEADLETTER), PIPELINE)
     return ScrapeResult(run_id=run_id, dataset=config.dataset, counters=counters)
 
