@@ -89,6 +89,10 @@ class NoAlignedGifs(ValueError):
     kind = "no_aligned_gifs"
 
 
+class NoSegments(ValueError):
+    kind = "no_segments"
+
+
 class FeaturizeVideo(beam.DoFn):
     """job -> segment rows (main), snippets ((video_id, segment, snippet), frames) and dead-letter rows.
 
@@ -132,6 +136,10 @@ class FeaturizeVideo(beam.DoFn):
         spans = [GifSpan(g, s, e, popularity.normalised(raw, sorted_scores) or 0.0) for g, s, e, raw in job["spans"]]
         with self._blobs.local_path(job["video_sha256"]) as path:
             video = segment_video(path, spans, max_segment_sec=self._max_segment_sec, c3d_fps=self._fps)
+        if not video.segments:
+            video.frames.close()
+            raise NoSegments(f"video {job['video_id']}: no shot of at least 16 frames "
+                             f"({video.shots.num_frames} frames in all)")
         self._videos.inc()
         with video.frames:
             fps, duration = video.shots.fps, video.shots.num_frames / video.shots.fps

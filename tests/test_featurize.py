@@ -24,6 +24,19 @@ def _alignment_rows(world, gif_rows):
     } for r in gif_rows]
 
 
+def _write_video(path, frames):
+    """A tiny real H.264 video (PyAV), shorter than one C3D snippet when frames < 16."""
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for i in range(frames):
+            picture = np.full((48, 64, 3), i * 20, np.uint8)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")))
+        container.mux(stream.encode())
+
+
 @pytest.fixture(scope="module")
 def featurized(tiny_world, tmp_path_factory):
     """The tiny world's dataset, featurized once for this module (C3D on CPU is the slow part)."""
@@ -35,11 +48,18 @@ def featurized(tiny_world, tmp_path_factory):
     orphan = {**gif_rows[0], "gif_id": "demo:orphan", "video_id": "orphan",
               "video_sha256": blobs.put_bytes(tiny_world.video_path(tiny_world.videos[0]["video_id"]).read_bytes()
                                               + b"\x00")[0], "video_url": "http://demo.test/orphan.mp4"}
+    short_path = tmp_path / "short.mp4"
+    _write_video(short_path, frames=10)
+    short_sha = blobs.put_bytes(short_path.read_bytes())[0]
+    short = {**gif_rows[2], "gif_id": "demo:short", "video_id": "short", "video_sha256": short_sha,
+             "video_url": "http://demo.test/short.mp4"}
+    alignments.append({**alignments[2], "gif_id": "demo:short", "video_id": "short", "video_sha256": short_sha,
+                       "start_frame": 0, "end_frame": 10})
     broken_sha = blobs.put_bytes(b"\x00\x00\x00\x18ftypisom" + bytes(3000))[0]
     broken = {**gif_rows[1], "gif_id": "demo:broken", "video_id": "broken", "video_sha256": broken_sha,
               "video_url": "http://demo.test/broken.mp4"}
     alignments.append({**alignments[1], "gif_id": "demo:broken", "video_id": "broken", "video_sha256": broken_sha})
-    write_table(tmp_path, tables.GIFS, [*gif_rows, orphan, broken])
+    write_table(tmp_path, tables.GIFS, [*gif_rows, orphan, broken, short])
     write_table(tmp_path, tables.ALIGNMENTS, alignments)
     counters = featurize.run(["--dataset", str(tmp_path), "--batch-size", "8"])
     return tmp_path, alignments, counters
@@ -49,7 +69,8 @@ def test_segments_are_labelled_and_featurized(tiny_world, featurized):
     root, alignments, counters = featurized
     segments = tables.read_rows(str(root), tables.SEGMENTS)
     dead = {d["url"]: d["error_kind"] for d in tables.read_rows(str(root), tables.DEADLETTER)}
-    assert dead == {"http://demo.test/orphan.mp4": "no_aligned_gifs", "http://demo.test/broken.mp4": "unreadable"}
+    assert dead == {"http://demo.test/orphan.mp4": "no_aligned_gifs", "http://demo.test/broken.mp4": "unreadable",
+                    "http://demo.test/short.mp4": "no_segments"}
     assert {s["video_id"] for s in segments} == {v["video_id"] for v in tiny_world.videos}  # nothing lost
     assert counters["videos_segmented"] == len(tiny_world.videos)
 
