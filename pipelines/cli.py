@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import sys
 
 # name -> (module, function taking argv, one-line help)
@@ -36,6 +37,8 @@ def main(argv=None) -> int:
     if name not in COMMANDS:
         print(f"gifrank: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
         return 2
+    # TensorFlow's C++ start-up chatter (oneDNN, CUDA probing) says nothing a user can act on.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     for noisy in ("apache_beam", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
