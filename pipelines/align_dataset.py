@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 
 import apache_beam as beam
-from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions
+from apache_beam.options.pipeline_options import PipelineOptions
 
 from featurizer import tables
 from pipelines.aligner import VideoAligner, gif_subjects
 from pipelines.deadletters import StillCurrentDeadLetters
-from pipelines.runs import DatasetOptions, run_and_commit, stage_arg_parser
+from pipelines.runs import parse_stage_options, run_and_commit, stage_arg_parser
 from pipelines.table_io import ReadTable, WriteTable
 from pipelines.workers import ApplyWorker
 
@@ -72,11 +71,7 @@ def build_arg_parser() -> argparse.ArgumentParser:
 
 
 def run(argv=None, save_main_session=True) -> dict[str, int]:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    build_arg_parser().parse_known_args(argv)
-    options = PipelineOptions(argv)
-    options.view_as(SetupOptions).save_main_session = save_main_session
-    opts, shared = options.view_as(AlignOptions), options.view_as(DatasetOptions)
+    options, opts, shared = parse_stage_options(argv, build_arg_parser(), AlignOptions, save_main_session)
     _run_id, counters = run_and_commit(
         options, lambda p, run_id: build_pipeline(p, opts, shared.dataset, run_id, shared.num_shards),
         shared.dataset,

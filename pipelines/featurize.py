@@ -12,20 +12,19 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import sys
 import warnings
 
 import apache_beam as beam
 import numpy as np
 from apache_beam.metrics import Metrics
 from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
-from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions
+from apache_beam.options.pipeline_options import PipelineOptions
 
 from featurizer import popularity, tables
 from pipelines.c3d_inference import C3DSnippetHandler
 from pipelines.deadletters import StillCurrentDeadLetters
 from pipelines.failures import error_kind, rows_for, subject
-from pipelines.runs import DatasetOptions, run_and_commit, stage_arg_parser
+from pipelines.runs import parse_stage_options, run_and_commit, stage_arg_parser
 from pipelines.table_io import ReadTable, WriteTable
 
 PIPELINE = "featurize"
@@ -252,11 +251,7 @@ def build_arg_parser() -> argparse.ArgumentParser:
 
 
 def run(argv=None, save_main_session=True) -> dict[str, int]:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    build_arg_parser().parse_known_args(argv)
-    options = PipelineOptions(argv)
-    options.view_as(SetupOptions).save_main_session = save_main_session
-    opts, shared = options.view_as(FeaturizeOptions), options.view_as(DatasetOptions)
+    options, opts, shared = parse_stage_options(argv, build_arg_parser(), FeaturizeOptions, save_main_session)
     parse_ratios(opts.split_ratios)
     if opts.c3d_weights and not opts.c3d_mean:
         raise ValueError("--c3d-weights needs --c3d-mean, the snippet mean the weights were trained with")

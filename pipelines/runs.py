@@ -8,7 +8,7 @@ import uuid
 from typing import Callable, Iterable
 
 import apache_beam as beam
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions
 
 from featurizer.tables import TableSpec
 from pipelines.table_io import commit
@@ -40,6 +40,15 @@ def stage_arg_parser(prog: str, description: str, stage_options: type[PipelineOp
     DatasetOptions._add_argparse_args(parser)
     stage_options._add_argparse_args(parser)
     return parser
+
+
+def parse_stage_options(argv, parser, stage_options: type[PipelineOptions], save_main_session: bool = True):
+    """(all pipeline options, the stage's view, the shared DatasetOptions view) from a command line."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser.parse_known_args(argv)  # --help, and a clear error for a bad option value
+    options = PipelineOptions(argv)
+    options.view_as(SetupOptions).save_main_session = save_main_session
+    return options, options.view_as(stage_options), options.view_as(DatasetOptions)
 
 
 def new_run_id() -> str:

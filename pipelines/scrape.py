@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from dataclasses import dataclass
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions
+from apache_beam.options.pipeline_options import PipelineOptions
 
 from featurizer import tables
 from pipelines import v2g_metadata
@@ -26,7 +25,7 @@ from pipelines.deadletters import StillCurrentDeadLetters, ToDeadLetterRows
 from pipelines.failures import subject
 from pipelines.scraper import (VIDEO_DOWNLOADERS, GifDownloader, GifPageScraper, ListingCrawler,
                                ScrapeConfig, VideoDownloader)
-from pipelines.runs import DatasetOptions, run_and_commit, stage_arg_parser
+from pipelines.runs import parse_stage_options, run_and_commit, stage_arg_parser
 from pipelines.table_io import ReadTable, WriteTable
 from pipelines.web.client import FetchConfig
 from pipelines.workers import ApplyWorker
@@ -192,11 +191,7 @@ def build_arg_parser() -> argparse.ArgumentParser:
 
 
 def run(argv=None, save_main_session=True) -> ScrapeResult:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    build_arg_parser().parse_known_args(argv)  # --help, and a clear error for a bad option value
-    options = PipelineOptions(argv)
-    options.view_as(SetupOptions).save_main_session = save_main_session
-    opts, shared = options.view_as(ScrapeOptions), options.view_as(DatasetOptions)
+    options, opts, shared = parse_stage_options(argv, build_arg_parser(), ScrapeOptions, save_main_session)
     config = scrape_config(opts, shared.dataset)
     run_id, counters = run_and_commit(
         options, lambda p, run_id: build_pipeline(p, opts, config, run_id, shared.num_shards), config.dataset,
