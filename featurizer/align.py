@@ -92,6 +92,7 @@ class _Candidate:
     hash_fit: LineFit
     pixel_fit: PixelFit | None = None
     shifted_region_cost: float = float("inf")  # crops only: see crop_search.CropMatch
+    confidence: float | None = None  # _confidence's answer, once asked (after the pixel check)
 
     def fitting(self) -> np.ndarray:
         """(k,) bool: GIF frames that match their matched video frame, on pixels or on hashes
@@ -220,11 +221,14 @@ def _crop_candidate(index: VideoIndex, gif: _PreparedGif, mirrored: bool, speed_
 def _confidence(candidate: _Candidate, gif_times: np.ndarray, index: VideoIndex) -> float:
     """Share of fitting frames times uniqueness: how much worse (mean bits per GIF frame) the
     best clearly different placement fits: another start, another speed, a shifted crop."""
+    if candidate.confidence is not None:
+        return candidate.confidence
     ambiguity = measure_ambiguity(candidate.distances, gif_times, index.timeline, candidate.hash_fit,
                                   SEPARATION_SEC, SPEED_FACTOR)
     runner_up = min(ambiguity.other_offset_cost, ambiguity.other_speed_cost, candidate.shifted_region_cost)
     uniqueness = float(np.clip((runner_up - ambiguity.best_cost) / CLEAR_MARGIN_BITS, 0, 1))
-    return candidate.fitting_share * uniqueness
+    candidate.confidence = candidate.fitting_share * uniqueness
+    return candidate.confidence
 
 
 def _unaligned(reason: str, candidate: _Candidate | None = None) -> Alignment:

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-import scipy.fft
 
 from featurizer.phash import hamming_matrix
 from featurizer.regions import Region
@@ -68,6 +67,13 @@ class CropTiles:
     def shape(self) -> tuple[int, int]:
         return self.tiles.shape[1], self.tiles.shape[2]
 
+    def integrals(self) -> tuple[np.ndarray, np.ndarray]:
+        """Integral images of the tiles and of their squares (made per search, not kept: they
+        are four times the tiles' size)."""
+        squares = self.tiles.astype(np.float64)
+        squares *= squares
+        return _integral(self.tiles), _integral(squares)
+
 
 @dataclass(frozen=True)
 class _Box:
@@ -90,17 +96,27 @@ def build_tiles(thumbs: np.ndarray, frame_interval: float) -> CropTiles:
     for i, first in enumerate(range(0, n, stride)):
         mean = thumbs[first:first + stride].mean(axis=0, dtype=np.float32)
         tiles[i] = cv2.resize(mean, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
-    return CropTiles(stride=stride, tiles=tiles, spectra=scipy.fft.rfft2(tiles))
+    return CropTiles(stride=stride, tiles=tiles, spectra=np.fft.rfft2(tiles))
 
 
 def _integral(images: np.ndarray) -> np.ndarray:
     """(m, H+1, W+1) float64 integral images, a zero row and column first."""
-    return np.pad(images.astype(np.float64).cumsum(1).cumsum(2), ((0, 0), (1, 0), (1, 0)))
+    m, height, width = images.shape
+    integral = np.empty((m, height + 1, width + 1), dtype=np.float64)
+    integral[:, 0] = 0.0
+    integral[:, :, 0] = 0.0
+    inner = integral[:, 1:, 1:]
+    np.cumsum(images, axis=1, dtype=np.float64, out=inner)
+    np.cumsum(inner, axis=2, out=inner)
+    return integral
 
 
 def _box_sums(integral: np.ndarray, h: int, w: int) -> np.ndarray:
     """(m, H-h+1, W-w+1) sums over every h x w window, from integral images."""
-    return integral[:, h:, w:] - integral[:, :-h, w:] - integral[:, h:, :-w] + integral[:, :-h, :-w]
+    sums = integral[:, h:, w:] - integral[:, :-h, w:]
+    sums -= integral[:, h:, :-w]
+    sums += integral[:, :-h, :-w]
+    return sums
 
 
 def _template_images(pictures: np.ndarray, gif_times: np.ndarray, duration: float) -> list[np.ndarray]:
@@ -133,14 +149,22 @@ def _ncc_maps(tiles: CropTiles, integrals: tuple[np.ndarray, np.ndarray], templa
     rows, cols = tiles.shape[0] - h + 1, tiles.shape[1] - w + 1
     centred = templates - templates.mean(axis=(1, 2), keepdims=True)
     norms = np.linalg.norm(centred.reshape(count, -1), axis=1)
-    spectra = np.conj(scipy.fft.rfft2(centred, s=tiles.shape))[:, None]
-    correlation = scipy.fft.irfft2(tiles.spectra[None] * spectra, s=tiles.shape)[:, :, :rows, :cols]
+    spectra = np.conj(np.fft.rfft2(centred, s=tiles.shape))[:, None]
+    correlation = np.fft.irfft2(tiles.spectra[None] * spectra, s=tiles.shape)[:, :, :rows, :cols]
     sums = _box_sums(integrals[0], h, w)
-    variance = _box_sums(integrals[1], h, w) - sums ** 2 / (h * w)
+    sums *= sums
+    sums /= h * w
+    variance = _box_sums(integrals[1], h, w)
+    variance -= sums
     flat = variance < FLAT_STD ** 2 * h * w
-    ncc = correlation / (np.sqrt(np.maximum(variance, 1e-6))[None] * np.maximum(norms, 1e-6)[:, None, None, None])
-    ncc[:, flat] = 0.0
-    ncc[norms < FLAT_STD * np.sqrt(h * w)] = 0.0
+    np.maximum(variance, 1e-6, out=variance)
+    np.sqrt(variance, out=variance)
+    scale = np.divide(1.0, variance, out=variance).astype(np.float32)
+    scale[flat] = 0.0
+    ncc = correlation.astype(np.float32, copy=False)
+    ncc *= scale[None]
+    template_scale = np.where(norms < FLAT_STD * np.sqrt(h * w), 0.0, 1.0 / np.maximum(norms, 1e-6))
+    ncc *= template_scale.astype(np.float32)[:, None, None, None]
     return ncc
 
 
@@ -153,16 +177,35 @@ def _lag_ranges(duration: float, stride_sec: float, speed_range) -> list[tuple[i
     return ranges
 
 
-def _later_max(maps: np.ndarray, lags: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """best[i] = max(maps[i + lag] for lag in lags) (-1 past the end), and that lag: a later
-    moment's best NCC at a plausible time after the first's tile, per box position."""
+def _later_max(maps: np.ndarray, lags: tuple[int, int]) -> np.ndarray:
+    """best[i] = max(maps[i + lag] for lag in lags) (-1 past the end): a later moment's best
+    NCC at a plausible time after the first's tile, per box position. A sparse-table window
+    maximum: O(log(lags)) passes over the maps instead of one per lag."""
     m = len(maps)
     best = np.full(maps.shape, -1.0, dtype=maps.dtype)
-    best_lag = np.zeros(maps.shape, dtype=np.int64)
-    for lag in range(lags[0], min(lags[1] + 1, m)):
-        np.copyto(best_lag[:m - lag], lag, where=maps[lag:] > best[:m - lag])
-        np.maximum(best[:m - lag], maps[lag:], out=best[:m - lag])
-    return best, best_lag
+    first, last = lags[0], min(lags[1], m - 1)
+    if first > last:
+        return best
+    length = last - first + 1
+    level, span = maps[first:], 1  # level[i] = max(maps[first + i : first + i + span]), clipped at the end
+    while span * 2 <= length:
+        doubled = level.copy()
+        np.maximum(doubled[:-span], level[span:], out=doubled[:-span])
+        level, span = doubled, span * 2
+    window = best[:m - first]
+    window[:] = level
+    rest = length - span
+    if rest:
+        np.maximum(window[:-rest], level[rest:], out=window[:-rest])
+    return best
+
+
+def _best_lag(maps: np.ndarray, lags: tuple[int, int], tile: int, y: int, x: int) -> int:
+    """The first lag in lags (as in _later_max) where maps[tile + lag] is highest at (y, x)."""
+    first, last = lags[0], min(lags[1], len(maps) - 1 - tile)
+    if first > last:
+        return 0
+    return first + int(np.argmax(maps[tile + first:tile + last + 1, y, x]))
 
 
 def _coarse_boxes(tiles: CropTiles, templates: list[np.ndarray], aspect: float, lag_ranges,
@@ -170,15 +213,18 @@ def _coarse_boxes(tiles: CropTiles, templates: list[np.ndarray], aspect: float, 
     """Per box size, the tile and place where all template moments match best (each later one
     at a plausible time after the first), best first."""
     boxes = []
-    integrals = (_integral(tiles.tiles), _integral(tiles.tiles.astype(np.float64) ** 2))
+    integrals = tiles.integrals()
     for w, h in _box_sizes(tiles.shape[1], tiles.shape[0], aspect):
         scaled = [cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA) for image in templates]
         first, *later_maps = _ncc_maps(tiles, integrals, np.stack([t[:, ::-1] if mirrored else t for t in scaled]))
-        later = [_later_max(maps, lags) for maps, lags in zip(later_maps, lag_ranges)]
-        combined = (first + sum(best for best, _lag in later)) / len(templates)
+        combined = first
+        for maps, lags in zip(later_maps, lag_ranges):
+            combined += _later_max(maps, lags)
+        combined /= len(templates)
         tile, y, x = np.unravel_index(int(np.argmax(combined)), combined.shape)
-        boxes.append(_Box(mirrored, int(tile), tuple(int(lag[tile, y, x]) for _best, lag in later), int(x), int(y),
-                          w, h, float(combined[tile, y, x])))
+        boxes.append(_Box(mirrored, int(tile), tuple(_best_lag(maps, lags, int(tile), int(y), int(x))
+                                                      for maps, lags in zip(later_maps, lag_ranges)),
+                          int(x), int(y), w, h, float(combined[tile, y, x])))
     return sorted(boxes, key=lambda b: -b.ncc)
 
 

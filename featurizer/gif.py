@@ -14,6 +14,7 @@ import os
 import struct
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -116,8 +117,18 @@ class _BlockReader:
         return self.take(1)[0]
 
     def skip_sub_blocks(self):
-        while (size := self.byte()) != 0:
-            self.take(size)
+        data, pos, end = self.data, self.pos, len(self.data)
+        while True:
+            if pos >= end:
+                raise MediaError(UNREADABLE, self.name, f"truncated at byte {end}")
+            size = data[pos]
+            pos += 1
+            if size == 0:
+                break
+            pos += size
+            if pos > end:
+                raise MediaError(UNREADABLE, self.name, f"truncated at byte {end}")
+        self.pos = pos
 
     def color_table(self, packed: int) -> bytes | None:
         if not packed & 0x80:
@@ -265,28 +276,40 @@ def _visible_region(frame: _FrameLayout, width: int, height: int):
     return rows, cols
 
 
+def _packed_palette(table: bytes | None) -> np.ndarray:
+    """(256,) uint32: _palette_rgb's colours as RGBX pixels, one machine word each."""
+    rgbx = np.zeros((256, 4), dtype=np.uint8)
+    rgbx[:, :3] = _palette_rgb(table)
+    return rgbx.view(np.uint32)[:, 0]
+
+
 def _composite(data: bytes, name: str, layout: _GifLayout) -> np.ndarray:
-    """Plays the animation onto one canvas and snapshots it after each image."""
+    """Plays the animation onto one canvas and snapshots it after each image.
+
+    The canvas holds RGBX pixels viewed as one uint32 each, so palette lookups, masked
+    (transparent) writes and disposals move one word per pixel, not three bytes.
+    """
     frames = np.empty((len(layout.frames), layout.height, layout.width, 3), dtype=np.uint8)
-    canvas = np.empty((layout.height, layout.width, 3), dtype=np.uint8)
-    canvas[:] = TRANSPARENT_RGB
-    global_rgb = _palette_rgb(layout.global_palette)
+    rgbx = np.zeros((layout.height, layout.width, 4), dtype=np.uint8)
+    rgbx[..., :3] = TRANSPARENT_RGB
+    canvas = rgbx.view(np.uint32)[..., 0]  # a view: writes go to rgbx
+    transparent = canvas[0, 0].copy()
+    global_colours = _packed_palette(layout.global_palette)
     for i, frame in enumerate(layout.frames):
         rows, cols = _visible_region(frame, layout.width, layout.height)
         region = canvas[rows, cols]  # a view: writes go to the canvas
         previous = region.copy() if frame.disposal == _RESTORE_TO_PREVIOUS else None
         if region.size:
             indices = _decode_indices(data, name, frame)[:region.shape[0], :region.shape[1]]
-            palette = _palette_rgb(frame.local_palette) if frame.local_palette else global_rgb
-            colours = palette[indices]
+            palette = _packed_palette(frame.local_palette) if frame.local_palette else global_colours
+            colours = np.take(palette, indices)
             if frame.transparent_index is None:
                 region[:] = colours
             else:
-                opaque = indices != frame.transparent_index
-                region[opaque] = colours[opaque]
-        frames[i] = canvas
+                np.copyto(region, colours, where=indices != frame.transparent_index)
+        cv2.cvtColor(rgbx, cv2.COLOR_RGBA2RGB, dst=frames[i])
         if frame.disposal == _RESTORE_TO_TRANSPARENT:
-            region[:] = TRANSPARENT_RGB
+            region[:] = transparent
         elif frame.disposal == _RESTORE_TO_PREVIOUS:
             region[:] = previous
     return frames

@@ -12,6 +12,8 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 
+from pipelines.workers import Progress
+
 
 class C3DSnippetHandler(ModelHandler[np.ndarray, PredictionResult, Any]):
     def __init__(self, weights_path: str | None, mean_path: str | None, *, mirror: bool = True,
@@ -39,6 +41,7 @@ class C3DSnippetHandler(ModelHandler[np.ndarray, PredictionResult, Any]):
                 write_clip(window, mean_crop, clips[i * len(versions) + v], mirrored)
         fc6 = model.clip_features(clips, self._batch_size * len(versions))
         per_snippet = fc6.reshape(len(batch), len(versions), -1).mean(axis=1)
+        Progress.record("c3d_snippets", len(batch), 0)
         return [PredictionResult(None, feature) for feature in per_snippet]
 
     def batch_elements_kwargs(self):

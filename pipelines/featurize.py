@@ -26,6 +26,7 @@ from pipelines.deadletters import StillCurrentDeadLetters
 from pipelines.failures import error_kind, rows_for, subject
 from pipelines.runs import parse_stage_options, run_and_commit, stage_arg_parser
 from pipelines.table_io import ReadTable, WriteTable
+from pipelines.workers import Progress
 
 PIPELINE = "featurize"
 SPLITS = ("train", "val", "test")
@@ -122,6 +123,7 @@ class FeaturizeVideo(beam.DoFn):
             yield from self._featurize(job, sorted_scores)
         except Exception as exc:  # noqa: BLE001 - the video's dead letter, with the error's own kind
             self._failed.inc()
+            Progress.record("featurize_videos", 0, 1)
             yield beam.pvalue.TaggedOutput("deadletters", rows_for(
                 PIPELINE, "video", [subject(url=job["video_url"])], error_kind(exc), str(exc))[0])
 
@@ -140,6 +142,7 @@ class FeaturizeVideo(beam.DoFn):
             raise NoSegments(f"video {job['video_id']}: no shot of at least 16 frames "
                              f"({video.shots.num_frames} frames in all)")
         self._videos.inc()
+        Progress.record("featurize_videos", 1, 0)
         with video.frames:
             fps, duration = video.shots.fps, video.shots.num_frames / video.shots.fps
             for labelled in video.segments:
@@ -177,10 +180,9 @@ def _segment_feature(keyed):
 def _with_features(keyed, extractor: str):
     _key, grouped = keyed
     rows, features = list(grouped["rows"]), list(grouped["features"])
-    if not features:
-        return  # its video failed part-way: the video's dead letter says why
-    for row in rows:  # one at most: keys are unique per run
-        yield tables.SEGMENTS.conform({**row, "features": features[0].tolist(), "feature_extractor": extractor})
+    # No features: its video failed part-way, and the video's dead letter says why.
+    return [tables.SEGMENTS.conform({**row, "features": features[0].tolist(), "feature_extractor": extractor})
+            for row in rows if features]
 
 
 def _not_refeaturized(keyed):
