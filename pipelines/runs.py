@@ -12,6 +12,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions
 
 from featurizer.tables import TableSpec
 from pipelines.table_io import commit
+from pipelines.workers import Progress
 
 LOG = logging.getLogger("gifrank")
 
@@ -79,6 +80,7 @@ def run_and_commit(options: PipelineOptions, build: Callable[[beam.Pipeline, str
     """
     run_id = new_run_id()
     LOG.info("%s run %s on %s", pipeline_name, run_id, dataset)
+    Progress.reset()
     p = beam.Pipeline(options=options)
     build(p, run_id)
     result = p.run()

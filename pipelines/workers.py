@@ -34,6 +34,13 @@ class Progress:
     _last_report = 0.0
 
     @classmethod
+    def reset(cls) -> None:
+        """A new run in this process counts from zero."""
+        with cls._lock:
+            cls._counts = {}
+            cls._last_report = 0.0
+
+    @classmethod
     def record(cls, stage: str, ok: int, failed: int) -> None:
         with cls._lock:
             counts = cls._counts.setdefault(stage, [0, 0])

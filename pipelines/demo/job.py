@@ -22,6 +22,9 @@ from pipelines.demo.world import WorldConfig, build_world
 # One GIF page is listed under /private/, which robots.txt forbids: the run shows a
 # robots refusal in its dead letters instead of fetching it.
 PRIVATE_GIFS = 1
+# Page and media URLs include the site's port; the same port on every run keeps them, and
+# so the rows' keys and the blobs stored for them, the same from one demo run to the next.
+DEMO_PORT = 8765
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--videos", type=int, default=WorldConfig().num_videos,
                         help="source videos in the world (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=WorldConfig().seed, help="world seed (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=DEMO_PORT,
+                        help="port of the demo site; a fixed one keeps URLs, so reruns reuse stored blobs "
+                             "(default: %(default)s)")
     parser.add_argument("--c3d-weights", help="C3D weights for featurize (default: random, c3d-random)")
     parser.add_argument("--c3d-mean", help="the snippet mean that goes with --c3d-weights")
     parser.add_argument("--c3d-fps", default="12.5",
@@ -43,7 +49,7 @@ def main(argv=None) -> int:
     world_root = args.world or os.path.join(args.data, "world")
     world = build_world(world_root, WorldConfig(seed=args.seed, num_videos=args.videos))
     private = [g["gif_id"] for g in world.gifs[:PRIVATE_GIFS]]
-    with DemoSite(world.root, private_gif_ids=private) as site:
+    with _start_site(world.root, private, args.port) as site:
         print(f"demo site serving {len(world.gifs)} GIFs from {len(world.videos)} videos at {site.url}",
               file=sys.stderr)
         scrape.run([
@@ -57,6 +63,15 @@ def main(argv=None) -> int:
                    *weights, "--runner", "DirectRunner"])
     print_summary(args.data, world_root)
     return 0
+
+
+def _start_site(world_root, private_gif_ids, port: int) -> DemoSite:
+    try:
+        return DemoSite(world_root, port=port, private_gif_ids=private_gif_ids).start()
+    except OSError as exc:
+        print(f"port {port} is taken ({exc}); serving on a free port, so this run fetches every blob again",
+              file=sys.stderr)
+        return DemoSite(world_root, port=0, private_gif_ids=private_gif_ids).start()
 
 
 def print_summary(data: str, world_root: str, out=sys.stdout) -> None:
