@@ -38,9 +38,10 @@ def test_unknown_command_and_bad_usage_are_clear_errors():
     assert result.returncode != 0 and "no-such-site" in result.stderr
 
 
-def test_library_packages_and_scrape_do_not_import_tensorflow_or_beam():
-    code = ("import sys, featurizer.blobs, featurizer.tables, featurizer.sniff, pipelines.demo.world, "
-            "pipelines.scraper, trainer, evaluation; "
+def test_library_packages_and_light_commands_do_not_import_tensorflow_or_beam():
+    code = ("import sys, featurizer.blobs, featurizer.tables, featurizer.sniff, featurizer.align, featurizer.shots, "
+            "featurizer.video_segments, featurizer.c3d.preprocess, pipelines.demo.world, pipelines.scraper, "
+            "pipelines.align_cli, pipelines.shots_cli, trainer, evaluation; "
             "print(sorted(m for m in ('apache_beam', 'tensorflow') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
