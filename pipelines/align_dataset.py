@@ -17,9 +17,8 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from featurizer import tables
 from pipelines.aligner import VideoAligner, gif_subjects
-from pipelines.deadletters import StillCurrentDeadLetters
 from pipelines.runs import parse_stage_options, run_and_commit, stage_arg_parser
-from pipelines.table_io import ReadTable, WriteTable
+from pipelines.table_io import ReadTable, WriteRunResults
 from pipelines.workers import ApplyWorker
 
 PIPELINE = "align"
@@ -43,7 +42,6 @@ def build_pipeline(p: beam.Pipeline, opts: AlignOptions, dataset: str, run_id: s
 
     gifs = p | "ReadGifs" >> ReadTable(dataset, tables.GIFS)
     existing = p | "ReadAlignments" >> ReadTable(dataset, tables.ALIGNMENTS)
-    existing_dead = p | "ReadDeadLetters" >> ReadTable(dataset, tables.DEADLETTER)
     if not opts.realign:
         done = beam.pvalue.AsDict(existing | "DoneKeys" >> beam.Map(
             lambda r: (r["gif_id"], (r["gif_sha256"], r["video_sha256"], r["aligner"]))))
@@ -56,10 +54,8 @@ def build_pipeline(p: beam.Pipeline, opts: AlignOptions, dataset: str, run_id: s
         | "Align" >> ApplyWorker(VideoAligner(dataset, opts.min_confidence), pipeline=PIPELINE, stage="align",
                                  describe=lambda group: gif_subjects(group[1]),
                                  measure=lambda row: {"gifs_aligned": 1}))
-    settled = (aligned, dead) | "Settled" >> beam.Flatten()
-    current_dead = (existing_dead, settled) | "StillCurrent" >> StillCurrentDeadLetters(PIPELINE, ("gif_id",))
-    (aligned, existing) | "WriteAlignments" >> WriteTable(dataset, tables.ALIGNMENTS, run_id, num_shards)
-    (dead, current_dead) | "WriteDeadLetters" >> WriteTable(dataset, tables.DEADLETTER, run_id, num_shards)
+    {"rows": aligned, "existing": existing, "dead": dead} | "WriteResults" >> WriteRunResults(
+        PIPELINE, dataset, tables.ALIGNMENTS, run_id, num_shards, settled_fields=("gif_id",))
     return aligned, dead
 
 

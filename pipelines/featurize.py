@@ -22,10 +22,9 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from featurizer import popularity, tables
 from pipelines.c3d_inference import C3DSnippetHandler
-from pipelines.deadletters import StillCurrentDeadLetters
 from pipelines.failures import error_kind, rows_for, subject
 from pipelines.runs import parse_stage_options, run_and_commit, stage_arg_parser
-from pipelines.table_io import ReadTable, WriteTable
+from pipelines.table_io import ReadTable, WriteRunResults
 from pipelines.workers import Progress
 
 PIPELINE = "featurize"
@@ -204,7 +203,6 @@ def build_pipeline(p: beam.Pipeline, opts: FeaturizeOptions, dataset: str, run_i
     gifs = p | "ReadGifs" >> ReadTable(dataset, tables.GIFS)
     alignments = p | "ReadAlignments" >> ReadTable(dataset, tables.ALIGNMENTS)
     existing_segments = p | "ReadSegments" >> ReadTable(dataset, tables.SEGMENTS)
-    existing_dead = p | "ReadDeadLetters" >> ReadTable(dataset, tables.DEADLETTER)
 
     sorted_scores = beam.pvalue.AsSingleton(
         gifs | "RawPopularity" >> beam.Map(popularity.raw_score) | "Scored" >> beam.Filter(lambda s: s is not None)
@@ -240,12 +238,9 @@ def build_pipeline(p: beam.Pipeline, opts: FeaturizeOptions, dataset: str, run_i
     kept_segments = (
         {"old": existing_segments | "OldByVideo" >> beam.Map(lambda r: (r["video_id"], r)), "processed": processed}
         | "JoinProcessed" >> beam.CoGroupByKey() | "NotRefeaturized" >> beam.FlatMap(_not_refeaturized))
-    settled = ((jobs | "SettledVideos" >> beam.Map(lambda job: {"video_url": job["video_url"]}), dead)
-               | "Settled" >> beam.Flatten())
-    current_dead = (existing_dead, settled) | "StillCurrent" >> StillCurrentDeadLetters(
-        PIPELINE, ("video_url", "record_key"))
-    (rows, kept_segments) | "WriteSegments" >> WriteTable(dataset, tables.SEGMENTS, run_id, num_shards)
-    (dead, current_dead) | "WriteDeadLetters" >> WriteTable(dataset, tables.DEADLETTER, run_id, num_shards)
+    settled = jobs | "SettledVideos" >> beam.Map(lambda job: {"video_url": job["video_url"]})
+    {"rows": rows, "existing": kept_segments, "dead": dead, "settled": settled} | "WriteResults" >> WriteRunResults(
+        PIPELINE, dataset, tables.SEGMENTS, run_id, num_shards, settled_fields=("video_url", "record_key"))
     return rows, dead
 
 

@@ -21,12 +21,12 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from featurizer import tables
 from pipelines import v2g_metadata
-from pipelines.deadletters import StillCurrentDeadLetters, ToDeadLetterRows
+from pipelines.deadletters import ToDeadLetterRows
 from pipelines.failures import subject
 from pipelines.scraper import (VIDEO_DOWNLOADERS, GifDownloader, GifPageScraper, ListingCrawler,
                                ScrapeConfig, VideoDownloader)
 from pipelines.runs import parse_stage_options, run_and_commit, stage_arg_parser
-from pipelines.table_io import ReadTable, WriteTable
+from pipelines.table_io import ReadTable, WriteRunResults
 from pipelines.web.client import FetchConfig
 from pipelines.workers import ApplyWorker
 
@@ -118,7 +118,6 @@ def build_pipeline(p: beam.Pipeline, opts: ScrapeOptions, config: ScrapeConfig, 
     """Adds the scrape to `p`; returns the PCollections of gif rows and dead-letter rows."""
     conc = opts.concurrency
     existing_gifs = p | "ReadGifs" >> ReadTable(config.dataset, tables.GIFS)
-    existing_dead = p | "ReadDeadLetters" >> ReadTable(config.dataset, tables.DEADLETTER)
     known_blobs = beam.pvalue.AsDict(existing_gifs | "KnownBlobs" >> beam.FlatMap(_known_blobs)
                                      | "OneBlobPerUrl" >> beam.CombinePerKey(min))
     records, dead = [], []
@@ -166,13 +165,9 @@ def build_pipeline(p: beam.Pipeline, opts: ScrapeOptions, config: ScrapeConfig, 
 
     gif_rows = complete | "GifRows" >> beam.Map(_gif_row)
     dead_rows = dead | "AllDeadLetters" >> beam.Flatten()
-    settled = (gif_rows, dead_rows) | "SettledRows" >> beam.Flatten()
-    current_old_dead = (existing_dead, settled) | "StillCurrent" >> StillCurrentDeadLetters(
-        PIPELINE, ("gif_id", "page_url", "gif_url", "video_url", "record_key"))
-
-    (gif_rows, existing_gifs) | "WriteGifs" >> WriteTable(config.dataset, tables.GIFS, run_id, num_shards)
-    (dead_rows, current_old_dead) | "WriteDeadLetters" >> WriteTable(
-        config.dataset, tables.DEADLETTER, run_id, num_shards)
+    {"rows": gif_rows, "existing": existing_gifs, "dead": dead_rows} | "WriteResults" >> WriteRunResults(
+        PIPELINE, config.dataset, tables.GIFS, run_id, num_shards,
+        settled_fields=("gif_id", "page_url", "gif_url", "video_url", "record_key"))
     return gif_rows, dead_rows
 
 

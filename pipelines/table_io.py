@@ -85,6 +85,39 @@ def _newest(keyed):
     return (new or old)[0]
 
 
+class WriteRunResults(beam.PTransform):
+    """A run's results: its rows merged into `spec`, its dead letters into the deadletter table.
+
+    Input: {"rows": new rows, "existing": the table's rows to keep, "dead": new dead
+    letters, "settled" (optional): more records this run decided}. Earlier dead letters
+    of `pipeline` are dropped when this run settled their record: their record_key is
+    one of `settled_fields` of a new row, a new dead letter or a settled record.
+    """
+
+    def __init__(self, pipeline: str, root_uri: str, spec: tables.TableSpec, run_id: str, num_shards: int,
+                 settled_fields: tuple[str, ...]):
+        super().__init__()
+        self._pipeline = pipeline
+        self._root_uri = root_uri
+        self._spec = spec
+        self._run_id = run_id
+        self._num_shards = num_shards
+        self._settled_fields = settled_fields
+
+    def expand(self, pcolls):
+        from pipelines.deadletters import StillCurrentDeadLetters
+
+        rows, dead = pcolls["rows"], pcolls["dead"]
+        existing_dead = rows.pipeline | "ReadDeadLetters" >> ReadTable(self._root_uri, tables.DEADLETTER)
+        settled = (rows, dead, *([pcolls["settled"]] if "settled" in pcolls else [])) | "Settled" >> beam.Flatten()
+        current_dead = (existing_dead, settled) | "StillCurrent" >> StillCurrentDeadLetters(
+            self._pipeline, self._settled_fields)
+        (rows, pcolls["existing"]) | f"Write{self._spec.name.title()}" >> WriteTable(
+            self._root_uri, self._spec, self._run_id, self._num_shards)
+        (dead, current_dead) | "WriteDeadLetters" >> WriteTable(
+            self._root_uri, tables.DEADLETTER, self._run_id, self._num_shards)
+
+
 def commit(root_uri: str, run_id: str, specs) -> dict[str, int]:
     """Swaps in every staged table of run `run_id`; returns shard counts by table."""
     root = DatasetRoot.open(root_uri)
