@@ -157,7 +157,8 @@ def _prepare(frames: GifFrames, thumb_size: tuple[int, int]) -> _PreparedGif:
     the video's thumbnail size."""
     count = len(frames.frames)
     used = np.unique(np.linspace(0, count - 1, min(count, MAX_MATCHED_FRAMES)).round().astype(int))
-    luma = np.stack([cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) for frame in frames.frames[used]])
+    rgb = np.ascontiguousarray(frames.frames[used])
+    luma = cv2.cvtColor(rgb.reshape(-1, *rgb.shape[2:]), cv2.COLOR_RGB2GRAY).reshape(rgb.shape[:3])
     k = len(luma)
     picture_part = picture_box(luma[np.unique(np.linspace(0, k - 1, min(k, BAR_SAMPLE_FRAMES)).round().astype(int))])
     boxes = sorted({whole(luma), picture_part}, key=lambda b: b.height * b.width)

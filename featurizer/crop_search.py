@@ -150,7 +150,15 @@ def _ncc_maps(tiles: CropTiles, integrals: tuple[np.ndarray, np.ndarray], templa
     centred = templates - templates.mean(axis=(1, 2), keepdims=True)
     norms = np.linalg.norm(centred.reshape(count, -1), axis=1)
     spectra = np.conj(np.fft.rfft2(centred, s=tiles.shape))[:, None]
-    correlation = np.fft.irfft2(tiles.spectra[None] * spectra, s=tiles.shape)[:, :, :rows, :cols]
+    # irfft2 is an inverse DFT along the rows, then a real inverse FFT along the columns. Only
+    # the rows of valid placements are needed, so the first step is one matrix product with
+    # those rows of the inverse DFT matrix (a strided FFT along a short axis costs more).
+    product = tiles.spectra[None] * spectra  # (t, m, th, tw//2+1)
+    th = tiles.shape[0]
+    inverse_rows = (np.exp(2j * np.pi * np.outer(np.arange(rows), np.arange(th)) / th) / th).astype(np.complex64)
+    stacked = np.moveaxis(product, 2, 0).reshape(th, -1)
+    columns = np.moveaxis((inverse_rows @ stacked).reshape(rows, *product.shape[:2], product.shape[3]), 0, 2)
+    correlation = np.fft.irfft(columns, n=tiles.shape[1], axis=-1)[:, :, :, :cols]
     sums = _box_sums(integrals[0], h, w)
     sums *= sums
     sums /= h * w

@@ -17,7 +17,6 @@ import numpy as np
 from featurizer.phash import GRAY_SIDE, HASH_SIDE
 
 HASH_BATCH_FRAMES = 2048
-_BIT_WEIGHTS = np.uint64(1) << np.arange(HASH_SIDE * HASH_SIDE - 1, -1, -1, dtype=np.uint64)
 
 
 def area_matrix(start: float, stop: float, size_out: int, first_pixel: int, size_in: int) -> np.ndarray:
@@ -84,8 +83,14 @@ class Region:
         for first in range(0, m, HASH_BATCH_FRAMES):
             low = _sandwich(pictures[first:first + HASH_BATCH_FRAMES, rows, cols], left, right)
             coefficients = low.reshape(len(low), -1)
-            bits = coefficients > np.median(coefficients, axis=1, keepdims=True)
-            hashes[first:first + len(low)] = (bits * _BIT_WEIGHTS).sum(axis=1, dtype=np.uint64)
+            # the median of 64 values, from a sort (far faster than np.median's partition per
+            # row, and the same number: the mean of the two middle values)
+            ordered = np.sort(coefficients, axis=1)
+            middle = coefficients.shape[1] // 2
+            median = 0.5 * (ordered[:, middle - 1:middle] + ordered[:, middle:middle + 1])
+            bits = coefficients > median
+            # bit 0 is the most significant: big-endian packed bytes read as one uint64
+            hashes[first:first + len(low)] = np.packbits(bits, axis=1).view(">u8")[:, 0]
         return hashes
 
 
