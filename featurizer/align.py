@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from featurizer import crop_search
-from featurizer.blas_threads import one_blas_thread
+from featurizer.blas_threads import one_blas_thread, one_opencv_thread
 from featurizer.errors import TOO_FEW_FRAMES, MediaError
 from featurizer.gif import GifFrames, read_gif
 from featurizer.gif_picture import Box, picture_box, whole
@@ -157,7 +157,7 @@ def _prepare(frames: GifFrames, thumb_size: tuple[int, int]) -> _PreparedGif:
     the video's thumbnail size."""
     count = len(frames.frames)
     used = np.unique(np.linspace(0, count - 1, min(count, MAX_MATCHED_FRAMES)).round().astype(int))
-    rgb = np.ascontiguousarray(frames.frames[used])
+    rgb = frames.frames if len(used) == count else frames.frames[used]
     luma = cv2.cvtColor(rgb.reshape(-1, *rgb.shape[2:]), cv2.COLOR_RGB2GRAY).reshape(rgb.shape[:3])
     k = len(luma)
     picture_part = picture_box(luma[np.unique(np.linspace(0, k - 1, min(k, BAR_SAMPLE_FRAMES)).round().astype(int))])
@@ -198,9 +198,9 @@ def _check_pixels(index: VideoIndex, candidate: _Candidate, gif_times, speed_ran
 
 def _best_checked(index, candidates: list[_Candidate], gif_times, speed_range) -> _Candidate | None:
     """Candidates checked on pixels in order of their hash lines' scores, up to the first
-    acceptable one; the best checked."""
+    acceptable one, of those _hopeful; the best checked."""
     best = None
-    for candidate in sorted(candidates, key=lambda c: -c.hash_fit.score)[:PIXEL_CHECKED_READINGS]:
+    for candidate in sorted(filter(_hopeful, candidates), key=lambda c: -c.hash_fit.score)[:PIXEL_CHECKED_READINGS]:
         _check_pixels(index, candidate, gif_times, speed_range)
         if best is None or _preferred(candidate, best):
             best = candidate
@@ -288,7 +288,7 @@ def align_gif(index: VideoIndex, gif, speed_range: tuple[float, float] = DEFAULT
     if speed_range[0] * frames.duration_sec > index.duration_sec:
         return _unaligned(f"the GIF ({frames.duration_sec:.2f} s) is longer than the video "
                           f"({index.duration_sec:.2f} s) even played at {speed_range[0]}x")
-    with one_blas_thread():
+    with one_blas_thread(), one_opencv_thread():
         gif = _prepare(frames, index.thumb_size)
         best = _best_candidate(index, gif, speed_range)
         if best is None or not best.acceptable:
@@ -319,15 +319,23 @@ def _best_full_frame(index: VideoIndex, gif: _PreparedGif, speed_range) -> _Cand
     """The moving picture as is first: most GIFs show the plain video frame, and a clear match
     there ends the search. Otherwise every reading (whole canvas, mirrored) competes."""
     first = _hash_candidate(index, gif.readings[0], gif.times, speed_range)
-    if first is not None:
+    if first is not None and _hopeful(first):
         _check_pixels(index, first, gif.times, speed_range)
         if first.acceptable and _confidence(first, gif.times, index) >= CLEAR_CONFIDENCE:
             return first
     others = [_hash_candidate(index, reading, gif.times, speed_range) for reading in gif.readings[1:]]
     best = _best_checked(index, [c for c in others if c is not None], gif.times, speed_range)
-    if first is not None and (best is None or _preferred(first, best)):
+    if first is not None and first.pixel_fit is not None and (best is None or _preferred(first, best)):
         best = first
     return best
+
+
+def _hopeful(candidate: _Candidate) -> bool:
+    """Whether a hash line is worth checking on pixels: the pixel polish moves a line by a few
+    frames at most, which does not double its hash inliers, so a line with under half the
+    hash inliers acceptance needs stays unacceptable (as a cropped GIF's full-frame readings,
+    at chance distance, do)."""
+    return candidate.hash_fit.inlier_share >= MIN_HASH_INLIER_SHARE / 2
 
 
 def _preferred(candidate: _Candidate, other: _Candidate) -> bool:

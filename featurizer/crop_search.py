@@ -3,8 +3,8 @@
 A crop changes the full-frame hash completely, so for a GIF that matches no full frame:
 
 1. coarse: the GIF's picture, at three moments and a ladder of sizes (its aspect ratio is
-   the crop's), is correlated (NCC, via FFT) with tiles: the video's thumbnails averaged
-   over every TILE_STRIDE_SEC and halved in size, so a whole video is searched at once.
+   the crop's), is correlated (NCC) with tiles: the video's thumbnails averaged over every
+   TILE_STRIDE_SEC and halved in size, so a whole video is searched at once.
    A box scores where the later moments also match it at plausible times later;
 2. fine: the best boxes are re-searched at thumbnail resolution on their tiles;
 3. each box's DCT hashes (featurizer.regions) of the frames near its tile are fitted with a
@@ -21,11 +21,13 @@ import cv2
 import numpy as np
 
 from featurizer.phash import hamming_matrix
-from featurizer.regions import Region
+from featurizer.regions import Region, sample_regions
 from featurizer.temporal_fit import COST_CAP_BITS, LineFit, fit_line, offset_profile
 
 TILE_STRIDE_SEC = 0.5
 TILE_DOWNSCALE = 2
+# Tiles correlated per step: temporaries of at most about 1 MB.
+NCC_CHUNK_TILES = 256
 # Crop sizes tried: the largest box of the GIF's aspect ratio inside the frame, times
 # CROP_SCALE_STEP ** i down to MIN_CROP_SHARE.
 CROP_SCALE_STEP = 0.7
@@ -42,8 +44,11 @@ FLAT_STD = 1.0
 # (spanning the coarse ladder's step).
 FINE_BOXES = 4
 FINE_SCALES = (0.82, 0.87, 0.92, 0.96, 1.0, 1.04, 1.09, 1.15, 1.21)
-# Fine boxes whose hashes are fitted on the frames near their tile.
+# Fine boxes whose hashes are fitted on the frames near their tile (best fine NCC first),
+# up to the first whose line fits this share of the GIF frames within INLIER_BITS: far
+# beyond chance (a wrong box fits almost none), though a box a pixel off still loses some.
 VERIFIED_BOXES = 3
+CLEAR_LOCAL_FIT_SHARE = 0.5
 # Frame pairs and step sizes (thumbnail pixels) of the final box refinement.
 REFINE_PAIRS = 12
 REFINE_STEPS_PX = (1.0, 0.5, 0.25)
@@ -57,22 +62,24 @@ SHIFT_WINDOW_SEC = 4.0
 @dataclass(frozen=True)
 class CropTiles:
     """The crop search's view of a whole video, built once per video by the index (about
-    5 KB per TILE_STRIDE_SEC of video: 70 MB for two hours)."""
+    2.3 KB per TILE_STRIDE_SEC of video: 33 MB for two hours)."""
 
     stride: int  # frames per tile
     tiles: np.ndarray  # float32 (m, th, tw)
-    spectra: np.ndarray  # complex64 (m, th, tw//2+1) rfft2 of the tiles
 
     @property
     def shape(self) -> tuple[int, int]:
         return self.tiles.shape[1], self.tiles.shape[2]
 
     def integrals(self) -> tuple[np.ndarray, np.ndarray]:
-        """Integral images of the tiles and of their squares (made per search, not kept: they
-        are four times the tiles' size)."""
-        squares = self.tiles.astype(np.float64)
-        squares *= squares
-        return _integral(self.tiles), _integral(squares)
+        """(m, H+1, W+1) float64 integral images of the tiles and of their squares, a zero row
+        and column first (made per search, not kept: they are four times the tiles' size)."""
+        m, height, width = self.tiles.shape
+        sums = np.empty((m, height + 1, width + 1), dtype=np.float64)
+        squares = np.empty_like(sums)
+        for tile, tile_sums, tile_squares in zip(self.tiles, sums, squares):
+            cv2.integral2(tile, tile_sums, tile_squares, cv2.CV_64F, cv2.CV_64F)
+        return sums, squares
 
 
 @dataclass(frozen=True)
@@ -96,19 +103,7 @@ def build_tiles(thumbs: np.ndarray, frame_interval: float) -> CropTiles:
     for i, first in enumerate(range(0, n, stride)):
         mean = thumbs[first:first + stride].mean(axis=0, dtype=np.float32)
         tiles[i] = cv2.resize(mean, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
-    return CropTiles(stride=stride, tiles=tiles, spectra=np.fft.rfft2(tiles))
-
-
-def _integral(images: np.ndarray) -> np.ndarray:
-    """(m, H+1, W+1) float64 integral images, a zero row and column first."""
-    m, height, width = images.shape
-    integral = np.empty((m, height + 1, width + 1), dtype=np.float64)
-    integral[:, 0] = 0.0
-    integral[:, :, 0] = 0.0
-    inner = integral[:, 1:, 1:]
-    np.cumsum(images, axis=1, dtype=np.float64, out=inner)
-    np.cumsum(inner, axis=2, out=inner)
-    return integral
+    return CropTiles(stride=stride, tiles=tiles)
 
 
 def _box_sums(integral: np.ndarray, h: int, w: int) -> np.ndarray:
@@ -146,34 +141,44 @@ def _ncc_maps(tiles: CropTiles, integrals: tuple[np.ndarray, np.ndarray], templa
     """(t, m, th-h+1, tw-w+1) NCC of t same-size templates with every tile at every position
     (0 where the tile window or the template is flat); integrals: of the tiles and of their squares."""
     count, h, w = templates.shape
-    rows, cols = tiles.shape[0] - h + 1, tiles.shape[1] - w + 1
+    m, (th, tw) = len(tiles.tiles), tiles.shape
+    rows, cols = th - h + 1, tw - w + 1
     centred = templates - templates.mean(axis=(1, 2), keepdims=True)
     norms = np.linalg.norm(centred.reshape(count, -1), axis=1)
-    spectra = np.conj(np.fft.rfft2(centred, s=tiles.shape))[:, None]
-    # irfft2 is an inverse DFT along the rows, then a real inverse FFT along the columns. Only
-    # the rows of valid placements are needed, so the first step is one matrix product with
-    # those rows of the inverse DFT matrix (a strided FFT along a short axis costs more).
-    product = tiles.spectra[None] * spectra  # (t, m, th, tw//2+1)
-    th = tiles.shape[0]
-    inverse_rows = (np.exp(2j * np.pi * np.outer(np.arange(rows), np.arange(th)) / th) / th).astype(np.complex64)
-    stacked = np.moveaxis(product, 2, 0).reshape(th, -1)
-    columns = np.moveaxis((inverse_rows @ stacked).reshape(rows, *product.shape[:2], product.shape[3]), 0, 2)
-    correlation = np.fft.irfft(columns, n=tiles.shape[1], axis=-1)[:, :, :, :cols]
-    sums = _box_sums(integrals[0], h, w)
+    template_scale = np.where(norms < FLAT_STD * np.sqrt(h * w), 0.0, 1.0 / np.maximum(norms, 1e-6))
+    # Tiles are small (th x tw), so correlation is one matrix product with every placement of
+    # every centred template on a tile-sized canvas: at these sizes that beats FFTs several times.
+    placements = np.zeros((count, rows, cols, th, tw), dtype=np.float32)
+    for y in range(rows):
+        for x in range(cols):
+            placements[:, y, x, y:y + h, x:x + w] = centred
+    placements = placements.reshape(count * rows * cols, th * tw).T
+    pixels = tiles.tiles.reshape(m, th * tw)
+    ncc = np.empty((count, m, rows, cols), dtype=np.float32)
+    # In chunks of tiles: temporaries stay small and are reused instead of freshly mapped.
+    for first in range(0, m, NCC_CHUNK_TILES):
+        stop = min(m, first + NCC_CHUNK_TILES)
+        correlation = (pixels[first:stop] @ placements).reshape(stop - first, count, rows, cols)
+        np.multiply(correlation.transpose(1, 0, 2, 3), _window_scale(integrals, h, w, first, stop)[None],
+                    out=ncc[:, first:stop])
+    ncc *= template_scale.astype(np.float32)[:, None, None, None]
+    return ncc
+
+
+def _window_scale(integrals: tuple[np.ndarray, np.ndarray], h: int, w: int, first: int, stop: int) -> np.ndarray:
+    """(stop-first, rows, cols) float32 1 / (std * sqrt(h * w)) of every h x w window of tiles
+    first..stop-1, 0 where the window is flat."""
+    sums = _box_sums(integrals[0][first:stop], h, w)
     sums *= sums
     sums /= h * w
-    variance = _box_sums(integrals[1], h, w)
+    variance = _box_sums(integrals[1][first:stop], h, w)
     variance -= sums
     flat = variance < FLAT_STD ** 2 * h * w
     np.maximum(variance, 1e-6, out=variance)
     np.sqrt(variance, out=variance)
     scale = np.divide(1.0, variance, out=variance).astype(np.float32)
     scale[flat] = 0.0
-    ncc = correlation.astype(np.float32, copy=False)
-    ncc *= scale[None]
-    template_scale = np.where(norms < FLAT_STD * np.sqrt(h * w), 0.0, 1.0 / np.maximum(norms, 1e-6))
-    ncc *= template_scale.astype(np.float32)[:, None, None, None]
-    return ncc
+    return scale
 
 
 def _lag_ranges(duration: float, stride_sec: float, speed_range) -> list[tuple[int, int]]:
@@ -295,18 +300,20 @@ def refine_region(index, pictures: np.ndarray, mirrored: bool, matched: np.ndarr
     thumbs = np.asarray(index.thumbs[matched[picks]])
     height, width = thumbs.shape[1:]
 
-    def score(candidate: Region) -> float:
-        return float((_unit_rows(candidate.sample(thumbs, size)) * gif).sum(axis=1).mean())
+    def scores(candidates: list[Region]) -> np.ndarray:
+        samples = sample_regions(candidates, thumbs, size)  # (r, pairs, h, w)
+        vectors = _unit_rows(samples.reshape(-1, size[0] * size[1])).reshape(len(candidates), len(picks), -1)
+        return (vectors * gif[None]).sum(axis=2).mean(axis=1)
 
-    best, best_score = region, score(region)
+    best, best_score = region, float(scores([region])[0])
     for step in REFINE_STEPS_PX:
-        improved = True
-        while improved:
-            improved = False
-            for move in _moves(best, step, height, width):
-                moved_score = score(move)
-                if moved_score > best_score + 1e-6:
-                    best, best_score, improved = move, moved_score, True
+        while True:
+            moves = _moves(best, step, height, width)
+            move_scores = scores(moves)
+            pick = int(np.argmax(move_scores))
+            if move_scores[pick] <= best_score + 1e-6:
+                break
+            best, best_score = moves[pick], float(move_scores[pick])
     return best
 
 
@@ -379,6 +386,8 @@ def search(index, pictures: np.ndarray, gif_times: np.ndarray, speed_range, mirr
                                                                       speed_range), speed_range)
         if fit is not None and (best is None or fit.score > best[0].score):
             best = (fit, region)
+        if fit is not None and fit.inlier_share >= CLEAR_LOCAL_FIT_SHARE:
+            break  # found: the box refinement below settles the last pixel
     if best is None:
         return None
     fit, region = best

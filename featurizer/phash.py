@@ -91,7 +91,7 @@ def phash_frames(frames: np.ndarray) -> np.ndarray:
     return phash_from_gray32(to_gray32(frames))
 
 
-_HAMMING_CHUNK_CELLS = 1 << 22  # XOR temporaries of at most 32 MiB
+_HAMMING_CHUNK_CELLS = 1 << 16  # XOR temporaries of 512 KiB: they stay in cache and need no fresh pages
 
 
 def hamming_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -75,7 +75,7 @@ class Timeline:
         else:
             frames = np.searchsorted(self.times, positions + 1e-9, side="right") - 1
         inside = (positions >= first - 0.5 * self.frame_interval) & (positions < self.times[-1] + self.frame_interval)
-        return np.clip(frames, 0, len(self.times) - 1), inside
+        return np.minimum(np.maximum(frames, 0), len(self.times) - 1), inside  # np.clip's overhead shows here
 
 
 @dataclass
@@ -161,7 +161,7 @@ def _match_along(distances, gif_times, timeline: Timeline, speed, offset, reach:
     k, n = distances.shape
     centre, inside = timeline.frames_at(offset + speed * gif_times)
     steps = np.arange(-reach, reach + 1)
-    window = np.clip(centre[:, None] + steps[None, :], 0, n - 1)
+    window = np.minimum(np.maximum(centre[:, None] + steps[None, :], 0), n - 1)
     window_distances = distances[np.arange(k)[:, None], window].astype(np.int32)
     pick = np.argmin(window_distances * (2 * reach + 1) + np.abs(steps)[None, :], axis=1)
     matched = window[np.arange(k), pick]
@@ -198,6 +198,16 @@ def _polish(near, gif_times, timeline: Timeline, speed, offset, speed_range) -> 
     return float(speeds[best]), float(offsets[best])
 
 
+def _weighted_line(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> tuple[float, float]:
+    """Slope and intercept minimising sum(weights * (y - slope * x - intercept) ** 2), in
+    closed form (np.polyfit's general solver costs more than the fit itself here)."""
+    total = weights.sum()
+    x_mean, y_mean = (weights @ x) / total, (weights @ y) / total
+    dx = x - x_mean
+    slope = (weights * dx) @ (y - y_mean) / ((weights * dx) @ dx)
+    return float(slope), float(y_mean - slope * x_mean)
+
+
 def _least_squares(distances, gif_times, timeline: Timeline, speed, offset, speed_range) -> tuple[float, float]:
     """Iterated weighted least squares of matched frame times on GIF times, over inliers."""
     reach = 2
@@ -206,11 +216,14 @@ def _least_squares(distances, gif_times, timeline: Timeline, speed, offset, spee
         inliers = matched_distances <= INLIER_BITS
         if inliers.sum() < 2 or np.ptp(gif_times[inliers]) <= 0:
             break
-        weights = np.sqrt((INLIER_BITS + 1 - matched_distances[inliers]).astype(float))
-        new_speed, new_offset = np.polyfit(gif_times[inliers], timeline.times[matched[inliers]], 1, w=weights)
+        new_speed, new_offset = _weighted_line(gif_times[inliers], timeline.times[matched[inliers]],
+                                               (INLIER_BITS + 1 - matched_distances[inliers]).astype(float))
         if not speed_range[0] <= new_speed <= speed_range[1]:
             break
-        speed, offset = float(new_speed), float(new_offset)
+        converged = abs(new_speed - speed) < 1e-12 and abs(new_offset - offset) < 1e-12
+        speed, offset = new_speed, new_offset
+        if converged and reach == 1:  # the same line re-matches the same frames
+            break
         reach = 1
     return speed, offset
 
