@@ -57,6 +57,10 @@ MIN_REFINE_FRAMES = 4
 # shifted-region ambiguity check.
 SHIFT_SHARES = (-0.3, -0.15, 0.15, 0.3)
 SHIFT_WINDOW_SEC = 4.0
+# The search's own look along that trade-off shifts by every SHIFT_STEP_PX (thumbnail pixels)
+# up to the largest share: a scrolled or panned match is a basin about a pixel wide (a
+# textured crop's hash changes within a pixel), which the shares above step over.
+SHIFT_STEP_PX = 1.0
 
 
 @dataclass(frozen=True)
@@ -340,28 +344,63 @@ class CropMatch:
     shifted_region_cost: float
 
 
-def _shifted_region_cost(index, hashes, gif_times, region: Region, fit: LineFit, separation_sec: float) -> float:
-    """The best cost of regions shifted along x or y by SHIFT_SHARES of the region's size, over
-    starts within SHIFT_WINDOW_SEC of the fitted start but more than separation_sec away from it."""
+def _shifted_placements(index, hashes, gif_times, region: Region, fit: LineFit, separation_sec: float, shifts):
+    """(cost, region) per region shifted by (dx, dy) in shifts that stays inside the frame: its
+    best cost over starts within SHIFT_WINDOW_SEC of the fitted start but more than separation_sec
+    away from it (any start for 0); and the frames (first, stop) of that window."""
     height, width = index.thumbs.shape[1:]
     interval = index.frame_interval
     start = int(index.timeline.frames_at(np.array([fit.offset]))[0][0])
     reach = round(SHIFT_WINDOW_SEC / interval)
     span = round((gif_times[-1] - gif_times[0]) * fit.speed / interval) + 2
     first, stop = max(0, start - reach), min(index.num_frames, start + reach + span)
-    separation = max(1, round(separation_sec / interval))
-    best = float(COST_CAP_BITS)
-    for share in SHIFT_SHARES:
-        for shifted in (Region(region.x + share * region.w, region.y, region.w, region.h),
-                        Region(region.x, region.y + share * region.h, region.w, region.h)):
-            if shifted.clipped(height, width) != shifted:
-                continue
-            distances = hamming_matrix(hashes, shifted.hashes(index.thumbs[first:stop]))
-            profile = offset_profile(distances, gif_times, fit.speed, interval)
-            far = np.abs(first + np.arange(len(profile)) - start) > separation
-            if far.any():
-                best = min(best, float(profile[far].min()))
-    return best
+    separation = max(1, round(separation_sec / interval)) if separation_sec > 0 else -1
+    thumbs = np.asarray(index.thumbs[first:stop])
+    placements = []
+    for dx, dy in shifts:
+        shifted = Region(region.x + dx, region.y + dy, region.w, region.h)
+        if shifted.clipped(height, width) != shifted:
+            continue
+        distances = hamming_matrix(hashes, shifted.hashes(thumbs))
+        profile = offset_profile(distances, gif_times, fit.speed, interval)
+        far = np.abs(first + np.arange(len(profile)) - start) > separation
+        if far.any():
+            placements.append((float(profile[far].min()), shifted))
+    return placements, (first, stop)
+
+
+def _shifted_region_cost(index, hashes, gif_times, region: Region, fit: LineFit, separation_sec: float) -> float:
+    """The best cost of regions shifted along x or y by SHIFT_SHARES of the region's size, over
+    starts within SHIFT_WINDOW_SEC of the fitted start but more than separation_sec away from it."""
+    shifts = [(share * region.w, 0.0) for share in SHIFT_SHARES] + [(0.0, share * region.h) for share in SHIFT_SHARES]
+    placements, _ = _shifted_placements(index, hashes, gif_times, region, fit, separation_sec, shifts)
+    return min([float(COST_CAP_BITS)] + [cost for cost, _ in placements])
+
+
+def _better_shifted_region(index, hashes, gif_times, region: Region,
+                           fit: LineFit) -> tuple[Region, tuple[int, int]] | None:
+    """The region shifted along x or y by SHIFT_STEP_PX steps (up to the largest of SHIFT_SHARES)
+    whose best start within SHIFT_WINDOW_SEC of the fitted one fits better than the region's own
+    line, and the frames (first, stop) searched; None when none does."""
+    reach = max(abs(share) for share in SHIFT_SHARES)
+    steps_x, steps_y = (SHIFT_STEP_PX * np.arange(1, int(reach * size / SHIFT_STEP_PX) + 1)
+                        for size in (region.w, region.h))
+    shifts = [(sign * step, 0.0) for step in steps_x for sign in (-1, 1)]
+    shifts += [(0.0, sign * step) for step in steps_y for sign in (-1, 1)]
+    placements, window = _shifted_placements(index, hashes, gif_times, region, fit, 0.0, shifts)
+    cost, shifted = min(placements, key=lambda p: p[0], default=(float("inf"), None))
+    return (shifted, window) if cost < fit.cost else None
+
+
+def _settle(index, pictures, hashes, gif_times, mirrored: bool, fit: LineFit, region: Region, speed_range):
+    """(region, distances, fit): the box pulled to a quarter pixel by the frames its line
+    matched, then the whole video re-hashed inside it and fitted; None when no line fits."""
+    # Refine on the frames that fit, so a stretch the line missed cannot pull the box away.
+    fitting = fit.inliers if fit.inliers.sum() >= MIN_REFINE_FRAMES else np.ones(len(fit.inliers), dtype=bool)
+    region = refine_region(index, pictures[fitting], mirrored, fit.matched[fitting], region)
+    distances = hamming_matrix(hashes, region.hashes(index.thumbs))
+    fit = fit_line(distances, gif_times, index.timeline, speed_range)
+    return None if fit is None else (region, distances, fit)
 
 
 def search(index, pictures: np.ndarray, gif_times: np.ndarray, speed_range, mirrored: bool,
@@ -390,13 +429,23 @@ def search(index, pictures: np.ndarray, gif_times: np.ndarray, speed_range, mirr
             break  # found: the box refinement below settles the last pixel
     if best is None:
         return None
-    fit, region = best
-    # Refine on the frames that fit, so a stretch the line missed cannot pull the box away.
-    fitting = fit.inliers if fit.inliers.sum() >= MIN_REFINE_FRAMES else np.ones(len(fit.inliers), dtype=bool)
-    region = refine_region(index, pictures[fitting], mirrored, fit.matched[fitting], region)
-    distances = hamming_matrix(hashes, region.hashes(index.thumbs))
-    fit = fit_line(distances, gif_times, index.timeline, speed_range)
-    if fit is None:
+    settled = _settle(index, pictures, hashes, gif_times, mirrored, *best, speed_range)
+    if settled is None:
         return None
+    region, distances, fit = settled
+    # On scrolling or panning material the box's place trades against time, and the coarse
+    # search (tiles, three moments) can settle on the wrong point of that trade: the rest of the
+    # GIF (a cut, a still stretch) then fits only the right one. A line that fits some stretch
+    # of the GIF is looked for along the trade, and the better line taken.
+    better = None
+    if fit.inliers.sum() >= MIN_REFINE_FRAMES:
+        better = _better_shifted_region(index, hashes, gif_times, region, fit)
+    if better is not None:
+        shifted, window = better
+        local = _local_fit(index, shifted, hashes, gif_times, window, speed_range)
+        moved = None if local is None else _settle(index, pictures, hashes, gif_times, mirrored, local, shifted,
+                                                   speed_range)
+        if moved is not None and moved[2].score > fit.score:
+            region, distances, fit = moved
     return CropMatch(pictures, mirrored, region, distances, fit,
                      _shifted_region_cost(index, hashes, gif_times, region, fit, separation_sec))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bench.align_accuracy import CorpusVideo, corpus_style, render_corpus_gif
+from bench.align_accuracy import BASE_STYLE, CorpusVideo, corpus_style, render_corpus_gif
 from featurizer.align import Alignment, align_gif, align_video
 from featurizer.errors import TOO_FEW_FRAMES, MediaError
 from featurizer.gif import read_gif
@@ -90,6 +90,24 @@ def test_crop_box_is_reported_in_video_pixels(media):
     truth = style["crop"]
     assert abs(x - truth["x"]) <= 8 and abs(y - truth["y"]) <= 8
     assert abs(w - truth["w"]) <= 12 and abs(h - truth["h"]) <= 12
+
+
+@pytest.mark.parametrize("x, y, start, end, fps, dither", [(60, 40, 30, 95, 10, "sierra2_4a"),
+                                                          (40, 44, 28, 90, 5, "none")])
+def test_crop_of_scrolling_material_is_placed_by_the_rest_of_the_gif(media, x, y, start, end, fps, dither):
+    # A cellular automaton scrolls up a pixel a frame, so its part of the GIF fits a box higher
+    # up at a later start as well as the true one: only the gradient before the cut tells them apart.
+    video = _encode(media["root"] / "scroll.mp4", "-filter_complex",
+                    "gradients=s=320x180:r=25:c0=0xe697bd:c1=0x812e62:c2=0x3004f3:c3=0x669222:nb_colors=4"
+                    ":seed=630239486:speed=0.0291:type=linear:duration=2,format=yuv420p[a];"
+                    "cellauto=s=320x180:r=25:rule=90:ratio=0.67:seed=59172763:start_full=1,trim=start_frame=35,"
+                    "setpts=PTS-STARTPTS,trim=duration=4,format=yuv420p[b];[a][b]concat=n=2:v=1[v]", "-map", "[v]")
+    style = dict(BASE_STYLE, dither=dither, fps=fps, width=160, height=90, crop={"x": x, "y": y, "w": 230, "h": 130})
+    out = media["root"] / f"scroll-{x}-{y}.gif"
+    gifmaker.render_gif(video, out, start, end, FPS, SIZE, style)
+    result = align_gif(index_video(video), out)
+    _assert_placed(result, start, end)
+    assert abs(result.crop[0] - x) <= 8 and abs(result.crop[1] - y) <= 8
 
 
 def test_gif_from_another_video_is_not_aligned(media):
