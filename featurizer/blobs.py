@@ -82,8 +82,8 @@ class BlobWriter:
         if fs.get_file_info(target).type == pafs.FileType.File:
             fs.delete_file(self._temp_path)  # same content already stored
         else:
-            fs.create_dir(target.rsplit("/", 1)[0], recursive=True)
-            fs.move(self._temp_path, target)
+            self._store.root.make_parent_dir(target)
+            fs.move(self._temp_path, target)  # a file move: a rename on disk, copy and delete on GCS
         return sha, self._size
 
     def abort(self) -> None:

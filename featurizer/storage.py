@@ -2,6 +2,12 @@
 
 Every stage addresses data as ROOT/blobs/... and ROOT/tables/<table>/..., so one
 filesystem handle per root serves blobs and tables alike.
+
+gs:// roots use Google's default credentials, unless STORAGE_EMULATOR_HOST names a
+GCS emulator or another endpoint (``http://127.0.0.1:9023``, or ``host:port`` for
+plain http), as it does for Google's own clients: then requests go there, anonymously.
+On object stores folders are only prefixes of object names; code here never relies on
+a folder having been created.
 """
 from __future__ import annotations
 
@@ -10,6 +16,26 @@ import posixpath
 from dataclasses import dataclass
 
 import pyarrow.fs as pafs
+
+EMULATOR_HOST_ENV = "STORAGE_EMULATOR_HOST"
+GCS_SCHEMES = ("gs", "gcs")
+# Filesystems whose folders are implicit: nothing needs creating before a file is written.
+OBJECT_STORES = ("gcs", "s3")
+
+
+def _gcs_for_endpoint(host: str) -> pafs.GcsFileSystem:
+    scheme, sep, endpoint = host.partition("://")
+    if not sep:
+        scheme, endpoint = "http", host
+    return pafs.GcsFileSystem(anonymous=True, scheme=scheme, endpoint_override=endpoint.rstrip("/"))
+
+
+def _filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
+    scheme, _, rest = uri.partition("://")
+    emulator = os.environ.get(EMULATOR_HOST_ENV)
+    if scheme in GCS_SCHEMES and emulator:
+        return _gcs_for_endpoint(emulator), rest
+    return pafs.FileSystem.from_uri(uri)
 
 
 @dataclass(frozen=True)
@@ -24,7 +50,7 @@ class DatasetRoot:
     def open(cls, uri: str) -> "DatasetRoot":
         if "://" not in uri:
             uri = os.path.abspath(uri)
-        fs, path = pafs.FileSystem.from_uri(uri)
+        fs, path = _filesystem(uri)
         return cls(uri=uri.rstrip("/"), fs=fs, path=path.rstrip("/"))
 
     def join(self, *parts: str) -> str:
@@ -40,6 +66,11 @@ class DatasetRoot:
         self.fs.create_dir(path, recursive=True)
         return path
 
+    def make_parent_dir(self, path: str) -> None:
+        """Makes the folder that will hold `path` (a filesystem path) where folders are real."""
+        if self.fs.type_name not in OBJECT_STORES:
+            self.fs.create_dir(posixpath.dirname(path), recursive=True)
+
     def exists(self, *parts: str) -> bool:
         return self.fs.get_file_info(self.join(*parts)).type != pafs.FileType.NotFound
 
@@ -50,5 +81,12 @@ class DatasetRoot:
         return sorted(i.path for i in infos if i.type == pafs.FileType.File and i.path.endswith(suffix))
 
     def delete_tree(self, *parts: str) -> None:
+        """Deletes a folder and everything below it; nothing when there is no such folder.
+
+        On GCS a folder may exist only as the prefix of its objects, with no marker
+        object for `delete_dir` to delete, so the contents go first.
+        """
+        path = self.join(*parts)
+        self.fs.delete_dir_contents(path, missing_dir_ok=True)
         if self.exists(*parts):
-            self.fs.delete_dir(self.join(*parts))
+            self.fs.delete_dir(path)

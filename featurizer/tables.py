@@ -163,7 +163,7 @@ def rows_to_arrow(spec: TableSpec, rows: Iterable[Mapping[str, Any]]) -> pa.Tabl
 
 def write_shard(root: DatasetRoot, spec: TableSpec, path: str, rows: Iterable[Mapping[str, Any]]) -> int:
     table = rows_to_arrow(spec, rows)
-    root.fs.create_dir(posixpath.dirname(path), recursive=True)
+    root.make_parent_dir(path)
     pq.write_table(table, path, filesystem=root.fs)
     return table.num_rows
 

@@ -24,8 +24,8 @@ class DatasetOptions(PipelineOptions):
     @classmethod
     def _add_argparse_args(cls, parser):
         parser.add_argument("--dataset", default="./data",
-                            help="dataset root: a local folder; blobs under ROOT/blobs/, tables under "
-                                 "ROOT/tables/ (default: %(default)s)")
+                            help="dataset root: a local folder or gs://bucket/prefix; blobs under ROOT/blobs/, "
+                                 "tables under ROOT/tables/ (default: %(default)s)")
         parser.add_argument("--num-shards", dest="num_shards", type=int, default=1,
                             help="Parquet shards per table written (default: %(default)s)")
 

@@ -1,4 +1,4 @@
-"""Shared fixtures: a tiny demo world (built once per session) and its site on loopback."""
+"""Shared fixtures: a tiny demo world (built once per session), its site and a GCS emulator on loopback."""
 import pytest
 
 from pipelines.demo.replicate import replicate_world
@@ -21,6 +21,18 @@ def wide_world(tiny_world, tmp_path_factory):
 def demo_site(tiny_world):
     with DemoSite(tiny_world.root, page_size=4) as site:
         yield site
+
+
+@pytest.fixture
+def gcs_bucket(monkeypatch):
+    """gs://BUCKET, a new empty bucket on a GCS emulator on loopback that STORAGE_EMULATOR_HOST points at."""
+    pytest.importorskip("gcp_storage_emulator", reason="the GCS emulator gcp-storage-emulator is not installed "
+                                                       "(pip install -r requirements-dev.txt)")
+    from tests.gcs_emulator import GcsEmulator
+
+    with GcsEmulator() as gcs:
+        monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs.host)
+        yield gcs.create_bucket("gifrank-test")
 
 
 def gif_rows_from_world(world, blobs):
