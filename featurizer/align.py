@@ -12,12 +12,13 @@ featurizer.video_index.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
 from featurizer import crop_search
+from featurizer.area_resize import resize_frames
 from featurizer.blas_threads import one_blas_thread, one_opencv_thread
 from featurizer.errors import TOO_FEW_FRAMES, MediaError
 from featurizer.gif import GifFrames, read_gif
@@ -128,7 +129,22 @@ class _PreparedGif:
     times: np.ndarray  # (k,) seconds each frame comes on screen
     luma: np.ndarray  # (k, H, W) uint8
     picture_part: Box  # where the moving picture sits on the canvas
-    readings: list[Reading]  # full-frame readings, pictures at the video's thumbnail size
+    thumb_size: tuple[int, int]  # the video's thumbnails' (w, h)
+    _scaled: dict = field(default_factory=dict)  # Box -> its pictures at thumb_size, made when first asked
+
+    def readings(self) -> list[Reading]:
+        """The full-frame readings: the moving picture as is first (the reading most GIFs need),
+        the whole canvas when that differs, then both mirrored. Scaled only when asked for."""
+        boxes = [self.picture_part] + ([whole(self.luma)] if whole(self.luma) != self.picture_part else [])
+        return [Reading(self._scaled_to_thumbs(box), mirrored) for mirrored in (False, True) for box in boxes]
+
+    def first_reading(self) -> Reading:
+        return Reading(self._scaled_to_thumbs(self.picture_part), False)
+
+    def _scaled_to_thumbs(self, box: Box) -> np.ndarray:
+        if box not in self._scaled:
+            self._scaled[box] = resize_frames(box.take(self.luma), self.thumb_size)
+        return self._scaled[box]
 
     def picture(self) -> np.ndarray:
         """(k, h, w) luma of the moving picture, long side at most WORK_LONG_SIDE."""
@@ -136,7 +152,7 @@ class _PreparedGif:
         scale = WORK_LONG_SIDE / max(picture.shape[1:])
         if scale >= 1:
             return picture
-        return _resized(picture, (max(1, round(picture.shape[2] * scale)), max(1, round(picture.shape[1] * scale))))
+        return resize_frames(picture, (max(1, round(picture.shape[2] * scale)), max(1, round(picture.shape[1] * scale))))
 
 
 def _load(gif) -> GifFrames:
@@ -147,25 +163,16 @@ def _gif_name(gif) -> str:
     return os.fspath(gif) if isinstance(gif, (str, os.PathLike)) else "<gif>"
 
 
-def _resized(pictures: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    return np.stack([cv2.resize(p, size, interpolation=cv2.INTER_AREA) for p in pictures])
-
-
 def _prepare(frames: GifFrames, thumb_size: tuple[int, int]) -> _PreparedGif:
-    """Up to MAX_MATCHED_FRAMES frames in luma (ITU-R 601, like the video's gray decode); the
-    moving picture found on a sample of them; the whole canvas and the picture each scaled to
-    the video's thumbnail size."""
+    """Up to MAX_MATCHED_FRAMES frames in luma (ITU-R 601, like the video's gray decode) and the
+    moving picture found on a sample of them."""
     count = len(frames.frames)
     used = np.unique(np.linspace(0, count - 1, min(count, MAX_MATCHED_FRAMES)).round().astype(int))
     rgb = frames.frames if len(used) == count else frames.frames[used]
     luma = cv2.cvtColor(rgb.reshape(-1, *rgb.shape[2:]), cv2.COLOR_RGB2GRAY).reshape(rgb.shape[:3])
     k = len(luma)
     picture_part = picture_box(luma[np.unique(np.linspace(0, k - 1, min(k, BAR_SAMPLE_FRAMES)).round().astype(int))])
-    boxes = sorted({whole(luma), picture_part}, key=lambda b: b.height * b.width)
-    scaled = [_resized(box.take(luma), thumb_size) for box in boxes]
-    # the moving picture first, as is: the reading most GIFs need
-    readings = [Reading(pictures, mirrored) for mirrored in (False, True) for pictures in scaled]
-    return _PreparedGif(frames.start_times[used], luma, picture_part, readings)
+    return _PreparedGif(frames.start_times[used], luma, picture_part, thumb_size)
 
 
 def _hash_candidate(index: VideoIndex, reading: Reading, gif_times, speed_range) -> _Candidate | None:
@@ -173,6 +180,10 @@ def _hash_candidate(index: VideoIndex, reading: Reading, gif_times, speed_range)
     gray = to_gray32(reading.pictures)
     hashes = phash_from_gray32(gray[:, :, ::-1] if reading.mirrored else gray)
     distances = hamming_matrix(hashes, index.hashes)
+    # No line has more inliers than there are GIF frames within INLIER_BITS of some video frame:
+    # when those are too few to be _hopeful, the line fit is skipped (cropped GIFs' full frames).
+    if (distances.min(axis=1) <= INLIER_BITS).mean() < MIN_HASH_INLIER_SHARE / 2:
+        return None
     fit = fit_line(distances, gif_times, index.timeline, speed_range)
     return None if fit is None else _Candidate(reading, distances, fit)
 
@@ -318,12 +329,12 @@ def _best_candidate(index: VideoIndex, gif: _PreparedGif, speed_range) -> _Candi
 def _best_full_frame(index: VideoIndex, gif: _PreparedGif, speed_range) -> _Candidate | None:
     """The moving picture as is first: most GIFs show the plain video frame, and a clear match
     there ends the search. Otherwise every reading (whole canvas, mirrored) competes."""
-    first = _hash_candidate(index, gif.readings[0], gif.times, speed_range)
+    first = _hash_candidate(index, gif.first_reading(), gif.times, speed_range)
     if first is not None and _hopeful(first):
         _check_pixels(index, first, gif.times, speed_range)
         if first.acceptable and _confidence(first, gif.times, index) >= CLEAR_CONFIDENCE:
             return first
-    others = [_hash_candidate(index, reading, gif.times, speed_range) for reading in gif.readings[1:]]
+    others = [_hash_candidate(index, reading, gif.times, speed_range) for reading in gif.readings()[1:]]
     best = _best_checked(index, [c for c in others if c is not None], gif.times, speed_range)
     if first is not None and first.pixel_fit is not None and (best is None or _preferred(first, best)):
         best = first

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from featurizer.area_resize import resize_frames
 from featurizer.phash import hamming_matrix
 from featurizer.regions import Region, sample_regions
 from featurizer.temporal_fit import COST_CAP_BITS, LineFit, fit_line, offset_profile
@@ -44,11 +45,9 @@ FLAT_STD = 1.0
 # (spanning the coarse ladder's step).
 FINE_BOXES = 4
 FINE_SCALES = (0.82, 0.87, 0.92, 0.96, 1.0, 1.04, 1.09, 1.15, 1.21)
-# Fine boxes whose hashes are fitted on the frames near their tile (best fine NCC first),
-# up to the first whose line fits this share of the GIF frames within INLIER_BITS: far
-# beyond chance (a wrong box fits almost none), though a box a pixel off still loses some.
+# Fine boxes whose hashes are fitted on the frames near their tile. All of them: on scrolling
+# material a wrong box can fit half the GIF while a later one fits all of it.
 VERIFIED_BOXES = 3
-CLEAR_LOCAL_FIT_SHARE = 0.5
 # Frame pairs and step sizes (thumbnail pixels) of the final box refinement.
 REFINE_PAIRS = 12
 REFINE_STEPS_PX = (1.0, 0.5, 0.25)
@@ -299,7 +298,7 @@ def refine_region(index, pictures: np.ndarray, mirrored: bool, matched: np.ndarr
     frames (mean NCC), to a quarter thumbnail pixel: coordinate descent on place and size."""
     picks = np.unique(np.linspace(0, len(matched) - 1, min(len(matched), REFINE_PAIRS)).round().astype(int))
     size = (max(MIN_TEMPLATE_PIXELS, round(region.w)), max(MIN_TEMPLATE_PIXELS, round(region.h)))
-    scaled = np.stack([cv2.resize(p, size, interpolation=cv2.INTER_AREA) for p in pictures[picks]])
+    scaled = resize_frames(pictures[picks], size)
     gif = _unit_rows(scaled[:, :, ::-1] if mirrored else scaled)
     thumbs = np.asarray(index.thumbs[matched[picks]])
     height, width = thumbs.shape[1:]
@@ -344,10 +343,11 @@ class CropMatch:
     shifted_region_cost: float
 
 
-def _shifted_placements(index, hashes, gif_times, region: Region, fit: LineFit, separation_sec: float, shifts):
-    """(cost, region) per region shifted by (dx, dy) in shifts that stays inside the frame: its
-    best cost over starts within SHIFT_WINDOW_SEC of the fitted start but more than separation_sec
-    away from it (any start for 0); and the frames (first, stop) of that window."""
+def _shifted_placements(index, hashes, gif_times, region: Region, fit: LineFit, separation_sec: float,
+                        dxs, dys) -> tuple[list[tuple[float, Region]], tuple[int, int]]:
+    """(cost, region) per region moved by each dx along x and each dy along y that stays inside
+    the frame: its best cost over starts within SHIFT_WINDOW_SEC of the fitted start but more
+    than separation_sec away from it (any start for 0); and the frames (first, stop) of that window."""
     height, width = index.thumbs.shape[1:]
     interval = index.frame_interval
     start = int(index.timeline.frames_at(np.array([fit.offset]))[0][0])
@@ -355,25 +355,33 @@ def _shifted_placements(index, hashes, gif_times, region: Region, fit: LineFit, 
     span = round((gif_times[-1] - gif_times[0]) * fit.speed / interval) + 2
     first, stop = max(0, start - reach), min(index.num_frames, start + reach + span)
     separation = max(1, round(separation_sec / interval)) if separation_sec > 0 else -1
-    thumbs = np.asarray(index.thumbs[first:stop])
-    placements = []
-    for dx, dy in shifts:
-        shifted = Region(region.x + dx, region.y + dy, region.w, region.h)
-        if shifted.clipped(height, width) != shifted:
-            continue
-        distances = hamming_matrix(hashes, shifted.hashes(thumbs))
-        profile = offset_profile(distances, gif_times, fit.speed, interval)
-        far = np.abs(first + np.arange(len(profile)) - start) > separation
-        if far.any():
-            placements.append((float(profile[far].min()), shifted))
-    return placements, (first, stop)
+
+    def inside(shifted: Region) -> bool:
+        return shifted.clipped(height, width) == shifted
+
+    dxs = [dx for dx in dxs if inside(Region(region.x + dx, region.y, region.w, region.h))]
+    dys = [dy for dy in dys if inside(Region(region.x, region.y + dy, region.w, region.h))]
+    shifted = ([Region(region.x + dx, region.y, region.w, region.h) for dx in dxs]
+               + [Region(region.x, region.y + dy, region.w, region.h) for dy in dys])
+    if not shifted:
+        return [], (first, stop)
+    by_x, by_y = region.shifted_hashes(np.asarray(index.thumbs[first:stop]), dxs, dys)
+    video_hashes = np.concatenate([by_x, by_y])  # (shifts, frames)
+    distances = hamming_matrix(hashes, video_hashes.ravel()).reshape(len(hashes), *video_hashes.shape)
+    profiles = offset_profile(distances.transpose(1, 0, 2), gif_times, fit.speed, interval)  # (shifts, starts)
+    far = np.abs(first + np.arange(profiles.shape[1]) - start) > separation
+    if not far.any():
+        return [], (first, stop)
+    costs = profiles[:, far].min(axis=1)
+    return [(float(cost), place) for cost, place in zip(costs, shifted)], (first, stop)
 
 
 def _shifted_region_cost(index, hashes, gif_times, region: Region, fit: LineFit, separation_sec: float) -> float:
     """The best cost of regions shifted along x or y by SHIFT_SHARES of the region's size, over
     starts within SHIFT_WINDOW_SEC of the fitted start but more than separation_sec away from it."""
-    shifts = [(share * region.w, 0.0) for share in SHIFT_SHARES] + [(0.0, share * region.h) for share in SHIFT_SHARES]
-    placements, _ = _shifted_placements(index, hashes, gif_times, region, fit, separation_sec, shifts)
+    placements, _ = _shifted_placements(index, hashes, gif_times, region, fit, separation_sec,
+                                        [share * region.w for share in SHIFT_SHARES],
+                                        [share * region.h for share in SHIFT_SHARES])
     return min([float(COST_CAP_BITS)] + [cost for cost, _ in placements])
 
 
@@ -383,11 +391,9 @@ def _better_shifted_region(index, hashes, gif_times, region: Region,
     whose best start within SHIFT_WINDOW_SEC of the fitted one fits better than the region's own
     line, and the frames (first, stop) searched; None when none does."""
     reach = max(abs(share) for share in SHIFT_SHARES)
-    steps_x, steps_y = (SHIFT_STEP_PX * np.arange(1, int(reach * size / SHIFT_STEP_PX) + 1)
-                        for size in (region.w, region.h))
-    shifts = [(sign * step, 0.0) for step in steps_x for sign in (-1, 1)]
-    shifts += [(0.0, sign * step) for step in steps_y for sign in (-1, 1)]
-    placements, window = _shifted_placements(index, hashes, gif_times, region, fit, 0.0, shifts)
+    dxs, dys = ([sign * step for step in SHIFT_STEP_PX * np.arange(1, int(reach * size / SHIFT_STEP_PX) + 1)
+                 for sign in (-1, 1)] for size in (region.w, region.h))
+    placements, window = _shifted_placements(index, hashes, gif_times, region, fit, 0.0, dxs, dys)
     cost, shifted = min(placements, key=lambda p: p[0], default=(float("inf"), None))
     return (shifted, window) if cost < fit.cost else None
 
@@ -425,8 +431,6 @@ def search(index, pictures: np.ndarray, gif_times: np.ndarray, speed_range, mirr
                                                                       speed_range), speed_range)
         if fit is not None and (best is None or fit.score > best[0].score):
             best = (fit, region)
-        if fit is not None and fit.inlier_share >= CLEAR_LOCAL_FIT_SHARE:
-            break  # found: the box refinement below settles the last pixel
     if best is None:
         return None
     settled = _settle(index, pictures, hashes, gif_times, mirrored, *best, speed_range)

@@ -71,14 +71,24 @@ def _cut(flags: np.ndarray) -> tuple[int, int]:
 def picture_box(luma: np.ndarray) -> Box:
     """Where the moving picture sits in (k, H, W) uint8 luma frames."""
     frames = luma.astype(np.float32)
-    temporal = frames.std(axis=0)  # (H, W)
+    temporal = _std(frames, "kij->ij")  # (H, W)
     row_static = temporal.mean(axis=1) < STATIC_STD
     moving = bool((~row_static).any()) and temporal[~row_static].mean() >= MOVING_STD
     col_static = temporal.mean(axis=0) < STATIC_STD
-    row_uniform = row_static & (frames.std(axis=2).mean(axis=0) < UNIFORM_STD)
-    col_uniform = col_static & (frames.std(axis=1).mean(axis=0) < UNIFORM_STD)
+    row_uniform = row_static & (_std(frames, "kij->ki").mean(axis=0) < UNIFORM_STD)
+    col_uniform = col_static & (_std(frames, "kij->kj").mean(axis=0) < UNIFORM_STD)
     # Caption bars hold text, so only uniformity can tell bars from a still picture; static
     # edges are cut as caption bars only when the rest of the picture visibly moves.
     top, bottom = _cut(row_static if moving else row_uniform)
     left, right = _cut(col_uniform)
     return Box(top, bottom, left, right)
+
+
+def _std(frames: np.ndarray, reduction: str) -> np.ndarray:
+    """Standard deviation over the axes `reduction` (an einsum spec over 'kij') drops, from sums
+    of values and of squares: a few times faster than ndarray.std at GIF sizes."""
+    total = np.einsum(reduction, frames)
+    squares = np.einsum(reduction.replace("->", ",kij->"), frames, frames)
+    count = frames.size / total.size
+    mean = total / count
+    return np.sqrt(np.maximum(squares / count - mean * mean, 0.0))

@@ -9,6 +9,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from featurizer.area_resize import resize_frames
+
 HASH_SIDE = 8  # the hash keeps the 8x8 lowest DCT frequencies: 64 bits
 GRAY_SIDE = 32  # imagehash: hash_size 8 * highfreq_factor 4
 
@@ -79,11 +81,12 @@ def to_gray32(frames: np.ndarray) -> np.ndarray:
     rgb = frames.ndim == 4 and frames.shape[-1] == 3
     if not rgb and frames.ndim != 3:
         raise ValueError(f"expected (n, H, W) or (n, H, W, 3) frames, got {frames.shape}")
-    gray32 = np.empty((len(frames), GRAY_SIDE, GRAY_SIDE), dtype=np.float32)
-    for i, frame in enumerate(frames):  # one frame at a time keeps temporaries small
-        gray = to_luma(frame) if rgb else frame
-        gray32[i] = cv2.resize(gray, (GRAY_SIDE, GRAY_SIDE), interpolation=cv2.INTER_AREA)
-    return gray32
+    if rgb:  # one frame at a time keeps temporaries small
+        gray32 = np.empty((len(frames), GRAY_SIDE, GRAY_SIDE), dtype=np.float32)
+        for i, frame in enumerate(frames):
+            gray32[i] = cv2.resize(to_luma(frame), (GRAY_SIDE, GRAY_SIDE), interpolation=cv2.INTER_AREA)
+        return gray32
+    return resize_frames(frames, (GRAY_SIDE, GRAY_SIDE)).astype(np.float32)
 
 
 def phash_frames(frames: np.ndarray) -> np.ndarray:

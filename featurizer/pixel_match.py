@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-import cv2
 import numpy as np
 
+from featurizer.area_resize import resize_frames
 from featurizer.temporal_fit import Timeline, polish_grid
 
 # NCC at which a GIF frame counts as showing the video frame it is matched to: true
@@ -69,7 +69,7 @@ def _normalised(pictures: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def gif_vectors(pictures: np.ndarray, size: tuple[int, int], mirrored: bool) -> tuple[np.ndarray, np.ndarray]:
     """GIF pictures (k, H, W) uint8 area-scaled to size (w, h), flipped if mirrored, normalised."""
     if pictures.shape[1:] != (size[1], size[0]):
-        pictures = np.stack([cv2.resize(p, size, interpolation=cv2.INTER_AREA) for p in pictures])
+        pictures = resize_frames(pictures, size)
     return _normalised(pictures[:, :, ::-1] if mirrored else pictures)
 
 

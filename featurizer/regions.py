@@ -92,16 +92,44 @@ class Region:
         hashes = np.empty(m, dtype=np.uint64)
         for first in range(0, m, HASH_BATCH_FRAMES):
             low = _sandwich(pictures[first:first + HASH_BATCH_FRAMES, rows, cols], left, right)
-            coefficients = low.reshape(len(low), -1)
-            # the median of 64 values, from a sort (far faster than np.median's partition per
-            # row, and the same number: the mean of the two middle values)
-            ordered = np.sort(coefficients, axis=1)
-            middle = coefficients.shape[1] // 2
-            median = 0.5 * (ordered[:, middle - 1:middle] + ordered[:, middle:middle + 1])
-            bits = coefficients > median
-            # bit 0 is the most significant: big-endian packed bytes read as one uint64
-            hashes[first:first + len(low)] = np.packbits(bits, axis=1).view(">u8")[:, 0]
+            hashes[first:first + len(low)] = _packed_signs(low.reshape(len(low), -1))
         return hashes
+
+    def shifted_hashes(self, pictures: np.ndarray, dxs, dys) -> tuple[np.ndarray, np.ndarray]:
+        """Hashes of the rectangle moved by each dx along x, and by each dy along y:
+        ((len(dxs), m), (len(dys), m)) uint64. Moves along x share the rows' resampling and
+        moves along y the columns', so each family costs one pass over the pictures plus
+        small products."""
+        m, height, width = pictures.shape
+        dxs, dys = np.asarray(dxs, dtype=float), np.asarray(dys, dtype=float)
+        dct = _dct_rows().astype(np.float32)
+        pixels = np.asarray(pictures, dtype=np.float32)
+        left = dct @ area_matrix(self.y, self.y + self.h, GRAY_SIDE, 0, height).astype(np.float32)  # (8, H)
+        right = area_matrix(self.x, self.x + self.w, GRAY_SIDE, 0, width).T.astype(np.float32) @ dct.T  # (W, 8)
+        lefts = dct @ area_matrices(self.y + dys, self.y + dys + self.h, GRAY_SIDE, 0, height).astype(np.float32)
+        rights = dct @ area_matrices(self.x + dxs, self.x + dxs + self.w, GRAY_SIDE, 0, width).astype(np.float32)
+        # rows first, then every x move's columns: (m, 8, W) @ (W, 8 * len(dxs))
+        rows_done = (left @ pixels.transpose(1, 0, 2).reshape(height, m * width)).reshape(HASH_SIDE, m, width)
+        by_x = rows_done.transpose(1, 0, 2).reshape(m * HASH_SIDE, width) @ rights.reshape(-1, width).T
+        by_x = by_x.reshape(m, HASH_SIDE, len(dxs), HASH_SIDE).transpose(2, 0, 1, 3)
+        # columns first, then every y move's rows: (8 * len(dys), H) @ (H, m * 8)
+        cols_done = (pixels.reshape(m * height, width) @ right).reshape(m, height, HASH_SIDE)
+        by_y = lefts.reshape(-1, height) @ cols_done.transpose(1, 0, 2).reshape(height, m * HASH_SIDE)
+        by_y = by_y.reshape(len(dys), HASH_SIDE, m, HASH_SIDE).transpose(0, 2, 1, 3)
+        cells = HASH_SIDE * HASH_SIDE
+        return (_packed_signs(by_x.reshape(len(dxs) * m, cells)).reshape(len(dxs), m),
+                _packed_signs(by_y.reshape(len(dys) * m, cells)).reshape(len(dys), m))
+
+
+def _packed_signs(coefficients: np.ndarray) -> np.ndarray:
+    """(n, 64) low DCT coefficients -> (n,) uint64: bit = coefficient above the row's median."""
+    # the median of 64 values, from a sort (far faster than np.median's partition per row, and
+    # the same number: the mean of the two middle values)
+    ordered = np.sort(coefficients, axis=1)
+    middle = coefficients.shape[1] // 2
+    median = 0.5 * (ordered[:, middle - 1:middle] + ordered[:, middle:middle + 1])
+    # bit 0 is the most significant: big-endian packed bytes read as one uint64
+    return np.packbits(coefficients > median, axis=1).view(">u8")[:, 0]
 
 
 def sample_regions(regions: list[Region], pictures: np.ndarray, size: tuple[int, int]) -> np.ndarray:

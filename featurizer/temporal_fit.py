@@ -98,11 +98,11 @@ class LineFit:
 
 
 def _neighbour_min(distances: np.ndarray) -> np.ndarray:
-    """Each video frame's distance replaced by the least of it and its two neighbours:
-    tolerates the line landing one frame off (rounding, GIF tools sampling to nearest)."""
+    """Each video frame's distance (last axis) replaced by the least of it and its two
+    neighbours: tolerates the line landing one frame off (rounding, GIF tools sampling to nearest)."""
     out = distances.copy()
-    np.minimum(out[:, 1:], distances[:, :-1], out=out[:, 1:])
-    np.minimum(out[:, :-1], distances[:, 1:], out=out[:, :-1])
+    np.minimum(out[..., 1:], distances[..., :-1], out=out[..., 1:])
+    np.minimum(out[..., :-1], distances[..., 1:], out=out[..., :-1])
     return out
 
 
@@ -272,16 +272,17 @@ class Ambiguity:
 
 def offset_profile(distances: np.ndarray, gif_times: np.ndarray, speed: float, frame_interval: float) -> np.ndarray:
     """Mean capped distance of the GIF laid on the video at `speed` from every start frame
-    (frame steps taken as regular: this profile only measures ambiguity)."""
+    (frame steps taken as regular: this profile only measures ambiguity). distances: (..., k, n)
+    -> (..., starts)."""
     near = np.minimum(_neighbour_min(distances), COST_CAP_BITS)
-    k, n = near.shape
+    k, n = near.shape[-2:]
     shifts = np.round((gif_times - gif_times[0]) * speed / frame_interval).astype(int)
     starts = n - shifts.max()
     if starts <= 0:
-        return np.empty(0)
-    total = np.zeros(starts, dtype=np.float32)
+        return np.empty((*near.shape[:-2], 0))
+    total = np.zeros((*near.shape[:-2], starts), dtype=np.float32)
     for row, shift in enumerate(shifts):
-        total += near[row, shift:shift + starts]
+        total += near[..., row, shift:shift + starts]
     return total / k
 
 
