@@ -441,8 +441,9 @@ def search(index, pictures: np.ndarray, gif_times: np.ndarray, speed_range, mirr
     # search (tiles, three moments) can settle on the wrong point of that trade: the rest of the
     # GIF (a cut, a still stretch) then fits only the right one. A line that fits some stretch
     # of the GIF is looked for along the trade, and the better line taken.
+    # A line that fits every GIF frame leaves nothing for the trade to explain better.
     better = None
-    if fit.inliers.sum() >= MIN_REFINE_FRAMES:
+    if MIN_REFINE_FRAMES <= fit.inliers.sum() < len(fit.inliers):
         better = _better_shifted_region(index, hashes, gif_times, region, fit)
     if better is not None:
         shifted, window = better
