@@ -26,7 +26,6 @@ annotated GIFs. Speed is bench.align_speed's business.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -36,6 +35,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from bench.report import emit_json
 from featurizer.align import align_gif
 from featurizer.gif import read_gif
 from featurizer.video_index import index_video
@@ -381,10 +381,7 @@ def main(argv=None) -> dict:
     if not args.skip_corpus:
         cases, paths = corpus_cases(args.corpus, args.gifs_per_style)
         report["real_footage"] = summarize(run_cases(cases, paths))
-    text = json.dumps(report, indent=1)
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text + "\n")
+    emit_json(report, args.out)
     return report
 
 

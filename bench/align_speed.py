@@ -16,7 +16,6 @@ machines are noisy.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys
@@ -28,6 +27,7 @@ import cv2
 import imagehash
 from PIL import Image
 
+from bench.report import emit_json
 from featurizer import align
 from featurizer.gif import read_gif
 from pipelines.demo.world import WorldConfig, build_world
@@ -121,9 +121,7 @@ def main(argv=None) -> dict:
         "align_vs_naive": round(median["align_fps"] / (naive_frames / naive_sec), 1),
         "targets": "align_vs_decode_only >= 0.85 and match_share <= 0.05 (medians)",
     }
-    print(json.dumps(report, indent=2))
-    if args.out:
-        Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    emit_json(report, args.out)
     return report
 
 

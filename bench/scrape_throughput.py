@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import argparse
 import bisect
-import json
 import logging
 import tempfile
 import time
 from pathlib import Path
 
+from bench.report import emit_json
 from featurizer import tables
 from pipelines import scrape
 from pipelines.demo.replicate import replicate_world
@@ -97,9 +97,7 @@ def main(argv=None) -> dict:
         "rate_limit_respected": concurrent["max_requests_in_1s"] <= args.rate_limit,
         "target": "speedup >= 20 with the rate limit respected",
     }
-    print(json.dumps(report, indent=2))
-    if args.out:
-        Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    emit_json(report, args.out)
     return report
 
 

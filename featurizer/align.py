@@ -19,7 +19,7 @@ import numpy as np
 
 from featurizer import crop_search
 from featurizer.area_resize import resize_frames
-from featurizer.blas_threads import one_blas_thread, one_opencv_thread
+from featurizer.compute_threads import one_blas_thread, one_opencv_thread
 from featurizer.errors import TOO_FEW_FRAMES, MediaError
 from featurizer.gif import GifFrames, read_gif
 from featurizer.gif_picture import Box, picture_box, whole
@@ -38,6 +38,8 @@ ALIGNER = "phash-line-v1"
 # of bland material alone).
 MIN_FITTING_SHARE = 0.9
 MIN_HASH_INLIER_SHARE = 0.4
+# Hash lines with fewer hash inliers than this are not checked on pixels (_hopeful).
+HOPEFUL_HASH_INLIER_SHARE = MIN_HASH_INLIER_SHARE / 2
 # The crop search works on the GIF's picture scaled to at most this long a side: twice
 # the thumbnails' long side, since a crop box is at most a thumbnail.
 WORK_LONG_SIDE = 128
@@ -182,7 +184,7 @@ def _hash_candidate(index: VideoIndex, reading: Reading, gif_times, speed_range)
     distances = hamming_matrix(hashes, index.hashes)
     # No line has more inliers than there are GIF frames within INLIER_BITS of some video frame:
     # when those are too few to be _hopeful, the line fit is skipped (cropped GIFs' full frames).
-    if (distances.min(axis=1) <= INLIER_BITS).mean() < MIN_HASH_INLIER_SHARE / 2:
+    if (distances.min(axis=1) <= INLIER_BITS).mean() < HOPEFUL_HASH_INLIER_SHARE:
         return None
     fit = fit_line(distances, gif_times, index.timeline, speed_range)
     return None if fit is None else _Candidate(reading, distances, fit)
@@ -346,7 +348,7 @@ def _hopeful(candidate: _Candidate) -> bool:
     frames at most, which does not double its hash inliers, so a line with under half the
     hash inliers acceptance needs stays unacceptable (as a cropped GIF's full-frame readings,
     at chance distance, do)."""
-    return candidate.hash_fit.inlier_share >= MIN_HASH_INLIER_SHARE / 2
+    return candidate.hash_fit.inlier_share >= HOPEFUL_HASH_INLIER_SHARE
 
 
 def _preferred(candidate: _Candidate, other: _Candidate) -> bool:
