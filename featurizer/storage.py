@@ -11,9 +11,13 @@ a folder having been created.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import posixpath
+import shutil
+import tempfile
 from dataclasses import dataclass
+from typing import Iterator
 
 import pyarrow.fs as pafs
 
@@ -28,6 +32,11 @@ def _gcs_for_endpoint(host: str) -> pafs.GcsFileSystem:
     if not sep:
         scheme, endpoint = "http", host
     return pafs.GcsFileSystem(anonymous=True, scheme=scheme, endpoint_override=endpoint.rstrip("/"))
+
+
+def open_file_system(uri: str) -> tuple[pafs.FileSystem, str]:
+    """(filesystem, path) for a local path or a URI, gs:// emulator included."""
+    return _filesystem(uri if "://" in uri else os.path.abspath(uri))
 
 
 def _filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
@@ -90,3 +99,45 @@ class DatasetRoot:
         self.fs.delete_dir_contents(path, missing_dir_ok=True)
         if self.exists(*parts):
             self.fs.delete_dir(path)
+
+
+def delta_storage_options(root: DatasetRoot) -> dict[str, str] | None:
+    """Storage options for delta-rs (featurizer.table_store) on this root: None for a local
+    folder or Google's own GCS (default credentials); for an emulator, its endpoint.
+
+    delta-rs does not read STORAGE_EMULATOR_HOST, so the endpoint goes in a service-account
+    key of its own kind (object_store's gcs_base_url, with OAuth off).
+    """
+    emulator = os.environ.get(EMULATOR_HOST_ENV)
+    if root.fs.type_name != "gcs" or not emulator:
+        return None
+    import json
+
+    base = emulator if "://" in emulator else f"http://{emulator}"
+    key = {"gcs_base_url": base.rstrip("/"), "disable_oauth": True, "client_email": "", "private_key": "",
+           "private_key_id": ""}
+    return {"google_service_account_key": json.dumps(key), "allow_http": "true"}
+
+
+@contextlib.contextmanager
+def local_copy(uri: str) -> Iterator[str]:
+    """A path on this machine to a file named by a path or URI (gs://bucket/weights.h5): the file
+    itself when local, else a temporary copy. Workers read user-supplied files (C3D weights,
+    site adapters) through this, never from the launching machine's disk."""
+    if "://" not in uri or uri.startswith("file://"):
+        path = uri[len("file://"):] if uri.startswith("file://") else uri
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"{uri}: no such file")
+        yield path
+        return
+    fs, path = _filesystem(uri)
+    suffix = os.path.splitext(path)[1]
+    with tempfile.NamedTemporaryFile(prefix="gifrank-copy-", suffix=suffix) as copy:
+        try:
+            source = fs.open_input_stream(path)
+        except FileNotFoundError as exc:
+            raise FileNotFoundError(f"{uri}: no such file") from exc
+        with source:
+            shutil.copyfileobj(source, copy, 1 << 20)
+        copy.flush()
+        yield copy.name

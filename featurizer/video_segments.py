@@ -61,11 +61,32 @@ class C3DFrames:
         if os.path.exists(self._file.name):
             os.unlink(self._file.name)
 
+    def __getstate__(self):
+        """Finished frames travel between processes as their file's name: the pixels stay on disk."""
+        return {"name": self._file.name, "frame_numbers": self.frame_numbers}
+
+    def __setstate__(self, state):
+        self._file = _ClosedFile(state["name"])
+        self._indices = []
+        self.frame_numbers = state["frame_numbers"]
+        self.frames = (np.memmap(state["name"], np.uint8, "r", shape=(len(self.frame_numbers), *FRAME_SHAPE))
+                       if len(self.frame_numbers) else None)
+
     def __enter__(self) -> "C3DFrames":
         return self
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+
+class _ClosedFile:
+    """The finished frames file as another process sees it: only its name."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def close(self) -> None:
+        pass
 
 
 def _decode(path, fps: float, c3d_fps: float | None, store: C3DFrames, threads: int | None) -> Iterator[FrameFeatures]:
@@ -80,6 +101,13 @@ def _decode(path, fps: float, c3d_fps: float | None, store: C3DFrames, threads: 
 
 
 @dataclass
+class DecodedVideo:
+    shots: Shots
+    segments: list[Segment]
+    frames: C3DFrames  # close() when done with the snippets
+
+
+@dataclass
 class SegmentedVideo:
     shots: Shots
     segments: list[LabelledSegment]
@@ -90,6 +118,15 @@ def segment_video(path, gifs: Sequence[GifSpan], *, max_segment_sec: float = 6.0
                   detector: ShotDetector | None = None, threads: int | None = None,
                   temp_dir: str | None = None) -> SegmentedVideo:
     """Decode once: shots, labelled segments, and the frames C3D's snippets are read from."""
+    video = decode_segments(path, max_segment_sec=max_segment_sec, c3d_fps=c3d_fps, detector=detector,
+                            threads=threads, temp_dir=temp_dir)
+    return SegmentedVideo(video.shots, label_segments(video.segments, gifs), video.frames)
+
+
+def decode_segments(path, *, max_segment_sec: float = 6.0, c3d_fps: float | None = None,
+                    detector: ShotDetector | None = None, threads: int | None = None,
+                    temp_dir: str | None = None) -> DecodedVideo:
+    """Decode once: shots, segments, and the frames C3D's snippets are read from."""
     fps = probe_video(path).fps or 25.0
     store = C3DFrames(temp_dir)
     try:
@@ -100,5 +137,4 @@ def segment_video(path, gifs: Sequence[GifSpan], *, max_segment_sec: float = 6.0
         store.close()
         raise
     shots = shots_from_boundaries(boundaries, num_frames, fps)
-    segments = label_segments(segments_from_shots(shots.shots, fps, max_segment_sec), gifs)
-    return SegmentedVideo(shots, segments, store)
+    return DecodedVideo(shots, segments_from_shots(shots.shots, fps, max_segment_sec), store)

@@ -17,8 +17,9 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from featurizer import tables
 from pipelines.aligner import VideoAligner, gif_subjects
-from pipelines.runs import parse_stage_options, run_and_commit, stage_arg_parser
-from pipelines.table_io import ReadTable, WriteRunResults
+from pipelines.deadletters import WriteDeadLetters
+from pipelines.runs import parse_stage_options, run_pipeline, stage_arg_parser
+from pipelines.table_io import CommitTables, ReadTable, WriteTable, settled_values, table_snapshots
 from pipelines.workers import ApplyWorker
 
 PIPELINE = "align"
@@ -37,11 +38,14 @@ def _already_aligned(row: dict, done: dict, aligner: str) -> bool:
     return done.get(row["gif_id"]) == (row["gif_sha256"], row["video_sha256"], aligner)
 
 
-def build_pipeline(p: beam.Pipeline, opts: AlignOptions, dataset: str, run_id: str, num_shards: int = 1):
+def build_pipeline(p: beam.Pipeline, opts: AlignOptions, dataset: str, run_id: str):
     from featurizer.align import ALIGNER  # lazy: keeps `--help` free of the media stack
 
-    gifs = p | "ReadGifs" >> ReadTable(dataset, tables.GIFS)
-    existing = p | "ReadAlignments" >> ReadTable(dataset, tables.ALIGNMENTS)
+    dead_spec = tables.DEADLETTERS[PIPELINE]
+    snapshots = table_snapshots(dataset, (tables.GIFS, tables.ALIGNMENTS, dead_spec))
+    gifs = p | "ReadGifs" >> ReadTable(dataset, tables.GIFS, snapshots[tables.GIFS.name])
+    existing = p | "ReadAlignments" >> ReadTable(dataset, tables.ALIGNMENTS, snapshots[tables.ALIGNMENTS.name],
+                                                 columns=["gif_id", "gif_sha256", "video_sha256", "aligner"])
     if not opts.realign:
         done = beam.pvalue.AsDict(existing | "DoneKeys" >> beam.Map(
             lambda r: (r["gif_id"], (r["gif_sha256"], r["video_sha256"], r["aligner"]))))
@@ -54,8 +58,13 @@ def build_pipeline(p: beam.Pipeline, opts: AlignOptions, dataset: str, run_id: s
         | "Align" >> ApplyWorker(VideoAligner(dataset, opts.min_confidence), pipeline=PIPELINE, stage="align",
                                  describe=lambda group: gif_subjects(group[1]),
                                  measure=lambda row: {"gifs_aligned": 1}))
-    {"rows": aligned, "existing": existing, "dead": dead} | "WriteResults" >> WriteRunResults(
-        PIPELINE, dataset, tables.ALIGNMENTS, run_id, num_shards, settled_fields=("gif_id",))
+    actions = (
+        {"rows": aligned} | "WriteAlignments" >> WriteTable(dataset, tables.ALIGNMENTS,
+                                                            snapshots[tables.ALIGNMENTS.name]),
+        {"dead": dead, "settled": settled_values(aligned, ("gif_id",))}
+        | "WriteDeadLetters" >> WriteDeadLetters(dataset, PIPELINE, snapshots[dead_spec.name]))
+    actions | "AllActions" >> beam.Flatten() | "Commit" >> CommitTables(
+        dataset, PIPELINE, run_id, snapshots, (tables.ALIGNMENTS, dead_spec))
     return aligned, dead
 
 
@@ -68,10 +77,8 @@ def build_arg_parser() -> argparse.ArgumentParser:
 
 def run(argv=None, save_main_session=True) -> dict[str, int]:
     options, opts, shared = parse_stage_options(argv, build_arg_parser(), AlignOptions, save_main_session)
-    _run_id, counters = run_and_commit(
-        options, lambda p, run_id: build_pipeline(p, opts, shared.dataset, run_id, shared.num_shards),
-        shared.dataset,
-        (tables.ALIGNMENTS, tables.DEADLETTER), PIPELINE)
+    _run_id, counters = run_pipeline(
+        options, lambda p, run_id: build_pipeline(p, opts, shared.dataset, run_id), shared.dataset, PIPELINE)
     return counters
 
 

@@ -1,51 +1,54 @@
-"""C3D as a RunInference model handler: snippets of 16 frames -> fc6, batched, on the worker's device.
+"""C3D as a RunInference model handler whose elements are whole videos: a video reference in,
+its segments' features out (featurizer.video_features), so the step that holds the model also
+decodes, and no pixels travel between workers.
 
-Elements are (key, frames) with frames uint8 RGB (16, 128, 171, 3), C3D's resized
-snippet; the handler subtracts the snippet mean, crops the centre 112x112 and, with
-mirroring, also runs the left-right flipped clip. The inference is the mean fc6 of
-the snippet (and its mirror image), float32 (4096,).
+RunInference keeps one model per process, shared by the process's threads, and batches
+videos (`videos_per_batch`); the snippets of a batch's videos share model calls.
 """
 from __future__ import annotations
 
 from typing import Any, Iterable, Sequence
 
-import numpy as np
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 
-from pipelines.workers import Progress
+from featurizer.video_features import BlobVideo, FeatureSettings
 
 
-class C3DSnippetHandler(ModelHandler[np.ndarray, PredictionResult, Any]):
-    def __init__(self, weights_path: str | None, mean_path: str | None, *, mirror: bool = True,
-                 batch_size: int = 16):
+class C3DVideoHandler(ModelHandler[dict, PredictionResult, Any]):
+    """Elements: featurize jobs ({"video_sha256", ...}) of videos in `dataset`'s blob store.
+    Inference: VideoFeatures, or VideoFailure for expected bad input; other errors raise."""
+
+    def __init__(self, weights_uri: str | None, mean_uri: str | None, settings: FeatureSettings, dataset: str, *,
+                 videos_per_batch: int = 1, decode_processes: int = 0):
         super().__init__()
-        self._weights_path = weights_path
-        self._mean_path = mean_path
-        self._mirror = mirror
-        self._batch_size = batch_size
+        self._weights_uri = weights_uri
+        self._mean_uri = mean_uri
+        self._settings = settings
+        self._dataset = dataset
+        self._videos_per_batch = max(1, videos_per_batch)
+        self._decode_processes = decode_processes
 
     def load_model(self):
-        from featurizer.c3d import load_c3d_extractor  # lazy: TensorFlow/Keras only where the model runs
+        import contextlib
 
-        return load_c3d_extractor(self._weights_path, self._mean_path)
+        # lazy: TensorFlow/Keras only where the model runs
+        from featurizer.c3d import load_c3d_extractor
+        from featurizer.storage import local_copy
+        from featurizer.video_features import VideoFeaturizer
 
-    def run_inference(self, batch: Sequence[np.ndarray], model, inference_args=None) -> Iterable[PredictionResult]:
-        from featurizer.c3d.preprocess import CLIP_SHAPE, crop, to_channel_order, write_clip
+        # The weights are read through the dataset layer's filesystems (local, gs://), on the worker.
+        with contextlib.ExitStack() as files:
+            weights = files.enter_context(local_copy(self._weights_uri)) if self._weights_uri else None
+            mean = files.enter_context(local_copy(self._mean_uri)) if self._mean_uri else None
+            extractor = load_c3d_extractor(weights, mean)
+        return VideoFeaturizer(extractor, self._settings, self._decode_processes)
 
-        versions = (False, True) if self._mirror else (False,)
-        clips = np.empty((len(batch) * len(versions), *CLIP_SHAPE), np.float32)
-        mean_crop = crop(model.mean)
-        for i, frames in enumerate(batch):
-            window = to_channel_order(np.array(frames, np.uint8), model.channel_order)  # a copy: converted in place
-            for v, mirrored in enumerate(versions):
-                write_clip(window, mean_crop, clips[i * len(versions) + v], mirrored)
-        fc6 = model.clip_features(clips, self._batch_size * len(versions))
-        per_snippet = fc6.reshape(len(batch), len(versions), -1).mean(axis=1)
-        Progress.record("c3d_snippets", len(batch), 0)
-        return [PredictionResult(None, feature) for feature in per_snippet]
+    def run_inference(self, batch: Sequence[dict], model, inference_args=None) -> Iterable[PredictionResult]:
+        results = model.featurize([BlobVideo(self._dataset, job["video_sha256"]) for job in batch])
+        return [PredictionResult(job, result) for job, result in zip(batch, results)]
 
     def batch_elements_kwargs(self):
-        return {"min_batch_size": 1, "max_batch_size": self._batch_size}
+        return {"min_batch_size": 1, "max_batch_size": self._videos_per_batch}
 
     def get_metrics_namespace(self) -> str:
         return "gifrank.featurize.c3d"

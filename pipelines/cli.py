@@ -17,6 +17,7 @@ COMMANDS = {
     "align-dataset": ("pipelines.align_dataset", "run", "align every GIF of a dataset to its video (Beam)"),
     "shots": ("pipelines.shots_cli", "main", "detect the shots of a video (JSON)"),
     "featurize": ("pipelines.featurize", "run", "shots, labelled segments and C3D features of a dataset (Beam)"),
+    "tables": ("pipelines.tables_cli", "main", "the dataset's tables (JSON lines), or export one as a Parquet file"),
     "demo-site": ("pipelines.demo.site", "main", "serve the demo GIF website on loopback"),
     "demo": ("pipelines.demo.job", "main", "build the demo world, serve it, and run every stage on it"),
 }

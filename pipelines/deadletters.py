@@ -6,6 +6,7 @@ from typing import Any, Iterable
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
+from featurizer.tables import deadletter_spec
 from pipelines.failures import Failed, error_kind, rows_for, subject
 
 
@@ -38,34 +39,29 @@ class ToDeadLetterRows(beam.PTransform):
         return rows
 
 
-class StillCurrentDeadLetters(beam.PTransform):
-    """Earlier dead letters that this run did not settle.
+class WriteDeadLetters(beam.PTransform):
+    """A run's dead letters into its pipeline's own table -> file actions for CommitTables.
 
-    Input: (existing deadletter rows, rows this run settled: outputs and new dead
-    letters). An earlier dead letter of `pipeline` is out of date when its record_key
-    equals any of `settled_fields` of a settled row: the record has been processed
-    again, successfully or with a new reason. Other pipelines' dead letters are kept.
+    Input: {"dead": new dead-letter rows, "settled": values naming the records this run
+    decided (processed again, successfully or not)}. An earlier dead letter whose
+    record_key or url is one of them is dropped; the others stay. A dead letter equal to
+    an earlier one but for its time keeps the earlier row, so a rerun with nothing new
+    leaves the table as it was.
     """
 
-    def __init__(self, pipeline: str, settled_fields: tuple[str, ...]):
+    SETTLE_FIELDS = ("record_key", "url")
+
+    def __init__(self, root_uri: str, pipeline: str, snapshot):
         super().__init__()
+        self._root_uri = root_uri
         self._pipeline = pipeline
-        self._settled_fields = settled_fields
+        self._snapshot = snapshot
 
     def expand(self, pcolls):
-        existing, settled = pcolls
-        settled_keys = settled | "SettledKeys" >> beam.FlatMap(self._keys)
-        return (
-            {"old": existing | "KeyOld" >> beam.Map(lambda r: (r["record_key"], r)), "settled": settled_keys}
-            | "JoinSettled" >> beam.CoGroupByKey()
-            | "DropSettled" >> beam.FlatMap(self._still_current))
+        from pipelines.table_io import WriteTable, settled_values
 
-    def _keys(self, row: dict):
-        for name in self._settled_fields:
-            if row.get(name):
-                yield row[name], None
-
-    def _still_current(self, keyed):
-        _key, grouped = keyed
-        settled = any(True for _ in grouped["settled"])
-        return [r for r in grouped["old"] if not (settled and r["pipeline"] == self._pipeline)]
+        dead = pcolls["dead"]
+        settled = ((pcolls["settled"], settled_values(dead, self.SETTLE_FIELDS, "SettledByDeadLetters"))
+                   | "AllSettled" >> beam.Flatten())
+        return {"rows": dead, "settled": settled} | WriteTable(
+            self._root_uri, deadletter_spec(self._pipeline), self._snapshot, settle_fields=self.SETTLE_FIELDS)

@@ -32,7 +32,7 @@ def rows_for(pipeline: str, stage: str, subjects: Iterable[dict], kind: str, mes
     now = now or dt.datetime.now(dt.timezone.utc)
     return [DEADLETTER.conform({
         "pipeline": pipeline, "stage": stage,
-        "record_key": s.get("gif_id") or s.get("url") or "",
+        "record_key": s.get("record_key") or s.get("gif_id") or s.get("url") or "",
         "url": s.get("url"), "gif_id": s.get("gif_id"),
         "error_kind": kind, "message": message[:MAX_MESSAGE_CHARS], "failed_at": now,
     }) for s in subjects]

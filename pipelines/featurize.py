@@ -1,34 +1,47 @@
-"""The featurize pipeline: videos with aligned GIFs -> labelled segments with C3D features.
+"""The featurize pipeline: videos with aligned GIFs -> the features table (once) and the labels table.
 
     gifrank featurize --dataset ./data [--c3d-weights c3d.pkl --c3d-mean mean.npy] [--fps 8] [--no-mirror]
     ... --runner DataflowRunner --c3d-accelerator "type:nvidia-l4;count:1;install-nvidia-driver"
 
-Per video, decode once: shots -> segments -> labels (from the alignments table) and
-C3D's snippets. Only the C3D step (RunInference, batched) asks for an accelerator;
-decoding and everything else run on CPU workers. Writes the segments table; a video
-that cannot be read, or whose GIFs all failed to align, goes to the dead letters.
+Features are expensive and computed once: only videos whose features are missing for
+this segmenter and extractor are decoded. One step does it all for a video (decode,
+shots, segments, snippets, C3D through RunInference, batched across videos), so no
+pixels cross a step boundary; only that step (and the write of its file, fused with
+it) asks for an accelerator. Labels are cheap and recomputed every run from the gifs,
+the alignments and the features' segment boundaries, without decoding anything.
+
+Expected bad input (unreadable media, no aligned GIF, no shot long enough) becomes a
+dead letter; anything else raises, so the runner retries it and a failed job leaves
+the tables as they were. The tables are committed by the pipeline's last step.
 """
 from __future__ import annotations
 
 import argparse
-import hashlib
+import contextlib
 import warnings
 
 import apache_beam as beam
-import numpy as np
 from apache_beam.metrics import Metrics
 from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from featurizer import popularity, tables
-from pipelines.c3d_inference import C3DSnippetHandler
-from pipelines.failures import error_kind, rows_for, subject
-from pipelines.runs import parse_stage_options, run_and_commit, stage_arg_parser
-from pipelines.table_io import ReadTable, WriteRunResults
+from featurizer import popularity, table_store, tables
+from featurizer.segment_labels import label_rows, parse_ratios, split_of, video_job
+from featurizer.table_store import Snapshot
+from featurizer.video_features import FeatureSettings
+from pipelines.c3d_inference import C3DVideoHandler
+from pipelines.deadletters import WriteDeadLetters
+from pipelines.failures import rows_for, subject
+from pipelines.runs import parse_stage_options, run_pipeline, stage_arg_parser
+from pipelines.table_io import ADD, CommitTables, ReadTable, WriteTable, table_snapshots
 from pipelines.workers import Progress
 
 PIPELINE = "featurize"
-SPLITS = ("train", "val", "test")
+NAMESPACE = f"gifrank.{PIPELINE}"
+__all__ = ["run", "build_pipeline", "split_of", "parse_ratios"]
+# Dead letters of input that fails the same way every time: not decoded again unless --retry-failed.
+LASTING_KINDS = ("unreadable", "no_frames", "too_few_frames", "decompression_bomb", "too_long", "no_segments")
+BOUNDARY_COLUMNS = [n for n in tables.FEATURES.schema.names if n != "features"]
 
 
 class FeaturizeOptions(PipelineOptions):
@@ -37,9 +50,11 @@ class FeaturizeOptions(PipelineOptions):
         parser.add_argument("--max-segment-sec", dest="max_segment_sec", type=float, default=6.0,
                             help="longest segment, a typical GIF's length (default: %(default)s)")
         parser.add_argument("--c3d-weights", dest="c3d_weights",
-                            help="C3D Sports-1M weights: the Video2GIF release's Lasagne pickle or the Keras "
-                                 "HDF5 port; without them C3D runs with random weights (c3d-random)")
-        parser.add_argument("--c3d-mean", dest="c3d_mean", help="the snippet mean (.npy) that goes with the weights")
+                            help="C3D Sports-1M weights, a path or gs:// URI: the Video2GIF release's Lasagne "
+                                 "pickle or the Keras HDF5 port; without them C3D runs with random weights "
+                                 "(c3d-random)")
+        parser.add_argument("--c3d-mean", dest="c3d_mean",
+                            help="the snippet mean (.npy, a path or gs:// URI) that goes with the weights")
         parser.add_argument("--fps", type=float, default=None,
                             help="resample frames to this rate before C3D (fewer snippets; default: native)")
         parser.add_argument("--snippet-stride", dest="snippet_stride", type=int, default=8,
@@ -49,161 +64,145 @@ class FeaturizeOptions(PipelineOptions):
                             help="skip the mirrored copy of each snippet (half the C3D work)")
         parser.add_argument("--batch-size", dest="batch_size", type=int, default=16,
                             help="snippets per C3D call (default: %(default)s)")
+        parser.add_argument("--videos-per-batch", dest="videos_per_batch", type=int, default=1,
+                            help="videos per RunInference batch, decoded at once; a GPU wants several "
+                                 "(default: %(default)s)")
+        parser.add_argument("--decode-processes", dest="decode_processes", type=int, default=0,
+                            help="processes decoding videos beside the model; 0 decodes in the model's "
+                                 "thread (default: %(default)s)")
         parser.add_argument("--c3d-accelerator", dest="c3d_accelerator",
                             help="Beam resource hint for the C3D step only, e.g. "
                                  "'type:nvidia-l4;count:1;install-nvidia-driver' on Dataflow")
         parser.add_argument("--split-ratios", dest="split_ratios", default="0.8,0.1,0.1",
                             help="train,val,test shares, assigned by a hash of video_id (default: %(default)s)")
+        parser.add_argument("--retry-failed", dest="retry_failed", action="store_true",
+                            help="decode again videos whose earlier dead letter says they cannot be used")
 
 
-def parse_ratios(text: str) -> tuple[float, float, float]:
-    try:
-        ratios = tuple(float(x) for x in text.split(","))
-    except ValueError as exc:
-        raise ValueError(f"--split-ratios must be three numbers, got {text!r}") from exc
-    if len(ratios) != 3 or min(ratios) < 0 or abs(sum(ratios) - 1.0) > 1e-6:
-        raise ValueError(f"--split-ratios must be three non-negative shares summing to 1, got {text!r}")
-    return ratios
+def feature_settings(opts: FeaturizeOptions) -> FeatureSettings:
+    return FeatureSettings(max_segment_sec=opts.max_segment_sec, fps=opts.fps, stride=opts.snippet_stride,
+                           mirror=opts.mirror, batch_size=opts.batch_size)
 
 
-def split_of(video_id: str, ratios: tuple[float, float, float]) -> str:
-    """Deterministic: the same video is always in the same split, whatever else is in the dataset."""
-    u = int.from_bytes(hashlib.sha1(video_id.encode()).digest()[:8], "big") / 2**64
-    return SPLITS[0] if u < ratios[0] else SPLITS[1] if u < ratios[0] + ratios[1] else SPLITS[2]
+def featurized_videos(snapshot: Snapshot, segmenter: str, extractor: str) -> dict[str, table_store.DataFile]:
+    """video_sha256 -> its features file, for this segmenter and extractor (from the file names alone)."""
+    wanted = tables.features_key_hash(segmenter, extractor)
+    found = {}
+    for f in snapshot.files:
+        key = tables.features_file_key(f.path)
+        if key and key[1] == wanted:
+            found[key[0]] = f
+    return found
 
 
-def video_job(keyed) -> dict:
-    """A video's GIF rows and alignments joined: what featurizing it needs."""
-    video_sha256, grouped = keyed
-    gifs = sorted(grouped["gifs"], key=lambda r: r["gif_id"])
-    by_gif = {r["gif_id"]: r for r in gifs}
-    aligned = sorted((a for a in grouped["alignments"] if a["gif_id"] in by_gif), key=lambda a: a["gif_id"])
-    return {
-        "video_sha256": video_sha256, "video_id": gifs[0]["video_id"], "video_url": gifs[0]["video_url"],
-        "category": next((r["category"] for r in gifs if r.get("category")), None),
-        "tags": sorted({t for r in gifs for t in (r.get("tags") or [])}),
-        "spans": [(a["gif_id"], a["start_frame"], a["end_frame"], popularity.raw_score(by_gif[a["gif_id"]]))
-                  for a in aligned],
-    }
+def _segment_dead_letters(job: dict, rows, fps) -> list[dict]:
+    """A segment with no snippet at this --fps: its dead letter (its record is the segment, its url the video's)."""
+    return [rows_for(PIPELINE, "segment", [{**subject(url=job["video_url"]),
+                                            "record_key": f"{job['video_url']}#segment={r['segment_index']}"}],
+                     "no_snippets", f"segment {r['segment_index']} keeps under 16 frames at --fps {fps}")[0]
+            for r in rows if r["snippets"] == 0]
 
 
-class NoAlignedGifs(ValueError):
-    kind = "no_aligned_gifs"
+class _FindFinished(beam.DoFn):
+    """Jobs whose features file a crashed run already wrote: reused (not decoded again), else to compute."""
+
+    def __init__(self, dataset: str, segmenter: str, extractor: str, fps):
+        self._dataset, self._segmenter, self._extractor, self._fps = dataset, segmenter, extractor, fps
+        self._reused = Metrics.counter(NAMESPACE, "videos_reused_from_unfinished_run")
+
+    def process(self, job: dict):
+        name = tables.features_file_name(job["video_sha256"], self._segmenter, self._extractor)
+        found = table_store.named_file(self._dataset, tables.FEATURES, name)
+        if found is None:
+            yield beam.pvalue.TaggedOutput("todo", (job["video_sha256"], job))
+            return
+        self._reused.inc()
+        rows = tables.batch_to_rows(table_store.read_file(self._dataset, tables.FEATURES, name, BOUNDARY_COLUMNS))
+        yield tables.FEATURES.name, ADD, found
+        for row in rows:
+            yield beam.pvalue.TaggedOutput("boundaries", row)
+        for dead in _segment_dead_letters(job, rows, self._fps):
+            yield beam.pvalue.TaggedOutput("deadletters", dead)
 
 
-class NoSegments(ValueError):
-    kind = "no_segments"
+class _WriteFeatures(beam.DoFn):
+    """A video's features -> its file (a file action), its boundary rows, its dead letters."""
 
+    def __init__(self, dataset: str, segmenter: str, extractor: str, fps):
+        self._dataset, self._segmenter, self._extractor, self._fps = dataset, segmenter, extractor, fps
+        self._labels = {}
+        self._videos = Metrics.counter(NAMESPACE, "videos_segmented")
+        self._failed = Metrics.counter(NAMESPACE, "videos_failed")
+        self._snippets = Metrics.counter(NAMESPACE, "snippets")
+        self._segments = Metrics.counter(NAMESPACE, "segments_featurized")
 
-class FeaturizeVideo(beam.DoFn):
-    """job -> segment rows (main), snippets ((video_id, segment, snippet), frames) and dead-letter rows.
+    def process(self, keyed):
+        from featurizer.video_features import VideoFailure
 
-    Snippets are emitted as they are read back, so the fused C3D step downstream
-    keeps memory at a batch of snippets. A failing video becomes a dead-letter row here
-    rather than through with_exception_handling, which would keep only the error's
-    class name, not its kind (unreadable, no_frames, ...).
-    """
-
-    def __init__(self, dataset: str, opts: FeaturizeOptions, ratios):
-        self._dataset = dataset
-        self._max_segment_sec = opts.max_segment_sec
-        self._fps = opts.fps
-        self._stride = opts.snippet_stride
-        self._ratios = ratios
-        self._labels = {label: Metrics.counter(f"gifrank.{PIPELINE}", f"segments_{name}")
-                        for label, name in ((1, "positive"), (0, "negative"), (-1, "ignored"))}
-        self._snippets = Metrics.counter(f"gifrank.{PIPELINE}", "snippets")
-        self._videos = Metrics.counter(f"gifrank.{PIPELINE}", "videos_segmented")
-        self._failed = Metrics.counter(f"gifrank.{PIPELINE}", "videos_failed")
-
-    def setup(self):
-        from featurizer.blobs import BlobStore
-
-        self._blobs = BlobStore(self._dataset)
-
-    def process(self, job: dict, sorted_scores):
-        try:
-            yield from self._featurize(job, sorted_scores)
-        except Exception as exc:  # noqa: BLE001 - the video's dead letter, with the error's own kind
+        _sha, result = keyed
+        job, video = result.example, result.inference
+        if isinstance(video, VideoFailure):
             self._failed.inc()
             Progress.record("featurize_videos", 0, 1)
             yield beam.pvalue.TaggedOutput("deadletters", rows_for(
-                PIPELINE, "video", [subject(url=job["video_url"])], error_kind(exc), str(exc))[0])
-
-    def _featurize(self, job: dict, sorted_scores):
-        from featurizer.context import context_vector
-        from featurizer.segments import GifSpan
-        from featurizer.video_segments import segment_video
-
-        if not job["spans"]:
-            raise NoAlignedGifs(f"video {job['video_id']}: none of its GIFs is aligned")
-        spans = [GifSpan(g, s, e, popularity.normalised(raw, sorted_scores) or 0.0) for g, s, e, raw in job["spans"]]
-        with self._blobs.local_path(job["video_sha256"]) as path:
-            video = segment_video(path, spans, max_segment_sec=self._max_segment_sec, c3d_fps=self._fps)
-        if not video.segments:
-            video.frames.close()
-            raise NoSegments(f"video {job['video_id']}: no shot of at least 16 frames "
-                             f"({video.shots.num_frames} frames in all)")
+                PIPELINE, "video", [subject(url=job["video_url"])], video.kind,
+                f"video {job['video_id']}: {video.message}")[0])
+            return
+        rows = video.feature_rows(job["video_sha256"], self._segmenter, self._extractor)
+        name = tables.features_file_name(job["video_sha256"], self._segmenter, self._extractor)
+        written = table_store.write_named_file(self._dataset, tables.FEATURES,
+                                               tables.rows_to_arrow(tables.FEATURES, rows), name)
         self._videos.inc()
+        self._segments.inc(len(rows))
+        self._snippets.inc(int(video.snippets.sum()))
         Progress.record("featurize_videos", 1, 0)
-        with video.frames:
-            fps, duration = video.shots.fps, video.shots.num_frames / video.shots.fps
-            for labelled in video.segments:
-                segment = labelled.segment
-                snippets = list(video.frames.snippets(segment, self._stride))
-                if not snippets:
-                    yield beam.pvalue.TaggedOutput("deadletters", rows_for(
-                        PIPELINE, "segment", [subject(url=f"{job['video_url']}#segment={segment.index}")],
-                        "no_snippets", f"segment {segment.index} keeps under 16 frames at --fps {self._fps}")[0])
-                    continue
-                self._labels[labelled.label].inc()
-                self._snippets.inc(len(snippets))
-                yield {
-                    "video_id": job["video_id"], "segment_index": segment.index,
-                    "start_frame": segment.start_frame, "end_frame": segment.end_frame,
-                    "start_sec": segment.start_frame / fps, "end_sec": segment.end_frame / fps,
-                    "fps": fps, "video_num_frames": video.shots.num_frames, "label": labelled.label,
-                    "gif_ids": list(labelled.gif_ids),
-                    "popularity": labelled.popularity if labelled.label == 1 else None,
-                    "context": context_vector(job["category"], job["tags"], segment.start_frame / fps, duration,
-                                              segment.index).tolist(),
-                    "split": split_of(job["video_id"], self._ratios),
-                }
-                for number, frames in enumerate(snippets):
-                    yield beam.pvalue.TaggedOutput("snippets", ((job["video_id"], segment.index, number), frames))
+        yield tables.FEATURES.name, ADD, written
+        for row in rows:
+            yield beam.pvalue.TaggedOutput("boundaries", {k: row[k] for k in BOUNDARY_COLUMNS})
+        for dead in _segment_dead_letters(job, rows, self._fps):
+            yield beam.pvalue.TaggedOutput("deadletters", dead)
 
 
-def _segment_feature(keyed):
-    """Mean fc6 over a segment's snippets, summed in snippet order so reruns give the same bits."""
-    segment_key, numbered = keyed
-    features = [f for _n, f in sorted(numbered, key=lambda item: item[0])]
-    return segment_key, np.mean(np.stack(features), axis=0, dtype=np.float64).astype(np.float32)
+class _LabelVideo(beam.DoFn):
+    """(video_sha256, {"jobs", "boundaries"}) -> the video's label rows (none without both)."""
+
+    def __init__(self, ratios):
+        self._ratios = ratios
+        self._labels = {label: Metrics.counter(NAMESPACE, f"segments_{name}")
+                        for label, name in ((1, "positive"), (0, "negative"), (-1, "ignored"))}
+
+    def process(self, keyed, sorted_scores):
+        _sha, grouped = keyed
+        jobs, boundaries = list(grouped["jobs"]), list(grouped["boundaries"])
+        if not jobs or not boundaries:
+            return
+        for row in label_rows(jobs[0], boundaries, sorted_scores, self._ratios):
+            self._labels[row["label"]].inc()
+            yield row
 
 
-def _with_features(keyed, extractor: str):
-    _key, grouped = keyed
-    rows, features = list(grouped["rows"]), list(grouped["features"])
-    # No features: its video failed part-way, and the video's dead letter says why.
-    return [tables.SEGMENTS.conform({**row, "features": features[0].tolist(), "feature_extractor": extractor})
-            for row in rows if features]
+def _no_aligned_gifs(job: dict) -> dict:
+    return rows_for(PIPELINE, "video", [subject(url=job["video_url"])], "no_aligned_gifs",
+                    f"video {job['video_id']}: none of its GIFs is aligned")[0]
 
 
-def _not_refeaturized(keyed):
-    _video_id, grouped = keyed
-    return [] if any(True for _ in grouped["processed"]) else list(grouped["old"])
-
-
-def build_pipeline(p: beam.Pipeline, opts: FeaturizeOptions, dataset: str, run_id: str, num_shards: int = 1):
+def build_pipeline(p: beam.Pipeline, opts: FeaturizeOptions, dataset: str, run_id: str):
     ratios = parse_ratios(opts.split_ratios)
+    settings = feature_settings(opts)
     if opts.c3d_weights is None:
         warnings.warn("featurize: no --c3d-weights, C3D features are random (c3d-random)", UserWarning)
-    from featurizer.c3d import extractor_name  # lazy: Keras/TensorFlow only for this command
+    from featurizer.c3d.extractor import extractor_name  # lazy: Keras/TensorFlow only for this command
+    from featurizer.storage import local_copy
 
-    extractor = extractor_name(opts.c3d_weights)
-    gifs = p | "ReadGifs" >> ReadTable(dataset, tables.GIFS)
-    alignments = p | "ReadAlignments" >> ReadTable(dataset, tables.ALIGNMENTS)
-    existing_segments = p | "ReadSegments" >> ReadTable(dataset, tables.SEGMENTS)
+    with local_copy(opts.c3d_weights) if opts.c3d_weights else contextlib.nullcontext() as weights:
+        extractor = settings.extractor_id(extractor_name(weights))
+    segmenter = settings.segmenter
+    dead_spec = tables.DEADLETTERS[PIPELINE]
+    snapshots = table_snapshots(dataset, (tables.GIFS, tables.ALIGNMENTS, tables.FEATURES, tables.LABELS, dead_spec))
+    done = featurized_videos(snapshots[tables.FEATURES.name], segmenter, extractor)
 
+    gifs = p | "ReadGifs" >> ReadTable(dataset, tables.GIFS, snapshots[tables.GIFS.name])
+    alignments = p | "ReadAlignments" >> ReadTable(dataset, tables.ALIGNMENTS, snapshots[tables.ALIGNMENTS.name])
     sorted_scores = beam.pvalue.AsSingleton(
         gifs | "RawPopularity" >> beam.Map(popularity.raw_score) | "Scored" >> beam.Filter(lambda s: s is not None)
         | "AllScores" >> beam.combiners.ToList() | "Sort" >> beam.Map(sorted))
@@ -212,43 +211,63 @@ def build_pipeline(p: beam.Pipeline, opts: FeaturizeOptions, dataset: str, run_i
          "alignments": alignments | "AlignmentsByVideo" >> beam.Map(lambda a: (a["video_sha256"], a))}
         | "JoinByVideo" >> beam.CoGroupByKey()
         | "WithGifs" >> beam.Filter(lambda keyed: any(True for _ in keyed[1]["gifs"]))
-        | "VideoJobs" >> beam.Map(video_job)
-        | "SpreadVideos" >> beam.Reshuffle())
-    outputs = jobs | "Featurize" >> beam.ParDo(FeaturizeVideo(dataset, opts, ratios), sorted_scores).with_outputs(
-        "snippets", "deadletters", main="rows")
-    handler = KeyedModelHandler(C3DSnippetHandler(opts.c3d_weights, opts.c3d_mean, mirror=opts.mirror,
-                                                  batch_size=opts.batch_size))
+        | "VideoJobs" >> beam.MapTuple(lambda sha, g: video_job(sha, g["gifs"], g["alignments"])))
+    lasting_failures = beam.pvalue.AsDict(
+        p | "ReadDeadLetters" >> ReadTable(dataset, dead_spec, snapshots[dead_spec.name])
+        | "LastingFailures" >> beam.Filter(lambda d: d["stage"] == "video" and d["error_kind"] in LASTING_KINDS)
+        | "FailedUrls" >> beam.Map(lambda d: (d["url"], d["error_kind"])))
+    retry = opts.retry_failed
+    unaligned, to_featurize = jobs | "ByAlignment" >> beam.Partition(lambda job, _n: 1 if job["spans"] else 0, 2)
+    missing = (to_featurize
+               | "NotFeaturized" >> beam.Filter(lambda job: job["video_sha256"] not in done)
+               | "NotKnownBad" >> beam.Filter(lambda job, bad: retry or job["video_url"] not in bad,
+                                              lasting_failures))
+    finished = missing | "SpreadVideos" >> beam.Reshuffle() | "FindFinished" >> beam.ParDo(
+        _FindFinished(dataset, segmenter, extractor, opts.fps)).with_outputs("todo", "boundaries", "deadletters",
+                                                                             main="actions")
+    handler = KeyedModelHandler(C3DVideoHandler(opts.c3d_weights, opts.c3d_mean, settings, dataset,
+                                                videos_per_batch=opts.videos_per_batch,
+                                                decode_processes=opts.decode_processes))
     inference = RunInference(handler)
+    write = beam.ParDo(_WriteFeatures(dataset, segmenter, extractor, opts.fps))
     if opts.c3d_accelerator:
+        # The write too: with the same hint it fuses with the model step, so only features leave it.
         inference = inference.with_resource_hints(accelerator=opts.c3d_accelerator)
-    features = (
-        outputs.snippets
-        | "C3D" >> inference
-        | "BySegment" >> beam.Map(lambda kv: ((kv[0][0], kv[0][1]), (kv[0][2], kv[1].inference)))
-        | "GroupSnippets" >> beam.GroupByKey()
-        | "MeanFc6" >> beam.Map(_segment_feature))
-    rows = (
-        {"rows": outputs.rows | "KeyRows" >> beam.Map(lambda r: ((r["video_id"], r["segment_index"]), r)),
-         "features": features}
-        | "JoinFeatures" >> beam.CoGroupByKey()
-        | "SegmentRows" >> beam.FlatMap(_with_features, extractor))
-    dead = outputs.deadletters
+        write = write.with_resource_hints(accelerator=opts.c3d_accelerator)
+    computed = (finished.todo | "C3D" >> inference
+                | "WriteFeatures" >> write.with_outputs("boundaries", "deadletters", main="actions"))
 
-    processed = jobs | "ProcessedVideos" >> beam.Map(lambda job: (job["video_id"], None))
-    kept_segments = (
-        {"old": existing_segments | "OldByVideo" >> beam.Map(lambda r: (r["video_id"], r)), "processed": processed}
-        | "JoinProcessed" >> beam.CoGroupByKey() | "NotRefeaturized" >> beam.FlatMap(_not_refeaturized))
-    settled = jobs | "SettledVideos" >> beam.Map(lambda job: {"video_url": job["video_url"]})
-    {"rows": rows, "existing": kept_segments, "dead": dead, "settled": settled} | "WriteResults" >> WriteRunResults(
-        PIPELINE, dataset, tables.SEGMENTS, run_id, num_shards, settled_fields=("video_url", "record_key"))
-    return rows, dead
+    existing_boundaries = (
+        p | "ReadFeatureBounds" >> ReadTable(dataset, tables.FEATURES,
+                                             Snapshot(tables.FEATURES.name, None, tuple(done.values())),
+                                             columns=BOUNDARY_COLUMNS))
+    boundaries = (existing_boundaries, finished.boundaries, computed.boundaries) | "AllBoundaries" >> beam.Flatten()
+    labels = (
+        {"jobs": jobs | "JobsByVideo" >> beam.Map(lambda job: (job["video_sha256"], job)),
+         "boundaries": boundaries | "BoundsByVideo" >> beam.Map(lambda b: (b["video_sha256"], b))}
+        | "JoinBoundaries" >> beam.CoGroupByKey()
+        | "Label" >> beam.ParDo(_LabelVideo(ratios), sorted_scores))
+
+    dead = ((unaligned | "NoAlignedGifs" >> beam.Map(_no_aligned_gifs), finished.deadletters, computed.deadletters)
+            | "AllDeadLetters" >> beam.Flatten())
+    attempted = ((unaligned, missing) | "Attempted" >> beam.Flatten()
+                 | "AttemptedUrls" >> beam.Map(lambda job: job["video_url"]))
+    actions = (
+        finished.actions, computed.actions,
+        {"rows": labels} | "WriteLabels" >> WriteTable(dataset, tables.LABELS, snapshots[tables.LABELS.name],
+                                                       replace_scope=lambda r: r["segmenter"] == segmenter),
+        {"dead": dead, "settled": attempted} | "WriteDeadLetters" >> WriteDeadLetters(
+            dataset, PIPELINE, snapshots[dead_spec.name]))
+    actions | "AllActions" >> beam.Flatten() | "Commit" >> CommitTables(
+        dataset, PIPELINE, run_id, snapshots, (tables.FEATURES, tables.LABELS, dead_spec))
+    return labels, dead
 
 
 def build_arg_parser() -> argparse.ArgumentParser:
     return stage_arg_parser(
         "gifrank featurize",
-        "Shots, segments, labels and C3D features for every video with aligned GIFs (a Beam pipeline) "
-        "-> the segments table.", FeaturizeOptions)
+        "C3D features of every video with aligned GIFs that has none yet, and the labels of all their segments "
+        "(a Beam pipeline) -> the features and labels tables.", FeaturizeOptions)
 
 
 def run(argv=None, save_main_session=True) -> dict[str, int]:
@@ -256,10 +275,8 @@ def run(argv=None, save_main_session=True) -> dict[str, int]:
     parse_ratios(opts.split_ratios)
     if opts.c3d_weights and not opts.c3d_mean:
         raise ValueError("--c3d-weights needs --c3d-mean, the snippet mean the weights were trained with")
-    _run_id, counters = run_and_commit(
-        options, lambda p, run_id: build_pipeline(p, opts, shared.dataset, run_id, shared.num_shards),
-        shared.dataset,
-        (tables.SEGMENTS, tables.DEADLETTER), PIPELINE)
+    _run_id, counters = run_pipeline(
+        options, lambda p, run_id: build_pipeline(p, opts, shared.dataset, run_id), shared.dataset, PIPELINE)
     return counters
 
 

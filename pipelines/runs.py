@@ -1,17 +1,15 @@
-"""Launching a dataset pipeline: a run id, the run itself, committing its tables, its counters."""
+"""Launching a dataset pipeline: a run id, the run itself (which commits its own tables), its counters."""
 from __future__ import annotations
 
 import datetime as dt
 import logging
 import sys
 import uuid
-from typing import Callable, Iterable
+from typing import Callable
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions
 
-from featurizer.tables import TableSpec
-from pipelines.table_io import commit
 from pipelines.workers import Progress
 
 LOG = logging.getLogger("gifrank")
@@ -26,8 +24,6 @@ class DatasetOptions(PipelineOptions):
         parser.add_argument("--dataset", default="./data",
                             help="dataset root: a local folder or gs://bucket/prefix; blobs under ROOT/blobs/, "
                                  "tables under ROOT/tables/ (default: %(default)s)")
-        parser.add_argument("--num-shards", dest="num_shards", type=int, default=1,
-                            help="Parquet shards per table written (default: %(default)s)")
 
 
 def stage_arg_parser(prog: str, description: str, stage_options: type[PipelineOptions]):
@@ -71,12 +67,12 @@ def print_counters(title: str, counters: dict[str, int], out=sys.stderr) -> None
         print(f"  {name:40s} {value:>14,d}", file=out)
 
 
-def run_and_commit(options: PipelineOptions, build: Callable[[beam.Pipeline, str], None], dataset: str,
-                   specs: Iterable[TableSpec], pipeline_name: str) -> tuple[str, dict[str, int]]:
-    """Builds and runs the pipeline, then swaps in the tables it staged: (run id, counters).
+def run_pipeline(options: PipelineOptions, build: Callable[[beam.Pipeline, str], None], dataset: str,
+                 pipeline_name: str) -> tuple[str, dict[str, int]]:
+    """Builds and runs the pipeline: (run id, counters).
 
-    Tables are committed only after the whole run succeeded, so a failed run leaves
-    the dataset as it was.
+    The pipeline commits its tables itself, in its last step (pipelines.table_io.CommitTables),
+    so a run launched from anywhere commits, and a failed run leaves the tables as they were.
     """
     run_id = new_run_id()
     LOG.info("%s run %s on %s", pipeline_name, run_id, dataset)
@@ -85,7 +81,6 @@ def run_and_commit(options: PipelineOptions, build: Callable[[beam.Pipeline, str
     build(p, run_id)
     result = p.run()
     result.wait_until_finish()
-    commit(dataset, run_id, specs)
     counters = counters_of(result, f"gifrank.{pipeline_name}")
     print_counters(pipeline_name, counters)
     return run_id, counters

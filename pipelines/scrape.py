@@ -21,12 +21,12 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from featurizer import tables
 from pipelines import v2g_metadata
-from pipelines.deadletters import ToDeadLetterRows
+from pipelines.deadletters import ToDeadLetterRows, WriteDeadLetters
 from pipelines.failures import subject
 from pipelines.scraper import (VIDEO_DOWNLOADERS, GifDownloader, GifPageScraper, ListingCrawler,
                                ScrapeConfig, VideoDownloader)
-from pipelines.runs import parse_stage_options, run_and_commit, stage_arg_parser
-from pipelines.table_io import ReadTable, WriteRunResults
+from pipelines.runs import parse_stage_options, run_pipeline, stage_arg_parser
+from pipelines.table_io import CommitTables, ReadTable, WriteTable, settled_values, table_snapshots
 from pipelines.web.client import FetchConfig
 from pipelines.workers import ApplyWorker
 
@@ -114,10 +114,17 @@ def _metadata_header(path: str) -> tuple[str, ...]:
     return v2g_metadata.parse_header(first)
 
 
-def build_pipeline(p: beam.Pipeline, opts: ScrapeOptions, config: ScrapeConfig, run_id: str, num_shards: int):
+SETTLED_FIELDS = ("gif_id", "page_url", "gif_url", "video_url")
+
+
+def build_pipeline(p: beam.Pipeline, opts: ScrapeOptions, config: ScrapeConfig, run_id: str):
     """Adds the scrape to `p`; returns the PCollections of gif rows and dead-letter rows."""
     conc = opts.concurrency
-    existing_gifs = p | "ReadGifs" >> ReadTable(config.dataset, tables.GIFS)
+    dead_spec = tables.DEADLETTERS[PIPELINE]
+    snapshots = table_snapshots(config.dataset, (tables.GIFS, dead_spec))
+    existing_gifs = p | "ReadGifs" >> ReadTable(config.dataset, tables.GIFS, snapshots[tables.GIFS.name],
+                                                columns=["gif_url", "gif_sha256", "gif_bytes", "video_url",
+                                                         "video_sha256", "video_bytes"])
     known_blobs = beam.pvalue.AsDict(existing_gifs | "KnownBlobs" >> beam.FlatMap(_known_blobs)
                                      | "OneBlobPerUrl" >> beam.CombinePerKey(min))
     records, dead = [], []
@@ -165,9 +172,12 @@ def build_pipeline(p: beam.Pipeline, opts: ScrapeOptions, config: ScrapeConfig, 
 
     gif_rows = complete | "GifRows" >> beam.Map(_gif_row)
     dead_rows = dead | "AllDeadLetters" >> beam.Flatten()
-    {"rows": gif_rows, "existing": existing_gifs, "dead": dead_rows} | "WriteResults" >> WriteRunResults(
-        PIPELINE, config.dataset, tables.GIFS, run_id, num_shards,
-        settled_fields=("gif_id", "page_url", "gif_url", "video_url", "record_key"))
+    actions = (
+        {"rows": gif_rows} | "WriteGifs" >> WriteTable(config.dataset, tables.GIFS, snapshots[tables.GIFS.name]),
+        {"dead": dead_rows, "settled": settled_values(gif_rows, SETTLED_FIELDS)}
+        | "WriteDeadLetters" >> WriteDeadLetters(config.dataset, PIPELINE, snapshots[dead_spec.name]))
+    actions | "AllActions" >> beam.Flatten() | "Commit" >> CommitTables(
+        config.dataset, PIPELINE, run_id, snapshots, (tables.GIFS, dead_spec))
     return gif_rows, dead_rows
 
 
@@ -188,9 +198,8 @@ def build_arg_parser() -> argparse.ArgumentParser:
 def run(argv=None, save_main_session=True) -> ScrapeResult:
     options, opts, shared = parse_stage_options(argv, build_arg_parser(), ScrapeOptions, save_main_session)
     config = scrape_config(opts, shared.dataset)
-    run_id, counters = run_and_commit(
-        options, lambda p, run_id: build_pipeline(p, opts, config, run_id, shared.num_shards), config.dataset,
-        (tables.GIFS, tables.DEADLETTER), PIPELINE)
+    run_id, counters = run_pipeline(
+        options, lambda p, run_id: build_pipeline(p, opts, config, run_id), config.dataset, PIPELINE)
     return ScrapeResult(run_id=run_id, dataset=config.dataset, counters=counters)
 
 

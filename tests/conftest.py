@@ -60,10 +60,6 @@ def gif_rows_from_world(world, blobs):
 
 def write_table(root, spec, rows):
     """Replaces a table's content with `rows`, as a committed pipeline run would."""
-    from featurizer import tables
-    from featurizer.storage import DatasetRoot
+    from featurizer import table_store
 
-    root = DatasetRoot.open(str(root))
-    staged = tables.staging_path(root, spec, "fixture") + "/" + tables.shard_name(0, 1)
-    tables.write_shard(root, spec, staged, rows)
-    tables.commit_staged(root, spec, "fixture")
+    table_store.replace_table(str(root), spec, rows)

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from featurizer import tables
+from featurizer import table_store, tables
 from featurizer.blobs import BlobStore
 from featurizer.segments import POSITIVE_OVERLAP, overlap
 from pipelines import featurize
@@ -67,8 +67,8 @@ def featurized(tiny_world, tmp_path_factory):
 
 def test_segments_are_labelled_and_featurized(tiny_world, featurized):
     root, alignments, counters = featurized
-    segments = tables.read_rows(str(root), tables.SEGMENTS)
-    dead = {d["url"]: d["error_kind"] for d in tables.read_rows(str(root), tables.DEADLETTER)}
+    segments = table_store.read_rows(str(root), tables.SEGMENTS)
+    dead = {d["url"]: d["error_kind"] for d in table_store.read_rows(str(root), tables.DEADLETTER)}
     assert dead == {"http://demo.test/orphan.mp4": "no_aligned_gifs", "http://demo.test/broken.mp4": "unreadable",
                     "http://demo.test/short.mp4": "no_segments"}
     assert {s["video_id"] for s in segments} == {v["video_id"] for v in tiny_world.videos}  # nothing lost
@@ -88,7 +88,7 @@ def test_segments_are_labelled_and_featurized(tiny_world, featurized):
         assert s["gif_ids"] == (covering if expected == 1 else touching if expected == -1 else [])
         assert (s["popularity"] is not None) == (expected == 1)
         assert len(s["features"]) == 4096 and np.isfinite(s["features"]).all()
-        assert s["feature_extractor"] == "c3d-random"
+        assert s["feature_extractor"] == "c3d-random/fps=native/stride=8/mirror"
         assert s["split"] == featurize.split_of(s["video_id"], (0.8, 0.1, 0.1))
         assert len(s["context"]) > 0
     assert any(s["label"] == 1 for s in segments)
@@ -100,7 +100,7 @@ def test_features_equal_the_library_path(tiny_world, featurized):
     from featurizer.c3d.extractor import ClipOptions
 
     root, _alignments, _counters = featurized
-    segment = sorted(tables.read_rows(str(root), tables.SEGMENTS), key=lambda s: (s["video_id"], s["segment_index"]))[0]
+    segment = sorted(table_store.read_rows(str(root), tables.SEGMENTS), key=lambda s: (s["video_id"], s["segment_index"]))[0]
     video = tiny_world.video_path(segment["video_id"])
     direct = load_c3d_extractor().videos_features(
         [(video, [(segment["start_frame"], segment["end_frame"])])], ClipOptions(mirror=True))[0].features[0]

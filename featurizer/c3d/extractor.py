@@ -27,9 +27,9 @@ import keras
 import numpy as np
 
 from featurizer.c3d.model import load_c3d
-from featurizer.c3d.preprocess import (CLIP_SHAPE, RESIZED_HEIGHT, RESIZED_WIDTH, SNIPPET_FRAMES, SNIPPET_STRIDE,
-                                       WEIGHTS_CHANNEL_ORDER, FrameRateSampler, crop, segment_clips,
-                                       to_channel_order, write_clip)
+from featurizer.c3d.preprocess import (CLIP_SHAPE, CROP_LEFT, CROP_SIZE, CROP_TOP, RESIZED_HEIGHT, RESIZED_WIDTH,
+                                       RGB, SNIPPET_FRAMES, SNIPPET_STRIDE, WEIGHTS_CHANNEL_ORDER, FrameRateSampler,
+                                       crop, segment_clips, to_channel_order, write_clip)
 from featurizer.c3d.weights import FC6_UNITS, MEAN_SHAPE, file_sha256, load_snippet_mean
 from featurizer.video import iter_video_frames
 
@@ -134,6 +134,75 @@ class C3DFeatureExtractor:
 
     def _fc6(self, clips: np.ndarray) -> np.ndarray:
         return np.asarray(self.model.predict_on_batch(clips), dtype=np.float32)
+
+    def window_features(self, windows: np.ndarray, mirror: bool = True,
+                        batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
+        """fc6 (n, 4096) of snippets given as decoded frames: uint8 RGB (n, 16, 128, 171, 3).
+
+        Only the uint8 windows go to the model's device; the crop, the channel order, the
+        mean subtraction and the mirror image are computed there (a quarter of the bytes of
+        float32 clips cross to the device). With mirror, a snippet's feature is the mean of
+        its clip's and its mirror image's fc6, as the segment means of videos_features weigh them.
+        """
+        model = self._window_model(mirror)
+        features = np.empty((len(windows), FC6_UNITS), dtype=np.float32)
+        for start in range(0, len(windows), batch_size):
+            batch = windows[start:start + batch_size]
+            padded = batch if len(batch) == batch_size else _padded_windows(batch, batch_size)
+            features[start:start + len(batch)] = np.asarray(model.predict_on_batch(padded), np.float32)[:len(batch)]
+        return features
+
+    def _window_model(self, mirror: bool) -> keras.Model:
+        cache = self.__dict__.setdefault("_window_models", {})
+        if mirror not in cache:
+            windows = keras.Input((SNIPPET_FRAMES, RESIZED_HEIGHT, RESIZED_WIDTH, 3), dtype="uint8", name="windows")
+            clips = _WindowClips(self._mean_crop, self.channel_order, mirror, name="window_clips")(windows)
+            fc6 = self.model(clips)
+            if mirror:
+                fc6 = _MeanOfMirrorImages(name="mean_of_mirror_images")(fc6)
+            cache[mirror] = keras.Model(windows, fc6, name="c3d_windows_fc6")
+        return cache[mirror]
+
+
+class _WindowClips(keras.layers.Layer):
+    """uint8 RGB windows (n, 16, 128, 171, 3) -> float32 clips (n, or 2n with mirror images after
+    the originals) as preprocess.write_clip makes them: centre crop, weights' channel order, mean off."""
+
+    def __init__(self, mean_crop: np.ndarray, channel_order: str, mirror: bool, **kwargs):
+        super().__init__(**kwargs)
+        self._mean_crop = np.asarray(mean_crop, np.float32)
+        self._reverse_channels = channel_order != RGB
+        self._mirror = mirror
+
+    def call(self, windows):
+        ops = keras.ops
+        top, left = CROP_TOP, CROP_LEFT
+        x = ops.cast(windows[:, :, top:top + CROP_SIZE, left:left + CROP_SIZE, :], "float32")
+        if self._reverse_channels:
+            x = ops.flip(x, axis=-1)
+        x = x - ops.convert_to_tensor(self._mean_crop)
+        if self._mirror:
+            x = ops.concatenate([x, ops.flip(x, axis=3)], axis=0)
+        return x
+
+    def compute_output_shape(self, input_shape):
+        return (None, SNIPPET_FRAMES, CROP_SIZE, CROP_SIZE, 3)
+
+
+class _MeanOfMirrorImages(keras.layers.Layer):
+    """fc6 of (originals, mirror images) stacked -> their mean, per snippet."""
+
+    def call(self, fc6):
+        return keras.ops.mean(keras.ops.reshape(fc6, (2, -1, FC6_UNITS)), axis=0)
+
+    def compute_output_shape(self, input_shape):
+        return (None, FC6_UNITS)
+
+
+def _padded_windows(batch: np.ndarray, batch_size: int) -> np.ndarray:
+    padded = np.zeros((batch_size, *batch.shape[1:]), dtype=np.uint8)
+    padded[:len(batch)] = batch
+    return padded
 
 
 def load_c3d_extractor(weights_path=None, mean_path=None, *, flip_filters: bool | None = None,

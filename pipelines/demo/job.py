@@ -12,7 +12,7 @@ import collections
 import os
 import sys
 
-from featurizer import tables
+from featurizer import table_store, tables
 from featurizer.blobs import BlobStore
 from featurizer.storage import DatasetRoot
 from pipelines import align_dataset, featurize, scrape
@@ -76,22 +76,33 @@ def _start_site(world_root, private_gif_ids, port: int) -> DemoSite:
 
 def print_summary(data: str, world_root: str, out=sys.stdout) -> None:
     root = DatasetRoot.open(data)
-    gifs = tables.read_rows(root, tables.GIFS)
-    dead = tables.read_rows(root, tables.DEADLETTER)
-    alignments = tables.read_table(root, tables.ALIGNMENTS)
-    segments = tables.read_table(root, tables.SEGMENTS, columns=["label", "split", "feature_extractor"]).to_pylist()
+    gifs = table_store.read_table(root, tables.GIFS, columns=["video_id"])
+    dead = table_store.read_table(root, tables.DEADLETTER, columns=["pipeline", "stage", "error_kind"]).to_pylist()
+    labels = table_store.read_table(root, tables.LABELS, columns=["label"]).column("label").to_pylist()
+    features = table_store.read_table(root, tables.FEATURES, columns=["feature_extractor", "snippets"])
+    training = sum(b.num_rows for b in table_store.iter_batches(root, tables.SEGMENTS, columns=["label"]))
     reasons = collections.Counter((d["pipeline"], d["stage"], d["error_kind"]) for d in dead)
-    labels = collections.Counter(s["label"] for s in segments)
+    counts = collections.Counter(labels)
+
+    def table_line(title: str, spec, unit: str = "rows") -> str:
+        info = table_store.table_info(root, spec)
+        return (f"{title:12s} {info['rows']:6d} {unit}   version {info['version']}   "
+                f"{root.uri_of(table_store.TABLES, spec.name)}")
+
     print("\n== gifrank demo: results ==", file=out)
     print(f"world (videos, GIFs, truth):   {os.path.abspath(world_root)}", file=out)
-    print(f"gifs table:  {len(gifs):6d} rows   {root.uri_of(tables.TABLES, tables.GIFS.name)}", file=out)
-    print(f"alignments:  {alignments.num_rows:6d} rows   {root.uri_of(tables.TABLES, tables.ALIGNMENTS.name)}",
+    print(table_line("gifs table:", tables.GIFS), file=out)
+    print(table_line("alignments:", tables.ALIGNMENTS), file=out)
+    print(table_line("features:", tables.FEATURES, "segments"), file=out)
+    print(f"    extractors: {', '.join(sorted(set(features.column('feature_extractor').to_pylist())))}", file=out)
+    print(table_line("labels:", tables.LABELS), file=out)
+    print(f"    positive {counts[1]}, negative {counts[0]}, ignored {counts[-1]}", file=out)
+    print(f"training view: {training:4d} segments with features  (gifrank tables --dataset {data} "
+          f"--export segments --out segments.parquet)", file=out)
+    print(f"deadletters: {len(dead):6d} rows   {root.uri_of(table_store.TABLES, tables.DEADLETTER_PREFIX + '*')}",
           file=out)
-    print(f"segments:    {len(segments):6d} rows   {root.uri_of(tables.TABLES, tables.SEGMENTS.name)}", file=out)
-    print(f"    positive {labels[1]}, negative {labels[0]}, ignored {labels[-1]}; features: "
-          f"{', '.join(sorted({s['feature_extractor'] for s in segments}))}", file=out)
-    print(f"deadletters: {len(dead):6d} rows   {root.uri_of(tables.TABLES, tables.DEADLETTER.name)}", file=out)
     for (pipeline, stage, kind), n in sorted(reasons.items()):
         print(f"    {pipeline}/{stage}/{kind}: {n}", file=out)
     print(f"blobs:       {BlobStore(root).count():6d} files  {root.uri_of('blobs')}", file=out)
-    print(f"videos:      {len({g['video_id'] for g in gifs}):6d} with GIFs", file=out)
+    print(f"videos:      {len(set(gifs.column('video_id').to_pylist())):6d} with GIFs", file=out)
+    print(f"every table: gifrank tables --dataset {data}", file=out)
