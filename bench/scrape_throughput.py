@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from bench.report import emit_json
-from featurizer import tables
+from featurizer import table_store, tables
 from pipelines import scrape
 from pipelines.demo.replicate import replicate_world
 from pipelines.demo.site import DemoSite
@@ -38,7 +38,7 @@ def max_requests_per_window(times: list[float], window_sec: float = 1.0) -> int:
 def pipeline_scrape(seed: str, dataset: Path, concurrency: int, rate_limit: float) -> int:
     scrape.run(["--seed", seed, "--site", "demo", "--dataset", str(dataset), "--allow-host", "127.0.0.1",
                 "--rate-limit", str(rate_limit), "--concurrency", str(concurrency)])
-    return tables.read_table(str(dataset), tables.GIFS).num_rows
+    return table_store.read_table(str(dataset), tables.GIFS).num_rows
 
 
 def one_at_a_time_scrape(seed: str, dataset: Path, rate_limit: float) -> int:

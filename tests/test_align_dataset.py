@@ -1,7 +1,7 @@
 """The align pipeline on a dataset: one decode per video, alignments table, dead letters with reasons."""
 import pytest
 
-from featurizer import tables
+from featurizer import table_store, tables
 from featurizer.blobs import BlobStore
 from pipelines import align_dataset
 from tests.conftest import gif_rows_from_world, write_table
@@ -23,8 +23,8 @@ def _align(root, *extra):
 def test_every_gif_is_aligned_near_its_truth(tiny_world, dataset):
     root, rows = dataset
     counters = _align(root)
-    alignments = {a["gif_id"]: a for a in tables.read_rows(str(root), tables.ALIGNMENTS)}
-    dead = tables.read_rows(str(root), tables.DEADLETTER)
+    alignments = {a["gif_id"]: a for a in table_store.read_rows(str(root), tables.ALIGNMENTS)}
+    dead = table_store.read_rows(str(root), tables.DEADLETTER)
     assert len(alignments) + len(dead) == len(rows)  # nothing lost
     assert dead == []
     assert counters["align_ok"] == len(tiny_world.videos)  # one element (one decode) per video
@@ -49,23 +49,23 @@ def test_bad_media_and_foreign_gifs_become_dead_letters(tiny_world, dataset):
     write_table(root, tables.GIFS, [corrupt_gif, foreign, broken_video, *rows[3:]])
 
     _align(root)
-    dead = {d["gif_id"]: d for d in tables.read_rows(str(root), tables.DEADLETTER)}
+    dead = {d["gif_id"]: d for d in table_store.read_rows(str(root), tables.DEADLETTER)}
     assert {k: (d["stage"], d["error_kind"]) for k, d in dead.items()} == {
         first["gif_id"]: ("align", "unreadable"),
         second["gif_id"]: ("align", "unaligned"),
         third["gif_id"]: ("align", "unreadable"),
     }
-    aligned = tables.read_rows(str(root), tables.ALIGNMENTS)
+    aligned = table_store.read_rows(str(root), tables.ALIGNMENTS)
     assert len(aligned) + len(dead) == len(rows)
 
 
 def test_rerun_skips_aligned_gifs_unless_asked(dataset):
     root, rows = dataset
     _align(root)
-    before = tables.read_rows(str(root), tables.ALIGNMENTS)
+    before = table_store.read_rows(str(root), tables.ALIGNMENTS)
     counters = _align(root)
     assert counters.get("gifs_aligned", 0) == 0
-    assert tables.read_rows(str(root), tables.ALIGNMENTS) == before
+    assert table_store.read_rows(str(root), tables.ALIGNMENTS) == before
     counters = _align(root, "--realign")
     assert counters["gifs_aligned"] == len(rows)
-    assert tables.read_rows(str(root), tables.ALIGNMENTS) == before  # deterministic
+    assert table_store.read_rows(str(root), tables.ALIGNMENTS) == before  # deterministic

@@ -1,11 +1,13 @@
-"""Blob store and tables: content addressing, streaming commits, deterministic shards."""
+"""Blob store and tables: content addressing, streaming commits, deterministic files, Delta commits."""
 import datetime as dt
 import hashlib
 
+import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from featurizer import tables
+from featurizer import table_store, tables
 from featurizer.blobs import BlobStore
 from featurizer.storage import DatasetRoot
 
@@ -61,20 +63,16 @@ def _row(i):
             "failed_at": dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)}
 
 
-def test_shards_are_deterministic_and_sorted(tmp_path):
-    root = DatasetRoot.open(str(tmp_path))
+def test_bucket_files_are_deterministic_and_sorted(tmp_path):
+    spec = tables.DEADLETTERS["scrape"]
     rows = [_row(i) for i in range(50)]
-    paths = []
-    for name, order in (("a", rows), ("b", rows[::-1])):
-        path = root.join(name, "part.parquet")
-        assert tables.write_shard(root, tables.DEADLETTER, path, order) == 50
-        paths.append(path)
-    a, b = (pq.read_table(p) for p in paths)
-    assert a.equals(b)
-    assert a.column("record_key").to_pylist() == sorted(r["record_key"] for r in rows)
-    shards = {tables.shard_of(r["record_key"], 4) for r in rows}
-    assert shards == {0, 1, 2, 3}
-    assert tables.shard_of("k001", 4) == int(hashlib.sha1(b"k001").hexdigest()[:16], 16) % 4
+    a = table_store.write_file(str(tmp_path), spec, tables.rows_to_arrow(spec, rows), "b0000of0001")
+    b = table_store.write_file(str(tmp_path), spec, tables.rows_to_arrow(spec, rows[::-1]), "b0000of0001")
+    assert a == b  # same rows in any order: the same bytes, so the same content-hashed name
+    table = table_store.read_file(str(tmp_path), spec, a.path)
+    assert table.column("record_key").to_pylist() == sorted(r["record_key"] for r in rows)
+    assert {tables.bucket_of(r["record_key"], 4) for r in rows} == {0, 1, 2, 3}
+    assert tables.bucket_of("k001", 4) == int(hashlib.sha1(b"k001").hexdigest()[:16], 16) % 4
 
 
 def test_conform_refuses_unknown_columns():
@@ -82,16 +80,67 @@ def test_conform_refuses_unknown_columns():
         tables.GIFS.conform({"gif_id": "x", "colour": "red"})
 
 
-def test_commit_staged_replaces_shards(tmp_path):
-    root = DatasetRoot.open(str(tmp_path))
-    spec = tables.DEADLETTER
-    for run, n in (("r1", 3), ("r2", 2)):
-        for i in range(n):
-            tables.write_shard(root, spec, tables.staging_path(root, spec, run) + "/" + tables.shard_name(i, n),
-                               [_row(i)])
-    assert tables.commit_staged(root, spec, "r1") == 3
-    assert len(tables.read_rows(root, spec)) == 3
-    assert tables.commit_staged(root, spec, "r2") == 2
-    assert [r["record_key"] for r in tables.read_rows(root, spec)] == ["k000", "k001"]
-    assert not root.exists(tables.TABLES, spec.name, tables.STAGING, "r2")
-    assert tables.read_table(root, tables.GIFS).num_rows == 0
+def test_commits_are_versions_and_a_stale_commit_is_refused(tmp_path):
+    from deltalake.exceptions import CommitFailedError
+
+    spec = tables.DEADLETTERS["scrape"]
+    root = str(tmp_path)
+    assert table_store.snapshot(root, spec).version is None
+    assert table_store.read_table(root, spec).num_rows == 0
+    v0 = table_store.replace_table(root, spec, [_row(i) for i in range(3)])
+    first = table_store.snapshot(root, spec)
+    v1 = table_store.replace_table(root, spec, [_row(i) for i in range(2)])
+    assert (v0, v1) == (0, 1)
+    assert [r["record_key"] for r in table_store.read_rows(root, spec)] == ["k000", "k001"]
+    assert table_store.read_table(root, spec, version=0).num_rows == 3  # old versions stay readable
+    # A writer that read version 0 and removes its file again after version 1 removed it: refused.
+    late = table_store.write_file(root, spec, tables.rows_to_arrow(spec, [_row(9)]), "b0000of0001")
+    with pytest.raises(CommitFailedError):
+        table_store.commit(root, spec, first.version, [late], list(first.files), txn_id="late")
+    assert table_store.snapshot(root, spec).version == 1
+    assert table_store.table_info(root, spec) == {"table": spec.name, "version": 1, "rows": 2, "files": 1,
+                                                  "bytes": table_store.snapshot(root, spec).files[0].size}
+
+
+def test_a_retried_commit_commits_once(tmp_path):
+    spec = tables.DEADLETTERS["align"]
+    root = str(tmp_path)
+    f = table_store.write_file(root, spec, tables.rows_to_arrow(spec, [_row(1)]), "b0000of0001")
+    assert table_store.commit(root, spec, None, [f], txn_id="run-1") == 0
+    assert table_store.commit(root, spec, None, [f], txn_id="run-1") is None
+    assert table_store.commit(root, spec, 0, [], [], txn_id="run-2") is None  # nothing to commit: no version
+    assert table_store.snapshot(root, spec).version == 0 and table_store.read_table(root, spec).num_rows == 1
+
+
+def test_uncommitted_files_are_not_part_of_the_table(tmp_path):
+    spec = tables.DEADLETTERS["align"]
+    root = str(tmp_path)
+    table_store.replace_table(root, spec, [_row(1)])
+    table_store.write_file(root, spec, tables.rows_to_arrow(spec, [_row(2), _row(3)]), "b0000of0001")
+    assert [r["record_key"] for r in table_store.read_rows(root, spec)] == ["k001"]
+
+
+def test_features_round_trip_as_float32_arrays_and_stream_in_batches(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = [{"video_sha256": f"{v:064x}", "segmenter": "s", "feature_extractor": "e", "segment_index": i,
+             "start_frame": 16 * i, "end_frame": 16 * i + 16, "start_sec": i * 0.64, "end_sec": i * 0.64 + 0.64,
+             "fps": 25.0, "video_num_frames": 400, "snippets": 1,
+             "features": rng.standard_normal(tables.C3D_FEATURES).astype(np.float32)}
+            for v in range(3) for i in range(5)]
+    table_store.replace_table(str(tmp_path), tables.FEATURES, rows)
+    assert len(table_store.snapshot(str(tmp_path), tables.FEATURES).files) == 3  # one file per video
+    batches = list(table_store.iter_batches(str(tmp_path), tables.FEATURES, batch_rows=4))
+    assert max(b.num_rows for b in batches) <= 4 and sum(b.num_rows for b in batches) == 15
+    assert batches[0].schema.field("features").type == pa.list_(pa.float32(), tables.C3D_FEATURES)
+    back = {(r["video_sha256"], r["segment_index"]): r["features"] for b in batches for r in tables.batch_to_rows(b)}
+    for row in rows:
+        got = back[(row["video_sha256"], row["segment_index"])]
+        assert got.dtype == np.float32 and np.array_equal(got, row["features"])
+
+
+def test_a_dataset_of_the_old_layout_is_a_clear_error(tmp_path):
+    folder = tmp_path / "tables" / "gifs"
+    folder.mkdir(parents=True)
+    pq.write_table(tables.GIFS.schema.empty_table(), folder / "part-00000-of-00001.parquet")
+    with pytest.raises(table_store.TableError, match="no Delta log"):
+        table_store.snapshot(str(tmp_path), tables.GIFS)
