@@ -106,8 +106,8 @@ def _segment_dead_letters(job: dict, rows, fps) -> list[dict]:
 class _FindFinished(beam.DoFn):
     """Jobs whose features file a crashed run already wrote: reused (not decoded again), else to compute."""
 
-    def __init__(self, dataset: str, segmenter: str, extractor: str, fps):
-        self._dataset, self._segmenter, self._extractor, self._fps = dataset, segmenter, extractor, fps
+    def __init__(self, dataset: str, segmenter: str, extractor: str):
+        self._dataset, self._segmenter, self._extractor = dataset, segmenter, extractor
         self._reused = Metrics.counter(NAMESPACE, "videos_reused_from_unfinished_run")
 
     def process(self, job: dict):
@@ -117,20 +117,16 @@ class _FindFinished(beam.DoFn):
             yield beam.pvalue.TaggedOutput("todo", (job["video_sha256"], job))
             return
         self._reused.inc()
-        rows = tables.batch_to_rows(table_store.read_file(self._dataset, tables.FEATURES, name, BOUNDARY_COLUMNS))
         yield tables.FEATURES.name, ADD, found
-        for row in rows:
+        for row in tables.batch_to_rows(table_store.read_file(self._dataset, tables.FEATURES, name, BOUNDARY_COLUMNS)):
             yield beam.pvalue.TaggedOutput("boundaries", row)
-        for dead in _segment_dead_letters(job, rows, self._fps):
-            yield beam.pvalue.TaggedOutput("deadletters", dead)
 
 
 class _WriteFeatures(beam.DoFn):
     """A video's features -> its file (a file action), its boundary rows, its dead letters."""
 
-    def __init__(self, dataset: str, segmenter: str, extractor: str, fps):
-        self._dataset, self._segmenter, self._extractor, self._fps = dataset, segmenter, extractor, fps
-        self._labels = {}
+    def __init__(self, dataset: str, segmenter: str, extractor: str):
+        self._dataset, self._segmenter, self._extractor = dataset, segmenter, extractor
         self._videos = Metrics.counter(NAMESPACE, "videos_segmented")
         self._failed = Metrics.counter(NAMESPACE, "videos_failed")
         self._snippets = Metrics.counter(NAMESPACE, "snippets")
@@ -159,15 +155,16 @@ class _WriteFeatures(beam.DoFn):
         yield tables.FEATURES.name, ADD, written
         for row in rows:
             yield beam.pvalue.TaggedOutput("boundaries", {k: row[k] for k in BOUNDARY_COLUMNS})
-        for dead in _segment_dead_letters(job, rows, self._fps):
-            yield beam.pvalue.TaggedOutput("deadletters", dead)
 
 
 class _LabelVideo(beam.DoFn):
-    """(video_sha256, {"jobs", "boundaries"}) -> the video's label rows (none without both)."""
+    """(video_sha256, {"jobs", "boundaries"}) -> the video's label rows (none without both), and the
+    dead letters of its segments without features: both follow from the features table alone, so a
+    rerun gives them whatever earlier runs did or did not finish."""
 
-    def __init__(self, ratios):
+    def __init__(self, ratios, fps):
         self._ratios = ratios
+        self._fps = fps
         self._labels = {label: Metrics.counter(NAMESPACE, f"segments_{name}")
                         for label, name in ((1, "positive"), (0, "negative"), (-1, "ignored"))}
 
@@ -179,6 +176,8 @@ class _LabelVideo(beam.DoFn):
         for row in label_rows(jobs[0], boundaries, sorted_scores, self._ratios):
             self._labels[row["label"]].inc()
             yield row
+        for dead in _segment_dead_letters(jobs[0], boundaries, self._fps):
+            yield beam.pvalue.TaggedOutput("deadletters", dead)
 
 
 def _no_aligned_gifs(job: dict) -> dict:
@@ -218,18 +217,16 @@ def build_pipeline(p: beam.Pipeline, opts: FeaturizeOptions, dataset: str, run_i
         | "FailedUrls" >> beam.Map(lambda d: (d["url"], d["error_kind"])))
     retry = opts.retry_failed
     unaligned, to_featurize = jobs | "ByAlignment" >> beam.Partition(lambda job, _n: 1 if job["spans"] else 0, 2)
-    missing = (to_featurize
-               | "NotFeaturized" >> beam.Filter(lambda job: job["video_sha256"] not in done)
-               | "NotKnownBad" >> beam.Filter(lambda job, bad: retry or job["video_url"] not in bad,
-                                              lasting_failures))
+    decided = to_featurize | "NotKnownBad" >> beam.Filter(lambda job, bad: retry or job["video_url"] not in bad,
+                                                          lasting_failures)
+    missing = decided | "NotFeaturized" >> beam.Filter(lambda job: job["video_sha256"] not in done)
     finished = missing | "SpreadVideos" >> beam.Reshuffle() | "FindFinished" >> beam.ParDo(
-        _FindFinished(dataset, segmenter, extractor, opts.fps)).with_outputs("todo", "boundaries", "deadletters",
-                                                                             main="actions")
+        _FindFinished(dataset, segmenter, extractor)).with_outputs("todo", "boundaries", main="actions")
     handler = KeyedModelHandler(C3DVideoHandler(opts.c3d_weights, opts.c3d_mean, settings, dataset,
                                                 videos_per_batch=opts.videos_per_batch,
                                                 decode_processes=opts.decode_processes))
     inference = RunInference(handler)
-    write = beam.ParDo(_WriteFeatures(dataset, segmenter, extractor, opts.fps))
+    write = beam.ParDo(_WriteFeatures(dataset, segmenter, extractor))
     if opts.c3d_accelerator:
         # The write too: with the same hint it fuses with the model step, so only features leave it.
         inference = inference.with_resource_hints(accelerator=opts.c3d_accelerator)
@@ -242,21 +239,24 @@ def build_pipeline(p: beam.Pipeline, opts: FeaturizeOptions, dataset: str, run_i
                                              Snapshot(tables.FEATURES.name, None, tuple(done.values())),
                                              columns=BOUNDARY_COLUMNS))
     boundaries = (existing_boundaries, finished.boundaries, computed.boundaries) | "AllBoundaries" >> beam.Flatten()
-    labels = (
+    labelled = (
         {"jobs": jobs | "JobsByVideo" >> beam.Map(lambda job: (job["video_sha256"], job)),
          "boundaries": boundaries | "BoundsByVideo" >> beam.Map(lambda b: (b["video_sha256"], b))}
         | "JoinBoundaries" >> beam.CoGroupByKey()
-        | "Label" >> beam.ParDo(_LabelVideo(ratios), sorted_scores))
+        | "Label" >> beam.ParDo(_LabelVideo(ratios, opts.fps), sorted_scores).with_outputs("deadletters",
+                                                                                            main="labels"))
+    labels = labelled.labels
 
-    dead = ((unaligned | "NoAlignedGifs" >> beam.Map(_no_aligned_gifs), finished.deadletters, computed.deadletters)
+    dead = ((unaligned | "NoAlignedGifs" >> beam.Map(_no_aligned_gifs), labelled.deadletters, computed.deadletters)
             | "AllDeadLetters" >> beam.Flatten())
-    attempted = ((unaligned, missing) | "Attempted" >> beam.Flatten()
-                 | "AttemptedUrls" >> beam.Map(lambda job: job["video_url"]))
+    # Every video decided again this run; those skipped as known bad keep their dead letters.
+    settled = ((unaligned, decided) | "Decided" >> beam.Flatten()
+               | "DecidedUrls" >> beam.Map(lambda job: job["video_url"]))
     actions = (
         finished.actions, computed.actions,
         {"rows": labels} | "WriteLabels" >> WriteTable(dataset, tables.LABELS, snapshots[tables.LABELS.name],
                                                        replace_scope=lambda r: r["segmenter"] == segmenter),
-        {"dead": dead, "settled": attempted} | "WriteDeadLetters" >> WriteDeadLetters(
+        {"dead": dead, "settled": settled} | "WriteDeadLetters" >> WriteDeadLetters(
             dataset, PIPELINE, snapshots[dead_spec.name]))
     actions | "AllActions" >> beam.Flatten() | "Commit" >> CommitTables(
         dataset, PIPELINE, run_id, snapshots, (tables.FEATURES, tables.LABELS, dead_spec))
