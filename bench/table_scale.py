@@ -337,7 +337,7 @@ def main(argv=None) -> dict:
 
     from featurizer import table_store, tables
 
-    began = time.perf_counter()
+    began, load_before = time.perf_counter(), os.getloadavg()
     n_videos = max(1, args.rows // args.rows_per_video)
     n_new = max(1, round(n_videos * args.append_share))
     segmenter, extractor = tables.SEGMENTER_VERSION, "c3d-random/fps=native/stride=16/nomirror"
@@ -398,6 +398,9 @@ def main(argv=None) -> dict:
                  "files_warm": True},
         "features_encoding": encodings,
         "total_seconds": round(time.perf_counter() - began, 1),
+        "cores": os.cpu_count(),
+        "load_average_1_5_15_before_after": [[round(x, 2) for x in load_before],
+                                             [round(x, 2) for x in os.getloadavg()]],
         "target": "append a small fraction of the rewrite in time and bytes; iter_batches peak RSS < 1 GB",
     }
     shutil.rmtree(work, ignore_errors=True)

@@ -13,7 +13,7 @@ from featurizer import align
 from featurizer.blobs import BlobStore
 from featurizer.gif import MAX_GIF_BYTES
 from featurizer.tables import ALIGNMENTS
-from pipelines.failures import Failed, subject
+from pipelines.failures import Failed, is_bad_input, subject
 
 UNALIGNED = "unaligned"
 LOW_CONFIDENCE = "low_confidence"
@@ -50,8 +50,10 @@ class VideoAligner:
         for row in rows:
             try:
                 yield self._aligned_row(index, row)
-            except Exception as exc:  # noqa: BLE001 - this GIF's dead letter; its siblings go on
-                yield Failed(tuple(gif_subjects([row])), exc)
+            except Exception as exc:
+                if not is_bad_input(exc):
+                    raise
+                yield Failed(tuple(gif_subjects([row])), exc)  # this GIF's dead letter; its siblings go on
 
     def _aligned_row(self, index, row: dict) -> dict:
         gif_bytes = self.blobs.read_bytes(row["gif_sha256"], MAX_GIF_BYTES)

@@ -22,6 +22,14 @@ def subject(url: str | None = None, gif_id: str | None = None) -> dict:
     return {"url": url, "gif_id": gif_id}
 
 
+def is_bad_input(error: BaseException) -> bool:
+    """Our errors about a record itself (unreadable media, a 404, a page that does not parse) carry a
+    `kind`: those become dead letters. Anything else (storage errors, MemoryError, bugs) is not the
+    record's fault: it is raised, so the runner retries it, and a job that keeps failing leaves the
+    tables as they were."""
+    return isinstance(getattr(error, "kind", None), str)
+
+
 def error_kind(error: BaseException) -> str:
     """Our errors carry a stable `kind`; anything else is named by its class."""
     return getattr(error, "kind", None) or type(error).__name__

@@ -25,6 +25,7 @@ from pipelines.deadletters import ToDeadLetterRows, WriteDeadLetters
 from pipelines.failures import subject
 from pipelines.scraper import (VIDEO_DOWNLOADERS, GifDownloader, GifPageScraper, ListingCrawler,
                                ScrapeConfig, VideoDownloader)
+from pipelines.sites.adapter import SiteAdapter
 from pipelines.runs import parse_stage_options, run_pipeline, stage_arg_parser
 from pipelines.table_io import CommitTables, ReadTable, WriteTable, settled_values, table_snapshots
 from pipelines.web.client import FetchConfig
@@ -85,7 +86,10 @@ def scrape_config(opts: ScrapeOptions, dataset: str) -> ScrapeConfig:
         max_page_bytes=opts.max_page_bytes, max_media_bytes=opts.max_media_bytes,
         requests_per_sec_per_host=opts.rate_limit or None, allow_hosts=tuple(opts.allow_host),
         pool_size=opts.concurrency)
-    return ScrapeConfig(dataset=dataset, fetch=fetch, site=opts.site,
+    site = SiteAdapter.read_config(opts.site) if opts.site else None  # shipped in the job, read once here
+    if site is not None:
+        SiteAdapter.load(site)  # a bad adapter is a clear error now, not on every worker
+    return ScrapeConfig(dataset=dataset, fetch=fetch, site=site,
                         max_listing_pages=opts.max_listing_pages, video_downloader=opts.video_downloader)
 
 

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlparse
 
 from featurizer import sniff
 from featurizer.blobs import BlobStore
-from pipelines.failures import Failed, subject
+from pipelines.failures import Failed, is_bad_input, subject
 from pipelines.sites.adapter import SiteAdapter
 from pipelines.web.client import FetchConfig, HttpClient
 from pipelines.web.errors import WRONG_CONTENT_TYPE, FetchError
@@ -33,7 +33,7 @@ class ScrapeConfig:
 
     dataset: str
     fetch: FetchConfig = field(default_factory=FetchConfig)
-    site: str | None = None  # adapter name or YAML path
+    site: dict | str | None = None  # the adapter's configuration (or a bundled name or YAML path)
     max_listing_pages: int = 10_000
     video_downloader: str = "auto"
 
@@ -97,8 +97,10 @@ class ListingCrawler(_Worker):
             seen_listings.add(url)
             try:
                 listing = self.adapter.parse_listing(self.fetch_html(url), url)
-            except Exception as exc:  # noqa: BLE001 - recorded as this listing page's dead letter
-                yield Failed((subject(url=url),), exc)
+            except Exception as exc:
+                if not is_bad_input(exc):
+                    raise
+                yield Failed((subject(url=url),), exc)  # this listing page's dead letter
                 return
             for page_url in listing.gif_page_urls:
                 yield {"page_url": page_url, "listing_url": url}

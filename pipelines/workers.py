@@ -20,7 +20,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import GlobalWindows
 
 from pipelines.deadletters import ToDeadLetterRows
-from pipelines.failures import Failed
+from pipelines.failures import Failed, is_bad_input
 
 LOG = logging.getLogger("gifrank")
 PROGRESS_EVERY_SEC = 2.0
@@ -90,7 +90,9 @@ class _ApplyConcurrently(beam.DoFn):
     def _run_one(self, element, side_values) -> list:
         try:
             return list(self._worker(element, *side_values))
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a dead letter with its reason
+        except Exception as exc:
+            if not is_bad_input(exc):
+                raise  # re-raised in the bundle's thread by _emit: Beam retries the bundle
             return [Failed(tuple(self._describe(element)), exc)]
 
     def process(self, element, *side_values) -> Iterable:

@@ -82,15 +82,23 @@ class SiteAdapter:
         return adapter
 
     @classmethod
-    def load(cls, name_or_path: str) -> "SiteAdapter":
-        """A bundled adapter by name (`demo`) or a YAML file by path."""
-        if os.path.exists(name_or_path):
-            with open(name_or_path) as f:
-                return cls.from_dict(yaml.safe_load(f))
+    def load(cls, name_or_path) -> "SiteAdapter":
+        """A bundled adapter by name (`demo`), a YAML file by path or URI (gs://...), or its parsed dict."""
+        return cls.from_dict(name_or_path if isinstance(name_or_path, dict) else cls.read_config(name_or_path))
+
+    @staticmethod
+    def read_config(name_or_path: str) -> dict:
+        """The adapter's configuration: the launcher reads it once and ships it in the job, so
+        workers never need the launching machine's files."""
+        if "://" in name_or_path or os.path.exists(name_or_path):
+            from featurizer.storage import local_copy
+
+            with local_copy(name_or_path) as path, open(path) as f:
+                return yaml.safe_load(f)
         bundled = importlib.resources.files("pipelines.sites") / f"{name_or_path}.yaml"
         if not bundled.is_file():
             raise FileNotFoundError(f"no site config file {name_or_path!r} and no bundled adapter of that name")
-        return cls.from_dict(yaml.safe_load(bundled.read_text()))
+        return yaml.safe_load(bundled.read_text())
 
     def _check(self) -> None:
         names = {r.name for r in self.fields}
