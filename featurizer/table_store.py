@@ -138,8 +138,9 @@ def iter_file_batches(root: DatasetRoot | str, spec: TableSpec, paths: Iterable[
     if not paths:
         return
     dataset = pads.dataset(paths, schema=spec.schema, format="parquet", filesystem=root.fs)
+    # Four files decoded ahead: a features file is one video, often a single batch (bench.table_scale).
     yield from dataset.to_batches(columns=list(columns) if columns else None, batch_size=batch_rows,
-                                  batch_readahead=2, fragment_readahead=1)
+                                  batch_readahead=2, fragment_readahead=4)
 
 
 def iter_batches(root: DatasetRoot | str, spec: TableSpec, columns: Sequence[str] | None = None,
@@ -175,8 +176,16 @@ def read_rows(root: DatasetRoot | str, spec: TableSpec) -> list[dict]:
 
 
 def parquet_bytes(table: pa.Table) -> bytes:
+    """The table as Parquet. Feature vectors skip dictionary encoding (4,096 distinct floats a row
+    overflow the dictionary page, which then falls back to plain after all) and are stored
+    byte-stream-split: 36% smaller and 4x faster to encode than pyarrow's defaults (bench.table_scale)."""
+    from featurizer.tables import fixed_size_columns
+
+    fixed = fixed_size_columns(table.schema)
     sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, row_group_size=ROW_GROUP_ROWS, compression="zstd")
+    pq.write_table(table, sink, row_group_size=ROW_GROUP_ROWS, compression="zstd",
+                   use_dictionary=[n for n in table.schema.names if n not in fixed],
+                   column_encoding={f"{n}.list.element": "BYTE_STREAM_SPLIT" for n in fixed} or None)
     return sink.getvalue().to_pybytes()
 
 

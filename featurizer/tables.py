@@ -79,6 +79,7 @@ GIFS = TableSpec(
     name="gifs",
     key=("gif_id",),
     cluster_by="gif_id",
+    buckets=16,
     schema=pa.schema([
         pa.field("gif_id", pa.string(), nullable=False),
         pa.field("source", pa.string(), nullable=False),  # site adapter name or "v2g-metadata"
@@ -110,6 +111,7 @@ ALIGNMENTS = TableSpec(
     name="alignments",
     key=("gif_id",),
     cluster_by="gif_id",
+    buckets=16,
     schema=pa.schema([
         pa.field("gif_id", pa.string(), nullable=False),
         pa.field("video_id", pa.string(), nullable=False),
@@ -134,19 +136,23 @@ ALIGNMENTS = TableSpec(
 
 C3D_FEATURES = 4096  # fc6
 
+_SEGMENT_BOUNDS = [
+    pa.field("segment_index", pa.int32(), nullable=False),
+    pa.field("start_frame", pa.int32(), nullable=False),
+    pa.field("end_frame", pa.int32(), nullable=False),  # exclusive
+    pa.field("start_sec", pa.float64(), nullable=False),
+    pa.field("end_sec", pa.float64(), nullable=False),
+    pa.field("fps", pa.float32(), nullable=False),
+    pa.field("video_num_frames", pa.int32(), nullable=False),
+]
+
 # The training view: labelled segments joined with their features (not stored; see table_store.training_view).
 SEGMENTS = TableSpec(
     name="segments",
     key=("video_id", "segment_index"),
     schema=pa.schema([
         pa.field("video_id", pa.string(), nullable=False),
-        pa.field("segment_index", pa.int32(), nullable=False),
-        pa.field("start_frame", pa.int32(), nullable=False),
-        pa.field("end_frame", pa.int32(), nullable=False),  # exclusive
-        pa.field("start_sec", pa.float64(), nullable=False),
-        pa.field("end_sec", pa.float64(), nullable=False),
-        pa.field("fps", pa.float32(), nullable=False),
-        pa.field("video_num_frames", pa.int32(), nullable=False),
+        *_SEGMENT_BOUNDS,
         pa.field("label", pa.int8(), nullable=False),  # 1 positive, 0 negative, -1 ignored
         pa.field("gif_ids", pa.list_(pa.string()), nullable=False),
         pa.field("popularity", pa.float32()),  # of the positive's most popular covering GIF
@@ -160,15 +166,6 @@ SEGMENTS = TableSpec(
 
 SEGMENTER_VERSION = "changepoint-v1"  # shots (featurizer.shots) and their split into segments (featurizer.segments)
 
-_SEGMENT_BOUNDS = [
-    pa.field("segment_index", pa.int32(), nullable=False),
-    pa.field("start_frame", pa.int32(), nullable=False),
-    pa.field("end_frame", pa.int32(), nullable=False),  # exclusive
-    pa.field("start_sec", pa.float64(), nullable=False),
-    pa.field("end_sec", pa.float64(), nullable=False),
-    pa.field("fps", pa.float32(), nullable=False),
-    pa.field("video_num_frames", pa.int32(), nullable=False),
-]
 
 # The expensive half: segment boundaries and fc6, keyed by the video's content and how they were made.
 FEATURES = TableSpec(

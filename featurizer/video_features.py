@@ -127,9 +127,15 @@ class VideoFeaturizer:
         self._pool: ProcessPoolExecutor | None = None
 
     def featurize(self, sources: Sequence) -> list[VideoFeatures | VideoFailure]:
-        """Each video's features (or its failure), in order; other errors (storage, memory) raise."""
+        """Each video's features (or its failure), in order; other errors (storage, memory) raise.
+
+        Model batches run across the videos of one call: a window is copied into the batch, so
+        a video's frames file can go before its last batch has run. A snippet's fc6 does not
+        depend on its batch's other snippets (tested), so neither do the features.
+        """
         decoded = [self._decode_later(s) for s in sources]
         results: list = [None] * len(sources)
+        pending_sums = []
         batch = _WindowBatches(self.extractor, self.settings)
         for position, pending in enumerate(decoded):
             video = pending.result() if isinstance(pending, Future) else decode_video(pending, self.settings)
@@ -142,9 +148,10 @@ class VideoFeaturizer:
                 for row, segment in enumerate(video.segments):
                     for window in video.frames.snippets(segment, self.settings.stride):
                         batch.add(window, sums, counts, row)
-                batch.flush()  # the frames file goes with the video: its windows must be through first
-            with np.errstate(invalid="ignore"):
-                means = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], 0.0)
+            pending_sums.append((position, video, sums, counts))
+        batch.flush()
+        for position, video, sums, counts in pending_sums:
+            means = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], 0.0)
             results[position] = VideoFeatures(video.shots.fps, video.shots.num_frames, list(video.segments),
                                               counts, means.astype(np.float32))
         return results

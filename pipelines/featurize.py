@@ -64,9 +64,9 @@ class FeaturizeOptions(PipelineOptions):
                             help="skip the mirrored copy of each snippet (half the C3D work)")
         parser.add_argument("--batch-size", dest="batch_size", type=int, default=16,
                             help="snippets per C3D call (default: %(default)s)")
-        parser.add_argument("--videos-per-batch", dest="videos_per_batch", type=int, default=1,
-                            help="videos per RunInference batch, decoded at once; a GPU wants several "
-                                 "(default: %(default)s)")
+        parser.add_argument("--videos-per-batch", dest="videos_per_batch", type=int, default=4,
+                            help="videos per RunInference batch: their snippets share model batches, and a GPU "
+                                 "wants several decoded at once (default: %(default)s)")
         parser.add_argument("--decode-processes", dest="decode_processes", type=int, default=0,
                             help="processes decoding videos beside the model; 0 decodes in the model's "
                                  "thread (default: %(default)s)")

@@ -1,12 +1,6 @@
 """Features computed once: reruns decode only what is new, labels follow the GIFs without decoding,
 and a featurize killed at any point leaves readable tables and a rerun that ends where a whole run ends."""
-import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 
@@ -14,13 +8,13 @@ from featurizer import table_store, tables
 from featurizer.blobs import BlobStore
 from pipelines import featurize
 from tests.conftest import gif_rows_from_world, write_table
+from tests.killing import committed, contents, differing, kill_when, table_files
 from tests.test_featurize import _alignment_rows
 
 pytestmark = [pytest.mark.timeout(900), pytest.mark.filterwarnings("ignore:.*random")]
 
 # The CPU's knobs, as `make demo` uses them: a quarter of the C3D work.
 FAST = ["--fps", "12.5", "--snippet-stride", "16", "--no-mirror", "--batch-size", "4"]
-REPO = Path(__file__).resolve().parents[1]
 
 
 def _featurize(root, *extra):
@@ -33,13 +27,7 @@ def _versions(root):
 
 def _content(root):
     """Every table's rows, dead letters without their times: what two equal runs agree on."""
-    content = {}
-    for name, spec in tables.STORED_TABLES.items():
-        table = table_store.read_table(str(root), spec)
-        if "failed_at" in table.column_names:
-            table = table.drop_columns(["failed_at"])
-        content[name] = table.sort_by([(k, "ascending") for k in spec.key])
-    return content
+    return contents(root, drop=("failed_at",))
 
 
 @pytest.fixture(scope="module")
@@ -118,26 +106,9 @@ def test_a_new_gif_on_a_featurized_video_relabels_it_without_decoding(dataset, t
     assert relabelled["label"] == 1 and relabelled["gif_ids"] == ["demo:new"]
 
 
-def _featurize_process(root) -> subprocess.Popen:
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO)}
-    return subprocess.Popen([sys.executable, "-m", "pipelines.featurize", "--dataset", str(root), *FAST],
-                            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def _written_features(root):
-    folder = Path(root) / "tables" / "features"
-    return [p for p in folder.glob("v-*.parquet")] if folder.exists() else []
-
-
-def _first_log_entry(table):
-    def seen(root):
-        return (Path(root) / "tables" / table / "_delta_log" / "00000000000000000000.json").exists()
-    return seen
-
-
 KILL_POINTS = {
-    "after_a_features_file_before_any_commit": lambda root: bool(_written_features(root)),
-    "between_the_features_and_labels_commits": _first_log_entry("features"),
+    "after_a_features_file_before_any_commit": lambda root: bool(table_files(root, "features")),
+    "between_the_features_and_labels_commits": lambda root: committed(root, "features"),
 }
 
 
@@ -153,20 +124,14 @@ def test_kill_9_at_any_point_then_rerun_ends_where_a_whole_run_ends(tiny_world, 
     before = _content(killed)
     _featurize(tmp_path / "whole")
     whole = _content(tmp_path / "whole")
-    process = _featurize_process(killed)
-    deadline = time.monotonic() + 600
-    while process.poll() is None and not KILL_POINTS[point](killed) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    process.send_signal(signal.SIGKILL)
-    assert process.wait() == -signal.SIGKILL, "featurize ended before the kill point"
+    kill_when("pipelines.featurize", ["--dataset", str(killed), *FAST], lambda: KILL_POINTS[point](killed))
     # Every table reads, with its old content or its new, never a part.
     after_kill = _content(killed)
     for name, table in after_kill.items():
         assert table.equals(before[name]) or table.equals(whole[name]), name
     if point == "after_a_features_file_before_any_commit":
-        assert all(after_kill[name].equals(before[name]) for name in before)
+        assert differing(after_kill, before) == set()
     else:  # the features are in; labels and dead letters may be too, the kill racing their commits
         assert after_kill["features"].equals(whole["features"])
     _featurize(killed)
-    rerun = _content(killed)
-    assert {name for name in whole if not whole[name].equals(rerun[name])} == set()
+    assert differing(whole, _content(killed)) == set()

@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    _drop_tables_of_old_layout(args.data)
     world_root = args.world or os.path.join(args.data, "world")
     world = build_world(world_root, WorldConfig(seed=args.seed, num_videos=args.videos))
     private = [g["gif_id"] for g in world.gifs[:PRIVATE_GIFS]]
@@ -63,6 +64,17 @@ def main(argv=None) -> int:
                    *weights, "--runner", "DirectRunner"])
     print_summary(args.data, world_root)
     return 0
+
+
+def _drop_tables_of_old_layout(data: str) -> None:
+    """A demo dataset made before tables were Delta tables: its tables are remade (blobs and world kept)."""
+    root = DatasetRoot.open(data)
+    try:
+        for spec in tables.STORED_TABLES.values():
+            table_store.snapshot(root, spec)
+    except table_store.TableError as exc:
+        print(f"{exc}: remaking the demo's tables under {root.uri_of(table_store.TABLES)}", file=sys.stderr)
+        root.delete_tree(table_store.TABLES)
 
 
 def _start_site(world_root, private_gif_ids, port: int) -> DemoSite:
