@@ -4,7 +4,8 @@
         ...
 
 Streamed: one labels file at a time, and the features files of a few of its videos at a
-time, so memory stays at a few videos' features whatever the dataset's size. Segments
+time, so memory stays at a few videos' features whatever the dataset's size. Rows come
+by labels bucket, then video: always in the same order for the same tables. Segments
 without features (no snippet at the chosen --fps) are left out. The features come from
 one feature extractor: the only one in the table, or the one asked for.
 """

@@ -1,0 +1,51 @@
+"""The featurize step, Beam-free: whole videos in, segment features out; decoding in worker processes
+gives the same features as decoding in the model's thread, and bad input is a failure with its kind."""
+import numpy as np
+import pytest
+
+from featurizer.c3d import load_c3d_extractor
+from featurizer.c3d.extractor import ClipOptions
+from featurizer.video_features import FeatureSettings, LocalVideo, VideoFailure, VideoFeatures, VideoFeaturizer
+
+pytestmark = [pytest.mark.timeout(600), pytest.mark.filterwarnings("ignore:.*random")]
+SETTINGS = FeatureSettings(fps=12.5, stride=16, mirror=True, batch_size=4)
+
+
+@pytest.fixture(scope="module")
+def extractor():
+    return load_c3d_extractor()
+
+
+def test_worker_processes_give_the_features_of_in_thread_decoding(tiny_world, extractor, tmp_path):
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00\x00\x00\x18ftypisom" + bytes(3000))
+    sources = [LocalVideo(str(tiny_world.video_path(v["video_id"]))) for v in tiny_world.videos[:2]]
+    sources.insert(1, LocalVideo(str(broken)))
+    inline = VideoFeaturizer(extractor, SETTINGS).featurize(sources)
+    pooled_featurizer = VideoFeaturizer(extractor, SETTINGS, decode_processes=2)
+    try:
+        pooled = pooled_featurizer.featurize(sources)
+    finally:
+        pooled_featurizer.close()
+    assert isinstance(inline[1], VideoFailure) and inline[1].kind == "unreadable"
+    assert pooled[1] == inline[1]
+    for a, b in ((inline[0], pooled[0]), (inline[2], pooled[2])):
+        assert isinstance(a, VideoFeatures) and a.segments == b.segments
+        np.testing.assert_array_equal(a.snippets, b.snippets)
+        np.testing.assert_array_equal(a.features, b.features)  # bit for bit: a snippet's batch does not matter
+
+
+def test_features_equal_the_extractors_segment_means(tiny_world, extractor):
+    """The library's path (float32 clips built with numpy) and the step's (uint8 windows, clips made
+    by the model) give the same segment features."""
+    settings = FeatureSettings(fps=12.5, stride=8, mirror=True, batch_size=4)
+    path = str(tiny_world.video_path(tiny_world.videos[0]["video_id"]))
+    [result] = VideoFeaturizer(extractor, settings).featurize([LocalVideo(path)])
+    kept = [i for i, n in enumerate(result.snippets) if n > 0]
+    assert kept and result.features.dtype == np.float32
+    library = extractor.videos_features(
+        [(path, [(result.segments[i].start_frame, result.segments[i].end_frame) for i in kept])],
+        ClipOptions(fps=settings.fps, mirror=True))[0]
+    np.testing.assert_array_equal(library.clip_counts, 2 * result.snippets[kept])
+    np.testing.assert_allclose(result.features[kept], library.features, rtol=1e-4, atol=1e-5)
+    assert (result.features[result.snippets == 0] == 0).all()
