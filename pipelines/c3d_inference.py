@@ -19,7 +19,7 @@ class C3DVideoHandler(ModelHandler[dict, PredictionResult, Any]):
     Inference: VideoFeatures, or VideoFailure for expected bad input; other errors raise."""
 
     def __init__(self, weights_uri: str | None, mean_uri: str | None, settings: FeatureSettings, dataset: str, *,
-                 videos_per_batch: int = 1, decode_processes: int = 0):
+                 videos_per_batch: int = 1, decode_processes: int = 0, model_copies: int = 0):
         super().__init__()
         self._weights_uri = weights_uri
         self._mean_uri = mean_uri
@@ -27,6 +27,7 @@ class C3DVideoHandler(ModelHandler[dict, PredictionResult, Any]):
         self._dataset = dataset
         self._videos_per_batch = max(1, videos_per_batch)
         self._decode_processes = decode_processes
+        self._model_copies = model_copies
 
     def load_model(self):
         import contextlib
@@ -46,6 +47,14 @@ class C3DVideoHandler(ModelHandler[dict, PredictionResult, Any]):
     def run_inference(self, batch: Sequence[dict], model, inference_args=None) -> Iterable[PredictionResult]:
         results = model.featurize([BlobVideo(self._dataset, job["video_sha256"]) for job in batch])
         return [PredictionResult(job, result) for job, result in zip(batch, results)]
+
+    def share_model_across_processes(self) -> bool:
+        # With model_copies, Beam holds that many models per worker machine, shared by its processes
+        # (one per GPU's worth of memory), instead of one per SDK process.
+        return self._model_copies > 0
+
+    def model_copies(self) -> int:
+        return max(1, self._model_copies)
 
     def batch_elements_kwargs(self):
         return {"min_batch_size": 1, "max_batch_size": self._videos_per_batch}

@@ -70,6 +70,9 @@ class FeaturizeOptions(PipelineOptions):
         parser.add_argument("--decode-processes", dest="decode_processes", type=int, default=0,
                             help="processes decoding videos beside the model; 0 decodes in the model's "
                                  "thread (default: %(default)s)")
+        parser.add_argument("--c3d-model-copies", dest="c3d_model_copies", type=int, default=0,
+                            help="C3D models per worker machine, shared by its processes (RunInference's "
+                                 "model_copies); 0: one per process (default: %(default)s)")
         parser.add_argument("--c3d-accelerator", dest="c3d_accelerator",
                             help="Beam resource hint for the C3D step only, e.g. "
                                  "'type:nvidia-l4;count:1;install-nvidia-driver' on Dataflow")
@@ -224,7 +227,8 @@ def build_pipeline(p: beam.Pipeline, opts: FeaturizeOptions, dataset: str, run_i
         _FindFinished(dataset, segmenter, extractor)).with_outputs("todo", "boundaries", main="actions")
     handler = KeyedModelHandler(C3DVideoHandler(opts.c3d_weights, opts.c3d_mean, settings, dataset,
                                                 videos_per_batch=opts.videos_per_batch,
-                                                decode_processes=opts.decode_processes))
+                                                decode_processes=opts.decode_processes,
+                                                model_copies=opts.c3d_model_copies))
     inference = RunInference(handler)
     write = beam.ParDo(_WriteFeatures(dataset, segmenter, extractor))
     if opts.c3d_accelerator:
