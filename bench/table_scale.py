@@ -24,11 +24,9 @@ video at a time in memory, and committed once. Then, side by side in one run:
   reset through /proc/self/clear_refs once imports are done; ru_maxrss where that
   fails), its RSS after imports, and Arrow's peak allocation. The readers alternate,
   --repeats times each, medians reported. Both read warm files (page cache; the table
-  fits in RAM and caches are not dropped), so rows/s is decoding, not disk. A third
-  reader is iter_file_batches' scan with fragment_readahead 4 instead of 1: a features
-  file is one batch, so with one fragment at a time decoding stays on one core.
-- encodings: a sample of the files encoded in memory as table_store writes them and
-  without the dictionary on the features column (see encoding_variants).
+  fits in RAM and caches are not dropped), so rows/s is decoding, not disk.
+- encodings: a sample of the files encoded in memory as table_store writes them (no
+  dictionary, byte-stream-split features) and with pyarrow's defaults (see encoding_variants).
 
 Target: append bytes and time a small fraction of the rewrite's; iter_batches peak
 RSS under 1 GB.
@@ -56,8 +54,7 @@ WORK = Path(tempfile.gettempdir()) / "gifrank-bench-tables"
 SEED = 20240601
 FPS_CHOICES = (23.976, 25.0, 29.97, 30.0)
 PEAK_TARGET_BYTES = 1 << 30
-READERS = ("iter_batches", "pyarrow_dataset", "fragment_readahead_4")
-RECOMMENDED_FRAGMENT_READAHEAD = 4
+READERS = ("iter_batches", "pyarrow_dataset")
 MB = 1e6
 
 
@@ -187,7 +184,8 @@ def rewrite(root: Path, new_indices, rows_per_video: int, segmenter: str, extrac
 
 
 def encoding_variants(paths: list[str]) -> dict:
-    """The same files encoded three ways, in memory: bytes a row, encode and decode speed.
+    """The same files encoded as table_store writes them and with pyarrow's defaults, in memory:
+    bytes a row, encode and decode speed.
 
     pyarrow's writer dictionary-encodes every column by default; 4,096 random float32
     values a row fill the 1 MB dictionary page limit after about 256 K distinct values
@@ -207,11 +205,9 @@ def encoding_variants(paths: list[str]) -> dict:
         return sink.getvalue().to_pybytes()
 
     variants = {
-        "table_store.parquet_bytes (dictionary on every column, the default)": table_store.parquet_bytes,
-        "use_dictionary=every column but features": lambda t: parquet(t, use_dictionary=others),
-        "use_dictionary=every column but features, column_encoding={'features.list.element': "
-        "'BYTE_STREAM_SPLIT'}": lambda t: parquet(t, use_dictionary=others,
-                                                  column_encoding={"features.list.element": "BYTE_STREAM_SPLIT"}),
+        "table_store.parquet_bytes (no dictionary on features, byte-stream-split)": table_store.parquet_bytes,
+        "pyarrow defaults (dictionary on every column)": parquet,
+        "use_dictionary=every column but features (plain floats)": lambda t: parquet(t, use_dictionary=others),
     }
     sample = [pq.read_table(p, schema=tables.FEATURES.schema) for p in paths]
     rows = sum(t.num_rows for t in sample)
@@ -272,10 +268,6 @@ def reader_main(kind: str, work: Path) -> dict:
     elif kind == "pyarrow_dataset":
         paths = json.loads((work / "paths.json").read_text())
         batches = pads.dataset(paths, format="parquet").to_batches()
-    elif kind == "fragment_readahead_4":  # iter_file_batches as it is, but for fragment_readahead
-        paths = json.loads((work / "paths.json").read_text())
-        batches = pads.dataset(paths, schema=tables.FEATURES.schema, format="parquet").to_batches(
-            batch_size=table_store.BATCH_ROWS, batch_readahead=2, fragment_readahead=RECOMMENDED_FRAGMENT_READAHEAD)
     else:
         raise ValueError(kind)
     rows = n_batches = largest = 0
@@ -373,7 +365,7 @@ def main(argv=None) -> dict:
         raise SystemExit(f"readers disagree: {runs}")
     reads = {kind: summarize(rs) for kind, rs in runs.items()}
     encodings = encoding_variants(paths[:args.encoding_sample])
-    ours, direct, variant = reads["iter_batches"], reads["pyarrow_dataset"], reads["fragment_readahead_4"]
+    ours, direct = reads["iter_batches"], reads["pyarrow_dataset"]
 
     report = {
         "rows": built["rows"], "rows_per_video": args.rows_per_video, "files": built["files"],
@@ -385,15 +377,11 @@ def main(argv=None) -> dict:
             "seconds": round(appended["seconds"] / rewritten["seconds"], 4),
             "bytes_written": round(appended["bytes_written"] / rewritten["bytes_written"], 4),
         },
-        "read": {"iter_batches": ours, "pyarrow_dataset": direct, "fragment_readahead_4": variant,
+        "read": {"iter_batches": ours, "pyarrow_dataset": direct,
                  "direct_reader": "pyarrow.dataset.dataset(snapshot file paths, format='parquet').to_batches(), "
                                   "pyarrow defaults (batch_size 131072, batch_readahead 16, fragment_readahead 4)",
-                 "variant_reader": "table_store.iter_file_batches' scan (batch_size 1024, batch_readahead 2) with "
-                                   f"fragment_readahead {RECOMMENDED_FRAGMENT_READAHEAD} instead of 1",
                  "iter_batches_over_pyarrow_rows_per_sec": round(
                      ours["rows_per_sec_median"] / direct["rows_per_sec_median"], 3),
-                 "variant_over_pyarrow_rows_per_sec": round(
-                     variant["rows_per_sec_median"] / direct["rows_per_sec_median"], 3),
                  "iter_batches_peak_rss_under_1gb": ours["peak_rss_mb_max"] * 2**20 < PEAK_TARGET_BYTES,
                  "files_warm": True},
         "features_encoding": encodings,
