@@ -316,3 +316,20 @@ def replace_table(root: DatasetRoot | str, spec: TableSpec, rows: Iterable[dict]
     old = snapshot(root, spec)
     keep = {f.path for f in added}
     return commit(root, spec, old.version, added, [f for f in old.files if f.path not in keep], txn_id)
+
+
+DEFAULT_RETAIN_HOURS = 168  # a week, Delta Lake's own default
+
+
+def vacuum(root: DatasetRoot | str, spec: TableSpec, retain_hours: float = DEFAULT_RETAIN_HOURS,
+           keep_versions: Sequence[int] = (), dry_run: bool = False) -> list[str]:
+    """Deletes the table's files no version needs: those removed more than `retain_hours` ago
+    (older versions then stop being readable, except `keep_versions`: those a training run
+    recorded), and those no commit ever added (a killed run's). Returns the files deleted
+    (or that would be, with dry_run)."""
+    root = _root(root)
+    if not exists(root, spec.name):
+        return []
+    return sorted(_delta(root, spec.name).vacuum(
+        retention_hours=int(retain_hours), dry_run=dry_run, enforce_retention_duration=False, full=True,
+        keep_versions=list(keep_versions) or None))

@@ -3,6 +3,7 @@
     gifrank tables --dataset ROOT                      # one JSON line per table
     gifrank tables --dataset ROOT --export gifs --out gifs.parquet [--version 3]
     gifrank tables --dataset ROOT --export segments --out train.parquet   # the training view
+    gifrank tables --dataset ROOT --vacuum [--retain-hours 168] [--keep features@12 ...] [--dry-run]
 
 Exports stream in record batches: a table of any size goes through a few batches of memory.
 """
@@ -23,7 +24,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", type=int, help="the table's version to export (default: the latest)")
     parser.add_argument("--feature-extractor", dest="feature_extractor",
                         help="segments view: whose features (needed when the table holds several)")
+    parser.add_argument("--vacuum", action="store_true",
+                        help="delete files no version needs: removed more than --retain-hours ago, or never "
+                             "committed (left by killed runs); prints one JSON line per table")
+    parser.add_argument("--retain-hours", dest="retain_hours", type=float, default=168.0,
+                        help="--vacuum keeps every version younger than this (default: %(default)s)")
+    parser.add_argument("--keep", action="append", default=[], metavar="TABLE@VERSION",
+                        help="--vacuum keeps this version readable whatever its age (one a training run "
+                             "recorded); repeatable")
+    parser.add_argument("--dry-run", dest="dry_run", action="store_true", help="--vacuum only lists the files")
     return parser
+
+
+def _kept_versions(specs: list[str], known) -> dict[str, list[int]]:
+    kept: dict[str, list[int]] = {}
+    for item in specs:
+        table, sep, version = item.partition("@")
+        if not sep or not version.isdigit() or table not in known:
+            raise ValueError(f"--keep takes TABLE@VERSION with a stored table, got {item!r}")
+        kept.setdefault(table, []).append(int(version))
+    return kept
 
 
 def main(argv=None, out=sys.stdout) -> int:
@@ -32,6 +52,14 @@ def main(argv=None, out=sys.stdout) -> int:
 
     args = build_parser().parse_args(argv)
     root = DatasetRoot.open(args.dataset)
+    if args.vacuum:
+        if args.export:
+            raise ValueError("--vacuum and --export are separate runs")
+        kept = _kept_versions(args.keep, tables.STORED_TABLES)
+        for spec in tables.STORED_TABLES.values():
+            deleted = table_store.vacuum(root, spec, args.retain_hours, kept.get(spec.name, ()), args.dry_run)
+            print(json.dumps({"table": spec.name, "deleted_files": len(deleted), "dry_run": args.dry_run}), file=out)
+        return 0
     if not args.export:
         if args.out or args.version is not None:
             raise ValueError("--out and --version go with --export TABLE")

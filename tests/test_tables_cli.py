@@ -96,3 +96,21 @@ def test_bad_arguments_are_clear_errors(root, tmp_path):
     with pytest.raises(table_store.TableError, match="no version 7"):
         tables_cli.main(["--dataset", str(root), "--export", "features", "--out", str(tmp_path / "f.parquet"),
                          "--version", "7"])
+
+
+def test_vacuum_deletes_uncommitted_files_and_keeps_recorded_versions(root, tmp_path):
+    spec = tables.DEADLETTERS["align"]
+    for rows in ([dead_row(1)], [dead_row(2)], [dead_row(3)]):
+        table_store.replace_table(str(root), spec, rows)  # versions 0, 1, 2: each replaced the last one's file
+    orphan = table_store.write_file(str(root), spec, tables.rows_to_arrow(spec, [dead_row(9)]), "b0000of0001")
+    lines = {line["table"]: line for line in _tables(root, "--vacuum", "--retain-hours", "0", "--dry-run")}
+    assert lines[spec.name]["deleted_files"] == 3 and (root / "tables" / spec.name / orphan.path).exists()
+    lines = {line["table"]: line for line in _tables(root, "--vacuum", "--retain-hours", "0",
+                                                     "--keep", f"{spec.name}@1")}
+    assert lines[spec.name]["deleted_files"] == 2  # version 0's file and the orphan; version 1's is kept
+    assert not (root / "tables" / spec.name / orphan.path).exists()
+    assert [r["record_key"] for r in table_store.read_rows(str(root), spec)] == ["k003"]
+    assert table_store.read_table(str(root), spec, version=1).column("record_key").to_pylist() == ["k002"]
+    assert lines["features"]["deleted_files"] == 0  # nothing to delete: every file is in the latest version
+    with pytest.raises(ValueError, match="TABLE@VERSION"):
+        tables_cli.main(["--dataset", str(root), "--vacuum", "--keep", "features"])
