@@ -92,8 +92,11 @@ def _delta(root: DatasetRoot, name: str, version: int | None = None):
 
 
 def exists(root: DatasetRoot | str, name: str) -> bool:
+    """Whether the table has a first commit (a log folder alone, left by a run killed while
+    creating the table, is no table yet); later, once old log entries are cleaned up, a checkpoint."""
     root = _root(root)
-    return root.exists(TABLES, name, LOG_FOLDER)
+    return (root.exists(TABLES, name, LOG_FOLDER, f"{0:020d}.json")
+            or root.exists(TABLES, name, LOG_FOLDER, "_last_checkpoint"))
 
 
 def snapshot(root: DatasetRoot | str, spec: TableSpec, version: int | None = None) -> Snapshot:

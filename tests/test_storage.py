@@ -144,3 +144,10 @@ def test_a_dataset_of_the_old_layout_is_a_clear_error(tmp_path):
     pq.write_table(tables.GIFS.schema.empty_table(), folder / "part-00000-of-00001.parquet")
     with pytest.raises(table_store.TableError, match="no Delta log"):
         table_store.snapshot(str(tmp_path), tables.GIFS)
+
+
+def test_a_log_folder_without_a_first_commit_is_no_table_yet(tmp_path):
+    spec = tables.DEADLETTERS["align"]
+    (tmp_path / "tables" / spec.name / "_delta_log").mkdir(parents=True)  # a run killed creating the table
+    assert table_store.snapshot(str(tmp_path), spec).version is None
+    assert table_store.replace_table(str(tmp_path), spec, [_row(1)]) == 0
