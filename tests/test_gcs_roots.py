@@ -5,9 +5,7 @@ folders it is asked to create, and none for the rest, so both kinds are exercise
 """
 import hashlib
 import os
-from pathlib import Path
 
-import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
 

@@ -9,7 +9,6 @@ import pytest
 
 from featurizer import table_store, tables
 from featurizer.blobs import BlobStore
-from featurizer.storage import DatasetRoot
 
 
 def test_blob_is_named_by_sha256_and_streamed(tmp_path):
