@@ -28,7 +28,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from featurizer.storage import DatasetRoot, delta_storage_options
-from featurizer.tables import DEADLETTER, DEADLETTERS, SEGMENTS, STORED_TABLES, TableSpec
+from featurizer.tables import DEADLETTER, DEADLETTERS, SEGMENTS, TableSpec
 
 TABLES = "tables"
 LOG_FOLDER = "_delta_log"
@@ -278,10 +278,6 @@ def table_info(root: DatasetRoot | str, spec: TableSpec, version: int | None = N
     shot = snapshot(root, spec, version)
     return {"table": spec.name, "version": shot.version, "rows": shot.rows, "files": len(shot.files),
             "bytes": shot.bytes}
-
-
-def stored_tables() -> dict[str, TableSpec]:
-    return dict(STORED_TABLES)
 
 
 def write_single_file(batches: Iterable[pa.RecordBatch], schema: pa.Schema, uri: str) -> int:

@@ -1,4 +1,4 @@
-"""One decode of a video for the featurize stage: shots, segments, labels and C3D's frames.
+"""One decode of a video for the featurize stage: shots, segments and C3D's frames.
 
 The video is decoded once at C3D's 128x171. Each decoded batch feeds the shot
 detector (scaled down to its 64x36 features) and, resampled to `c3d_fps` when given,
@@ -10,14 +10,14 @@ from __future__ import annotations
 import os
 import tempfile
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Iterator
 
 import cv2
 import numpy as np
 
 from featurizer.c3d.preprocess import (RESIZED_HEIGHT, RESIZED_WIDTH, SNIPPET_FRAMES, SNIPPET_STRIDE,
                                        FrameRateSampler, snippet_starts)
-from featurizer.segments import GifSpan, LabelledSegment, Segment, label_segments, segments_from_shots
+from featurizer.segments import Segment, segments_from_shots
 from featurizer.shots import ChangePointDetector, FrameFeatures, ShotDetector, detect_in_windows, frame_features
 from featurizer.shots.features import FEATURE_SIZE
 from featurizer.shots.stream import Shots, shots_from_boundaries
@@ -105,22 +105,6 @@ class DecodedVideo:
     shots: Shots
     segments: list[Segment]
     frames: C3DFrames  # close() when done with the snippets
-
-
-@dataclass
-class SegmentedVideo:
-    shots: Shots
-    segments: list[LabelledSegment]
-    frames: C3DFrames  # close() when done with the snippets
-
-
-def segment_video(path, gifs: Sequence[GifSpan], *, max_segment_sec: float = 6.0, c3d_fps: float | None = None,
-                  detector: ShotDetector | None = None, threads: int | None = None,
-                  temp_dir: str | None = None) -> SegmentedVideo:
-    """Decode once: shots, labelled segments, and the frames C3D's snippets are read from."""
-    video = decode_segments(path, max_segment_sec=max_segment_sec, c3d_fps=c3d_fps, detector=detector,
-                            threads=threads, temp_dir=temp_dir)
-    return SegmentedVideo(video.shots, label_segments(video.segments, gifs), video.frames)
 
 
 def decode_segments(path, *, max_segment_sec: float = 6.0, c3d_fps: float | None = None,

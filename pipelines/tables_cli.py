@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--vacuum", action="store_true",
                         help="delete files no version needs: removed more than --retain-hours ago, or never "
                              "committed (left by killed runs); prints one JSON line per table")
-    parser.add_argument("--retain-hours", dest="retain_hours", type=float, default=168.0,
+    parser.add_argument("--retain-hours", dest="retain_hours", type=float, default=168.0,  # Delta Lake's week
                         help="--vacuum keeps every version younger than this (default: %(default)s)")
     parser.add_argument("--keep", action="append", default=[], metavar="TABLE@VERSION",
                         help="--vacuum keeps this version readable whatever its age (one a training run "
