@@ -33,7 +33,7 @@ class GifSpan:
     gif_id: str
     start_frame: int
     end_frame: int  # exclusive
-    popularity: float
+    popularity: float | None  # None: unknown (no views or no age)
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,8 @@ class LabelledSegment:
     segment: Segment
     label: int
     gif_ids: tuple[str, ...] = field(default_factory=tuple)  # GIFs covering it (positives) or overlapping it
-    popularity: float = 0.0
+    popularity: float | None = None  # a positive's most popular covering GIF's; None when none is known
+    top_gif: str | None = None  # that GIF
 
 
 def split_shot(start: int, end: int, max_frames: int, min_frames: int = MIN_SEGMENT_FRAMES) -> list[tuple[int, int]]:
@@ -74,8 +75,10 @@ def label_segment(segment: Segment, gifs: Iterable[GifSpan]) -> LabelledSegment:
         return LabelledSegment(segment, NEGATIVE)
     covering = [g for g, o in overlapping if o / segment.num_frames > POSITIVE_OVERLAP]
     if covering:
+        known = [g for g in covering if g.popularity is not None]
+        top = max(known, key=lambda g: (g.popularity, g.gif_id)) if known else None
         return LabelledSegment(segment, POSITIVE, tuple(sorted(g.gif_id for g in covering)),
-                               max(g.popularity for g in covering))
+                               top.popularity if top else None, top.gif_id if top else None)
     return LabelledSegment(segment, IGNORED, tuple(sorted(g.gif_id for g, _ in overlapping)))
 
 

@@ -146,6 +146,14 @@ _SEGMENT_BOUNDS = [
     pa.field("video_num_frames", pa.int32(), nullable=False),
 ]
 
+# A positive's popularity, from its most popular covering GIF: p normalised among its source's
+# GIFs, null when unknown (no views or no age; the trainer substitutes the median, not 0).
+_POPULARITY = [
+    pa.field("popularity", pa.float32()),
+    pa.field("popularity_raw", pa.float32()),  # log(1 + views / age in days), Khosla et al.
+    pa.field("popularity_source", pa.string()),  # the source p was normalised in (a site adapter's name)
+]
+
 # The training view: labelled segments joined with their features (not stored; see table_store.training_view).
 SEGMENTS = TableSpec(
     name="segments",
@@ -155,7 +163,7 @@ SEGMENTS = TableSpec(
         *_SEGMENT_BOUNDS,
         pa.field("label", pa.int8(), nullable=False),  # 1 positive, 0 negative, -1 ignored
         pa.field("gif_ids", pa.list_(pa.string()), nullable=False),
-        pa.field("popularity", pa.float32()),  # of the positive's most popular covering GIF
+        *_POPULARITY,
         pa.field("features", pa.list_(pa.float32(), C3D_FEATURES), nullable=False),
         pa.field("context", pa.list_(pa.float32()), nullable=False),
         pa.field("split", pa.string(), nullable=False),  # train | val | test, from a hash of video_id
@@ -178,7 +186,7 @@ FEATURES = TableSpec(
         pa.field("segmenter", pa.string(), nullable=False),  # version and settings of shots and segments
         pa.field("feature_extractor", pa.string(), nullable=False),  # name, weights fingerprint, sampling
         *_SEGMENT_BOUNDS,
-        pa.field("snippets", pa.int32(), nullable=False),  # snippets averaged; 0: too few frames, no features
+        pa.field("snippets", pa.int32(), nullable=False),  # snippets averaged; 0: no frame kept, no features
         # Mean fc6; zeros when snippets is 0 (not null: pyarrow cannot read back null fixed-size lists).
         pa.field("features", pa.list_(pa.float32(), C3D_FEATURES), nullable=False),
     ]),
@@ -197,7 +205,7 @@ LABELS = TableSpec(
         *_SEGMENT_BOUNDS,
         pa.field("label", pa.int8(), nullable=False),  # 1 positive, 0 negative, -1 ignored
         pa.field("gif_ids", pa.list_(pa.string()), nullable=False),
-        pa.field("popularity", pa.float32()),  # of the positive's most popular covering GIF
+        *_POPULARITY,
         pa.field("context", pa.list_(pa.float32()), nullable=False),
         pa.field("split", pa.string(), nullable=False),  # train | val | test
     ]),

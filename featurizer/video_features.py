@@ -25,6 +25,9 @@ from featurizer.segments import Segment
 from featurizer.tables import C3D_FEATURES, SEGMENTER_VERSION
 
 _FRAME_SHAPE = (RESIZED_HEIGHT, RESIZED_WIDTH, 3)
+# How a segment keeping under 16 frames gets its snippet (video_segments.C3DFrames.snippets):
+# its frames repeated. Part of the extractor's name: features made before had none there.
+SHORT_SEGMENTS = "repeat"
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,8 @@ class FeatureSettings:
     def extractor_id(self, extractor_name: str) -> str:
         """The extractor's name (weights fingerprint) with how snippets were sampled."""
         fps = "native" if self.fps is None else f"{self.fps:g}"
-        return f"{extractor_name}/fps={fps}/stride={self.stride}/{'mirror' if self.mirror else 'nomirror'}"
+        return (f"{extractor_name}/fps={fps}/stride={self.stride}/{'mirror' if self.mirror else 'nomirror'}"
+                f"/short={SHORT_SEGMENTS}")
 
 
 class NoSegments(ValueError):
@@ -64,7 +68,7 @@ class VideoFeatures:
     fps: float
     num_frames: int
     segments: list[Segment]
-    snippets: np.ndarray  # int32 (n,): snippets averaged per segment; 0: too few frames at the chosen fps
+    snippets: np.ndarray  # int32 (n,): snippets averaged per segment; 0: no frame kept at the chosen fps
     features: np.ndarray  # float32 (n, 4096): mean fc6 per segment; zeros where snippets is 0
 
     def feature_rows(self, video_sha256: str, segmenter: str, feature_extractor: str) -> list[dict]:

@@ -48,11 +48,19 @@ class C3DFrames:
             self.frames = np.memmap(self._file.name, np.uint8, "r", shape=(len(self.frame_numbers), *FRAME_SHAPE))
 
     def snippets(self, segment: Segment, stride: int = SNIPPET_STRIDE) -> Iterator[np.ndarray]:
-        """16-frame windows of the segment's kept frames, every `stride` kept frames."""
-        first, last = np.searchsorted(self.frame_numbers, [segment.start_frame, segment.end_frame])
-        if last - first < SNIPPET_FRAMES:
+        """16-frame windows of the segment's kept frames, every `stride` kept frames.
+
+        A segment that keeps fewer than 16 frames (a short one, resampled to a low --fps)
+        gives one window of its frames, each repeated in turn to fill 16, so it still gets a
+        feature; one that keeps no frame gives none.
+        """
+        first, last = (int(i) for i in np.searchsorted(self.frame_numbers, [segment.start_frame, segment.end_frame]))
+        if last == first:
             return
-        for start in snippet_starts(int(last - first), stride):
+        if last - first < SNIPPET_FRAMES:
+            yield np.asarray(self.frames[first + stretched_indices(last - first)])
+            return
+        for start in snippet_starts(last - first, stride):
             yield np.asarray(self.frames[first + start:first + start + SNIPPET_FRAMES])
 
     def close(self) -> None:
@@ -77,6 +85,12 @@ class C3DFrames:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+
+def stretched_indices(kept: int) -> np.ndarray:
+    """Indices into `kept` frames that fill a 16-frame snippet, in order, each frame repeated
+    about equally (8 frames: 0, 0, 1, 1, ...)."""
+    return (np.arange(SNIPPET_FRAMES) * kept) // SNIPPET_FRAMES
 
 
 class _ClosedFile:

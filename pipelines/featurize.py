@@ -26,7 +26,8 @@ from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from featurizer import popularity, table_store, tables
-from featurizer.segment_labels import label_rows, parse_ratios, split_of, video_job
+from featurizer.segment_labels import (DEFAULT_MIN_ALIGNMENT_CONFIDENCE, label_rows, parse_ratios, split_of,
+                                      video_job)
 from featurizer.table_store import Snapshot
 from featurizer.video_features import FeatureSettings
 from pipelines.c3d_inference import C3DVideoHandler
@@ -78,6 +79,10 @@ class FeaturizeOptions(PipelineOptions):
                                  "'type:nvidia-l4;count:1;install-nvidia-driver' on Dataflow")
         parser.add_argument("--split-ratios", dest="split_ratios", default="0.8,0.1,0.1",
                             help="train,val,test shares, assigned by a hash of video_id (default: %(default)s)")
+        parser.add_argument("--min-alignment-confidence", dest="min_alignment_confidence", type=float,
+                            default=DEFAULT_MIN_ALIGNMENT_CONFIDENCE,
+                            help="labels come only from alignments at least this confident; the rest count as "
+                                 "unaligned (default: %(default)s, from bench.align_accuracy)")
         parser.add_argument("--retry-failed", dest="retry_failed", action="store_true",
                             help="decode again videos whose earlier dead letter says they cannot be used")
 
@@ -102,7 +107,7 @@ def _segment_dead_letters(job: dict, rows, fps) -> list[dict]:
     """A segment with no snippet at this --fps: its dead letter (its record is the segment, its url the video's)."""
     return [rows_for(PIPELINE, "segment", [{**subject(url=job["video_url"]),
                                             "record_key": f"{job['video_url']}#segment={r['segment_index']}"}],
-                     "no_snippets", f"segment {r['segment_index']} keeps under 16 frames at --fps {fps}")[0]
+                     "no_snippets", f"segment {r['segment_index']} keeps no frame at --fps {fps}")[0]
             for r in rows if r["snippets"] == 0]
 
 
@@ -171,21 +176,32 @@ class _LabelVideo(beam.DoFn):
         self._labels = {label: Metrics.counter(NAMESPACE, f"segments_{name}")
                         for label, name in ((1, "positive"), (0, "negative"), (-1, "ignored"))}
 
-    def process(self, keyed, sorted_scores):
+    def process(self, keyed, scores_by_source):
         _sha, grouped = keyed
         jobs, boundaries = list(grouped["jobs"]), list(grouped["boundaries"])
         if not jobs or not boundaries:
             return
-        for row in label_rows(jobs[0], boundaries, sorted_scores, self._ratios):
+        rows, dropped = label_rows(jobs[0], boundaries, scores_by_source, self._ratios)
+        for name, count in sorted(dropped.items()):
+            Metrics.counter(NAMESPACE, name).inc(count)
+        for row in rows:
             self._labels[row["label"]].inc()
             yield row
         for dead in _segment_dead_letters(jobs[0], boundaries, self._fps):
             yield beam.pvalue.TaggedOutput("deadletters", dead)
 
 
+def _counted(job: dict) -> dict:
+    """The job, its GIFs whose alignment is too unsure for labels counted."""
+    Metrics.counter(NAMESPACE, "gifs_alignment_below_min_confidence").inc(job["low_confidence_gifs"])
+    Metrics.counter(NAMESPACE, "gifs_without_trusted_span").inc(len(job["untrusted_gifs"]))
+    return job
+
+
 def _no_aligned_gifs(job: dict) -> dict:
     return rows_for(PIPELINE, "video", [subject(url=job["video_url"])], "no_aligned_gifs",
-                    f"video {job['video_id']}: none of its GIFs is aligned")[0]
+                    f"video {job['video_id']}: none of its GIFs is aligned (confidently enough) or has a "
+                    "published alignment")[0]
 
 
 def build_pipeline(p: beam.Pipeline, opts: FeaturizeOptions, dataset: str, run_id: str):
@@ -205,15 +221,18 @@ def build_pipeline(p: beam.Pipeline, opts: FeaturizeOptions, dataset: str, run_i
 
     gifs = p | "ReadGifs" >> ReadTable(dataset, tables.GIFS, snapshots[tables.GIFS.name])
     alignments = p | "ReadAlignments" >> ReadTable(dataset, tables.ALIGNMENTS, snapshots[tables.ALIGNMENTS.name])
-    sorted_scores = beam.pvalue.AsSingleton(
-        gifs | "RawPopularity" >> beam.Map(popularity.raw_score) | "Scored" >> beam.Filter(lambda s: s is not None)
-        | "AllScores" >> beam.combiners.ToList() | "Sort" >> beam.Map(sorted))
+    scores_by_source = beam.pvalue.AsDict(
+        gifs | "RawPopularity" >> beam.Map(lambda r: (r["source"], popularity.raw_score(r)))
+        | "Scored" >> beam.Filter(lambda kv: kv[1] is not None)
+        | "BySource" >> beam.GroupByKey() | "Sort" >> beam.MapTuple(lambda source, scores: (source, sorted(scores))))
+    min_confidence = opts.min_alignment_confidence
     jobs = (
         {"gifs": gifs | "GifsByVideo" >> beam.Map(lambda r: (r["video_sha256"], r)),
          "alignments": alignments | "AlignmentsByVideo" >> beam.Map(lambda a: (a["video_sha256"], a))}
         | "JoinByVideo" >> beam.CoGroupByKey()
         | "WithGifs" >> beam.Filter(lambda keyed: any(True for _ in keyed[1]["gifs"]))
-        | "VideoJobs" >> beam.MapTuple(lambda sha, g: video_job(sha, g["gifs"], g["alignments"])))
+        | "VideoJobs" >> beam.MapTuple(lambda sha, g: _counted(video_job(sha, g["gifs"], g["alignments"],
+                                                                         min_confidence))))
     lasting_failures = beam.pvalue.AsDict(
         p | "ReadDeadLetters" >> ReadTable(dataset, dead_spec, snapshots[dead_spec.name])
         | "LastingFailures" >> beam.Filter(lambda d: d["stage"] == "video" and d["error_kind"] in LASTING_KINDS)
@@ -247,8 +266,8 @@ def build_pipeline(p: beam.Pipeline, opts: FeaturizeOptions, dataset: str, run_i
         {"jobs": jobs | "JobsByVideo" >> beam.Map(lambda job: (job["video_sha256"], job)),
          "boundaries": boundaries | "BoundsByVideo" >> beam.Map(lambda b: (b["video_sha256"], b))}
         | "JoinBoundaries" >> beam.CoGroupByKey()
-        | "Label" >> beam.ParDo(_LabelVideo(ratios, opts.fps), sorted_scores).with_outputs("deadletters",
-                                                                                            main="labels"))
+        | "Label" >> beam.ParDo(_LabelVideo(ratios, opts.fps), scores_by_source).with_outputs("deadletters",
+                                                                                               main="labels"))
     labels = labelled.labels
 
     dead = ((unaligned | "NoAlignedGifs" >> beam.Map(_no_aligned_gifs), labelled.deadletters, computed.deadletters)

@@ -88,7 +88,7 @@ def test_segments_are_labelled_and_featurized(tiny_world, featurized):
         assert s["gif_ids"] == (covering if expected == 1 else touching if expected == -1 else [])
         assert (s["popularity"] is not None) == (expected == 1)
         assert len(s["features"]) == 4096 and np.isfinite(s["features"]).all()
-        assert s["feature_extractor"] == "c3d-random/fps=native/stride=8/mirror"
+        assert s["feature_extractor"] == "c3d-random/fps=native/stride=8/mirror/short=repeat"
         assert s["split"] == featurize.split_of(s["video_id"], (0.8, 0.1, 0.1))
         assert len(s["context"]) > 0
     assert any(s["label"] == 1 for s in segments)

@@ -35,7 +35,7 @@ def test_overlap_rule(gif_span, label):
     segment = Segment(0, 0, 100)
     labelled = label_segment(segment, [GifSpan("g", *gif_span, popularity=0.3)])
     assert labelled.label == label
-    assert labelled.popularity == (0.3 if label == POSITIVE else 0.0)
+    assert labelled.popularity == (0.3 if label == POSITIVE else None)
 
 
 def test_positive_takes_the_most_popular_covering_gif():

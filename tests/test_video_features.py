@@ -49,3 +49,19 @@ def test_features_equal_the_extractors_segment_means(tiny_world, extractor):
     np.testing.assert_array_equal(library.clip_counts, 2 * result.snippets[kept])
     np.testing.assert_allclose(result.features[kept], library.features, rtol=1e-4, atol=1e-5)
     assert (result.features[result.snippets == 0] == 0).all()
+
+
+def test_a_segment_keeping_under_16_frames_repeats_them_into_one_snippet(tmp_path):
+    from featurizer.segments import Segment
+    from featurizer.video_segments import C3DFrames
+
+    frames = C3DFrames(str(tmp_path))
+    # 12.5 fps out of 25: the even frames of [0, 16) are kept, 8 of them
+    pixels = np.arange(40, dtype=np.uint8)[:, None, None, None] * np.ones((1, 128, 171, 3), np.uint8)
+    frames.append(pixels[::2], np.arange(0, 40, 2))  # frame n's pixels are all n
+    frames.finish()
+    with frames:
+        [window] = list(frames.snippets(Segment(0, 0, 16)))
+        assert window[:, 0, 0, 0].tolist() == [0, 0, 2, 2, 4, 4, 6, 6, 8, 8, 10, 10, 12, 12, 14, 14]
+        assert len(list(frames.snippets(Segment(1, 16, 48)))) == 1  # 16 kept frames: one ordinary snippet
+        assert list(frames.snippets(Segment(2, 41, 57))) == []  # nothing kept: no snippet
