@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from featurizer import popularity
@@ -44,6 +45,37 @@ DEFAULT_MIN_ALIGNMENT_CONFIDENCE = 0.1
 IN_SHORT_SHOT = "in_short_shot"  # no segment under it: its frames lie in shots under 16 frames
 ACROSS_SEGMENTS = "across_segments"  # long enough for a positive, but split between segments
 SHORT_FOR_ITS_SEGMENT = "short_for_its_segment"  # covers 66% of no segment it overlaps
+
+
+@dataclass(frozen=True)
+class SplitRule:
+    """A video's split: by a hash of its id (the default, for scraped data), or, with
+    `test_videos` (the list the Video2GIF dataset publishes), test for those videos and a hash
+    of the id into train and val (in the ratios' proportion) for the rest."""
+
+    ratios: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    test_videos: frozenset[str] | None = None
+
+    def __call__(self, video_id: str) -> str:
+        if self.test_videos is None:
+            return split_of(video_id, self.ratios)
+        if video_id in self.test_videos:
+            return SPLITS[2]
+        train, val = self.ratios[0], self.ratios[1]
+        if train + val <= 0:
+            raise ValueError("--split-ratios gives train and val no share; the videos off the test list need one")
+        return split_of(video_id, (train / (train + val), val / (train + val), 0.0))
+
+
+def read_video_list(path: str) -> frozenset[str]:
+    """Video ids, one a line (the dataset's testset.txt); a path or gs:// URI. Blank lines and # comments skipped."""
+    from featurizer.storage import local_copy
+
+    with local_copy(path) as local, open(local, encoding="utf-8") as lines:
+        ids = frozenset(line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#"))
+    if not ids:
+        raise ValueError(f"{path}: no video ids")
+    return ids
 
 
 def video_job(video_sha256: str, gifs: Iterable[dict], alignments: Iterable[dict],
@@ -83,7 +115,7 @@ def _span_frames(span: dict, fps: float) -> tuple[int, int]:
 
 
 def label_rows(job: dict, boundaries: Sequence[dict], scores_by_source: dict[str, Sequence[float]],
-               ratios: tuple[float, float, float]) -> tuple[list[dict], Counter]:
+               split_rule: SplitRule = SplitRule()) -> tuple[list[dict], Counter]:
     """The labels table's rows of one video, and what its labelling dropped (counts by reason).
 
     boundaries: its features rows (without fc6). Popularity p is normalised among the GIFs of
@@ -104,7 +136,7 @@ def label_rows(job: dict, boundaries: Sequence[dict], scores_by_source: dict[str
         stats["negatives_dropped_for_unaligned_gifs"] += sum(1 for s in labelled if s.label == NEGATIVE)
         labelled = [LabelledSegment(s.segment, IGNORED) if s.label == NEGATIVE else s for s in labelled]
     stats.update(f"gifs_without_positive_{reason}" for reason in _why_no_positive(gif_spans, labelled))
-    split = split_of(job["video_id"], ratios)
+    split = split_rule(job["video_id"])
     rows = []
     for bounds, segment in zip(boundaries, labelled):
         duration = bounds["video_num_frames"] / bounds["fps"]

@@ -260,7 +260,10 @@ def commit(root: DatasetRoot | str, spec: TableSpec, read_version: int | None, a
         latest = _delta(root, spec.name)
         if txn_id and latest.transaction_version(txn_id) is not None:
             return None
-        base = latest if read_version is None else _delta(root, spec.name, read_version)
+        if _add_new_columns(latest, spec, read_version):
+            base = _delta(root, spec.name)  # the version after the schema change, which read_version was
+        else:
+            base = latest if read_version is None else _delta(root, spec.name, read_version)
         if read_version is None and removes:
             raise TableError(f"table {spec.name!r}: files to remove, but the writer read no table")
         base.create_write_transaction([*adds, *removes], mode="append", schema=DeltaSchema.from_arrow(spec.schema),
@@ -272,6 +275,24 @@ def commit(root: DatasetRoot | str, spec: TableSpec, read_version: int | None, a
                                       mode="error", name=spec.name, storage_options=delta_storage_options(root),
                                       commit_properties=properties)
     return _delta(root, spec.name).version()
+
+
+def _add_new_columns(latest, spec: TableSpec, read_version: int | None) -> bool:
+    """Columns the code's schema has and the table's log does not (a newer gifrank) are added to
+    the table's schema first, so every reader of the format sees them; older rows read them as
+    null. A commit after a schema change cannot be checked against an older version, so the
+    change is made only when nothing was committed since the writer read (else a clear error)."""
+    from deltalake import Schema as DeltaSchema
+
+    known = {field.name for field in latest.schema().fields}
+    missing = [f for f in DeltaSchema.from_arrow(spec.schema).fields if f.name not in known]
+    if not missing:
+        return False
+    if read_version is not None and latest.version() != read_version:
+        raise TableError(f"table {spec.name!r} changed since this run read it (version {read_version}, now "
+                         f"{latest.version()}) and needs new columns: run again")
+    latest.alter.add_columns(missing)
+    return True
 
 
 def table_info(root: DatasetRoot | str, spec: TableSpec, version: int | None = None) -> dict:

@@ -97,6 +97,9 @@ GIFS = TableSpec(
         pa.field("tags", pa.list_(pa.string())),
         pa.field("category", pa.string()),
         pa.field("video_title", pa.string()),
+        # From the published Video2GIF metadata (null for scraped GIFs unless the site says).
+        pa.field("is_creative_commons", pa.bool_()),  # the source video's licence is Creative Commons
+        pa.field("video_duration_sec", pa.float64()),  # the source video's length as published
         # The alignment published with the Video2GIF metadata, as given (null for scraped GIFs).
         pa.field("published_start_frame", pa.int32()),
         pa.field("published_end_frame", pa.int32()),

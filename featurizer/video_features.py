@@ -39,6 +39,7 @@ class FeatureSettings:
     stride: int = SNIPPET_STRIDE  # frames between snippet starts
     mirror: bool = True  # each snippet also flipped left-right, as Video2GIF does
     batch_size: int = 16  # snippets per model call
+    max_video_sec: float | None = 600.0  # longer videos are refused (the paper's collection stops at 10 min)
 
     @property
     def segmenter(self) -> str:
@@ -107,11 +108,17 @@ class BlobVideo:
 
 def decode_video(source, settings: FeatureSettings):
     """Shots, segments and C3D's frames of one video (a DecodedVideo), or its VideoFailure."""
-    from featurizer.errors import MediaError
+    from featurizer.errors import TOO_LONG, MediaError
+    from featurizer.video import probe_video
     from featurizer.video_segments import decode_segments
 
     try:
         with source.local_path() as path:
+            duration = probe_video(path).duration_sec
+            if settings.max_video_sec is not None and duration is not None and duration > settings.max_video_sec:
+                # Its frames would fill the worker's disk before anything came of them.
+                raise MediaError(TOO_LONG, path, f"{duration:.0f} s long, over --max-video-sec "
+                                                 f"{settings.max_video_sec:g}")
             video = decode_segments(path, max_segment_sec=settings.max_segment_sec, c3d_fps=settings.fps)
         if not video.segments:
             video.frames.close()

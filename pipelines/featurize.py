@@ -26,8 +26,8 @@ from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from featurizer import popularity, table_store, tables
-from featurizer.segment_labels import (DEFAULT_MIN_ALIGNMENT_CONFIDENCE, label_rows, parse_ratios, split_of,
-                                      video_job)
+from featurizer.segment_labels import (DEFAULT_MIN_ALIGNMENT_CONFIDENCE, SplitRule, label_rows, parse_ratios,
+                                      read_video_list, split_of, video_job)
 from featurizer.table_store import Snapshot
 from featurizer.video_features import FeatureSettings
 from pipelines.c3d_inference import C3DVideoHandler
@@ -79,6 +79,15 @@ class FeaturizeOptions(PipelineOptions):
                                  "'type:nvidia-l4;count:1;install-nvidia-driver' on Dataflow")
         parser.add_argument("--split-ratios", dest="split_ratios", default="0.8,0.1,0.1",
                             help="train,val,test shares, assigned by a hash of video_id (default: %(default)s)")
+        parser.add_argument("--split-by", dest="split_by", choices=("hash", "published"), default="hash",
+                            help="hash: every video by a hash of its id; published: the videos of --test-videos in "
+                                 "test, the rest hashed into train and val (default: %(default)s)")
+        parser.add_argument("--test-videos", dest="test_videos", metavar="FILE",
+                            help="with --split-by published: the test videos' ids, one a line (the Video2GIF "
+                                 "dataset's testset.txt), a path or gs:// URI")
+        parser.add_argument("--max-video-sec", dest="max_video_sec", type=float, default=600.0,
+                            help="longer videos are not decoded but dead-lettered (too_long), so one long upload "
+                                 "cannot fill a worker's disk (default: %(default)s, as the paper's collection)")
         parser.add_argument("--min-alignment-confidence", dest="min_alignment_confidence", type=float,
                             default=DEFAULT_MIN_ALIGNMENT_CONFIDENCE,
                             help="labels come only from alignments at least this confident; the rest count as "
@@ -89,7 +98,7 @@ class FeaturizeOptions(PipelineOptions):
 
 def feature_settings(opts: FeaturizeOptions) -> FeatureSettings:
     return FeatureSettings(max_segment_sec=opts.max_segment_sec, fps=opts.fps, stride=opts.snippet_stride,
-                           mirror=opts.mirror, batch_size=opts.batch_size)
+                           mirror=opts.mirror, batch_size=opts.batch_size, max_video_sec=opts.max_video_sec)
 
 
 def featurized_videos(snapshot: Snapshot, segmenter: str, extractor: str) -> dict[str, table_store.DataFile]:
@@ -170,8 +179,8 @@ class _LabelVideo(beam.DoFn):
     dead letters of its segments without features: both follow from the features table alone, so a
     rerun gives them whatever earlier runs did or did not finish."""
 
-    def __init__(self, ratios, fps):
-        self._ratios = ratios
+    def __init__(self, split_rule: SplitRule, fps):
+        self._split_rule = split_rule
         self._fps = fps
         self._labels = {label: Metrics.counter(NAMESPACE, f"segments_{name}")
                         for label, name in ((1, "positive"), (0, "negative"), (-1, "ignored"))}
@@ -181,7 +190,7 @@ class _LabelVideo(beam.DoFn):
         jobs, boundaries = list(grouped["jobs"]), list(grouped["boundaries"])
         if not jobs or not boundaries:
             return
-        rows, dropped = label_rows(jobs[0], boundaries, scores_by_source, self._ratios)
+        rows, dropped = label_rows(jobs[0], boundaries, scores_by_source, self._split_rule)
         for name, count in sorted(dropped.items()):
             Metrics.counter(NAMESPACE, name).inc(count)
         for row in rows:
@@ -204,8 +213,19 @@ def _no_aligned_gifs(job: dict) -> dict:
                     "published alignment")[0]
 
 
-def build_pipeline(p: beam.Pipeline, opts: FeaturizeOptions, dataset: str, run_id: str):
+def split_rule(opts: FeaturizeOptions) -> SplitRule:
     ratios = parse_ratios(opts.split_ratios)
+    if opts.split_by == "published":
+        if not opts.test_videos:
+            raise ValueError("--split-by published needs --test-videos FILE, the published test videos")
+        return SplitRule(ratios, read_video_list(opts.test_videos))  # read once here, shipped in the job
+    if opts.test_videos:
+        raise ValueError("--test-videos goes with --split-by published")
+    return SplitRule(ratios)
+
+
+def build_pipeline(p: beam.Pipeline, opts: FeaturizeOptions, dataset: str, run_id: str):
+    rule = split_rule(opts)
     settings = feature_settings(opts)
     if opts.c3d_weights is None:
         warnings.warn("featurize: no --c3d-weights, C3D features are random (c3d-random)", UserWarning)
@@ -266,7 +286,7 @@ def build_pipeline(p: beam.Pipeline, opts: FeaturizeOptions, dataset: str, run_i
         {"jobs": jobs | "JobsByVideo" >> beam.Map(lambda job: (job["video_sha256"], job)),
          "boundaries": boundaries | "BoundsByVideo" >> beam.Map(lambda b: (b["video_sha256"], b))}
         | "JoinBoundaries" >> beam.CoGroupByKey()
-        | "Label" >> beam.ParDo(_LabelVideo(ratios, opts.fps), scores_by_source).with_outputs("deadletters",
+        | "Label" >> beam.ParDo(_LabelVideo(rule, opts.fps), scores_by_source).with_outputs("deadletters",
                                                                                                main="labels"))
     labels = labelled.labels
 
@@ -295,7 +315,7 @@ def build_arg_parser() -> argparse.ArgumentParser:
 
 def run(argv=None, save_main_session=True) -> dict[str, int]:
     options, opts, shared = parse_stage_options(argv, build_arg_parser(), FeaturizeOptions, save_main_session)
-    parse_ratios(opts.split_ratios)
+    split_rule(opts)
     if opts.c3d_weights and not opts.c3d_mean:
         raise ValueError("--c3d-weights needs --c3d-mean, the snippet mean the weights were trained with")
     _run_id, counters = run_pipeline(

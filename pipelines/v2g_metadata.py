@@ -5,6 +5,7 @@ records that the scrape pipeline downloads like those found on a site.
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pipelines.sites.adapter import ParseError
@@ -40,6 +41,30 @@ def _number(value: str, cast):
     return cast(float(value)) if cast is int else cast(value)
 
 
+def _flag(value: str) -> bool | None:
+    value = value.strip().lower()
+    if value in ("true", "1", "yes"):
+        return True
+    if value in ("false", "0", "no"):
+        return False
+    if value in ("", "none", "nan"):
+        return None
+    raise ValueError(f"not a yes/no value: {value!r}")
+
+
+_ISO_DURATION = re.compile(r"^P(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)$")
+
+
+def _duration_sec(value: str) -> float | None:
+    """Seconds, or YouTube's ISO 8601 duration (PT4M13S)."""
+    value = value.strip()
+    match = _ISO_DURATION.match(value)
+    if match and value != "PT":
+        hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
+        return hours * 3600 + minutes * 60 + seconds
+    return _number(value, float)
+
+
 def parse_row(line: str, header: tuple[str, ...] = FIELDS,
               video_url_template: str = YOUTUBE_WATCH_URL) -> dict[str, Any]:
     """A gif record (the gifs table's fields known before download) from one metadata line."""
@@ -64,6 +89,8 @@ def parse_row(line: str, header: tuple[str, ...] = FIELDS,
             "tags": [],
             "category": raw.get("video_category") or None,
             "video_title": raw.get("video_title") or None,
+            "is_creative_commons": _flag(raw.get("is_creative_commons", "")),
+            "video_duration_sec": _duration_sec(raw.get("video_duration", "")),
             "published_start_frame": _number(raw.get("gif_start_frame", ""), int),
             "published_end_frame": _number(raw.get("gif_end_frame", ""), int),
             "published_start_sec": _number(raw.get("gif_start_sec", ""), float),

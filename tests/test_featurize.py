@@ -112,3 +112,7 @@ def test_bad_options_are_clear_errors(tmp_path):
         featurize.run(["--dataset", str(tmp_path), "--split-ratios", "0.5,0.5"])
     with pytest.raises(ValueError, match="c3d-mean"):
         featurize.run(["--dataset", str(tmp_path), "--c3d-weights", "w.pkl"])
+    with pytest.raises(ValueError, match="needs --test-videos"):
+        featurize.run(["--dataset", str(tmp_path), "--split-by", "published"])
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        featurize.run(["--dataset", str(tmp_path), "--split-by", "published", "--test-videos", "missing.txt"])

@@ -4,9 +4,9 @@ import math
 
 import pytest
 
-from featurizer.segment_labels import label_rows, video_job
+from featurizer.segment_labels import SplitRule, label_rows, video_job
 
-RATIOS = (1.0, 0.0, 0.0)  # everything in train: the split is tested elsewhere
+SPLIT = SplitRule((1.0, 0.0, 0.0))  # everything in train: the split is tested below
 FPS = 25.0
 # Five segments of 50 frames (2 s each): [0, 50), [50, 100), ..., [200, 250).
 BOUNDS = [{"segment_index": i, "start_frame": 50 * i, "end_frame": 50 * i + 50, "start_sec": 2.0 * i,
@@ -25,7 +25,7 @@ def _alignment(gif_id, start, end, confidence=0.9):
 
 def _labels(gifs, alignments, scores):
     job = video_job("sha", gifs, alignments)
-    rows, dropped = label_rows(job, BOUNDS, scores, RATIOS)
+    rows, dropped = label_rows(job, BOUNDS, scores, SPLIT)
     return job, {r["segment_index"]: r for r in rows}, dropped
 
 
@@ -74,3 +74,17 @@ def test_unsure_alignments_give_way_to_published_ones_and_unaligned_gifs_void_ne
     # "lost" may lie anywhere: the would-be negatives (segments 1, 2, 3) are ignored, and counted
     assert [rows[i]["label"] for i in (1, 2, 3)] == [-1, -1, -1]
     assert dropped["negatives_dropped_for_unaligned_gifs"] == 3
+
+
+def test_the_published_split_puts_listed_videos_in_test_and_hashes_the_rest(tmp_path):
+    import hashlib
+
+    from featurizer.segment_labels import read_video_list
+
+    listed = tmp_path / "testset.txt"
+    listed.write_text("# the published test videos\n007f_EMcxQM\n\n02ZxM-bEzXM\n")
+    rule = SplitRule((0.8, 0.1, 0.1), read_video_list(str(listed)))
+    assert rule("007f_EMcxQM") == rule("02ZxM-bEzXM") == "test"
+    for video in ("a", "b", "c", "d", "e", "f"):
+        u = int.from_bytes(hashlib.sha1(video.encode()).digest()[:8], "big") / 2**64
+        assert rule(video) == ("train" if u < 0.8 / 0.9 else "val")  # train and val in 8:1, no test

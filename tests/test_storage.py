@@ -150,3 +150,17 @@ def test_a_log_folder_without_a_first_commit_is_no_table_yet(tmp_path):
     (tmp_path / "tables" / spec.name / "_delta_log").mkdir(parents=True)  # a run killed creating the table
     assert table_store.snapshot(str(tmp_path), spec).version is None
     assert table_store.replace_table(str(tmp_path), spec, [_row(1)]) == 0
+
+
+def test_new_columns_in_the_code_are_added_to_an_older_tables_schema(tmp_path):
+    from deltalake import DeltaTable
+
+    old = tables.TableSpec(name="t", key=("id",), cluster_by="id", schema=pa.schema([pa.field("id", pa.string(),
+                                                                                                nullable=False)]))
+    new = tables.TableSpec(name="t", key=("id",), cluster_by="id", schema=old.schema.append(pa.field("extra",
+                                                                                                     pa.bool_())))
+    table_store.replace_table(str(tmp_path), old, [{"id": "a"}])
+    assert table_store.read_table(str(tmp_path), new).to_pylist() == [{"id": "a", "extra": None}]
+    table_store.replace_table(str(tmp_path), new, [{"id": "b", "extra": True}])
+    assert table_store.read_table(str(tmp_path), new).to_pylist() == [{"id": "b", "extra": True}]
+    assert [f.name for f in DeltaTable(str(tmp_path / "tables" / "t")).schema().fields] == ["id", "extra"]

@@ -25,6 +25,19 @@ def test_row_becomes_a_gif_record():
     assert (record["published_start_sec"], record["published_end_sec"]) == (4.8, 7.2)
     assert record["views"] == 1500 and record["published_gif_age"] == 300.0
     assert record["category"] == "Sports" and record["source"] == "v2g-metadata"
+    assert record["title"] == "A title" and record["video_title"] == "Video"
+    assert record["is_creative_commons"] is True and record["video_duration_sec"] is None
+
+
+@pytest.mark.parametrize("published, seconds", [("253", 253.0), ("253.5", 253.5), ("PT4M13S", 253.0),
+                                                ("PT1H2M3S", 3723.0), ("PT45S", 45.0), ("", None)])
+def test_video_duration_in_seconds_or_iso_8601(published, seconds):
+    assert meta.parse_row(_line(video_duration=published))["video_duration_sec"] == seconds
+
+
+@pytest.mark.parametrize("flag, value", [("1", True), ("True", True), ("0", False), ("false", False), ("", None)])
+def test_creative_commons_flag(flag, value):
+    assert meta.parse_row(_line(is_creative_commons=flag))["is_creative_commons"] is value
 
 
 def test_default_video_url_is_youtube():
@@ -39,7 +52,8 @@ def test_header_order_is_honoured():
     assert (record["gif_id"], record["video_id"], record["views"]) == ("v2g:x", "yt1", None)
 
 
-@pytest.mark.parametrize("line", ["only;\tthree;\tfields", _line(gif_views="many"), _line(gif_url="")])
+@pytest.mark.parametrize("line", ["only;\tthree;\tfields", _line(gif_views="many"), _line(gif_url=""),
+                                  _line(is_creative_commons="maybe"), _line(video_duration="long")])
 def test_malformed_rows_are_refused(line):
     with pytest.raises(meta.MalformedRow):
         meta.parse_row(line)

@@ -65,3 +65,11 @@ def test_a_segment_keeping_under_16_frames_repeats_them_into_one_snippet(tmp_pat
         assert window[:, 0, 0, 0].tolist() == [0, 0, 2, 2, 4, 4, 6, 6, 8, 8, 10, 10, 12, 12, 14, 14]
         assert len(list(frames.snippets(Segment(1, 16, 48)))) == 1  # 16 kept frames: one ordinary snippet
         assert list(frames.snippets(Segment(2, 41, 57))) == []  # nothing kept: no snippet
+
+
+def test_a_video_over_max_video_sec_is_refused_before_decoding(tiny_world, extractor):
+    video = tiny_world.videos[0]
+    path = str(tiny_world.video_path(video["video_id"]))
+    short_limit = FeatureSettings(fps=12.5, stride=16, mirror=False, max_video_sec=2.0)
+    [result] = VideoFeaturizer(extractor, short_limit).featurize([LocalVideo(path)])
+    assert isinstance(result, VideoFailure) and result.kind == "too_long" and "over --max-video-sec 2" in result.message
