@@ -175,7 +175,9 @@ SEGMENTS = TableSpec(
 )
 
 
-SEGMENTER_VERSION = "changepoint-v1"  # shots (featurizer.shots) and their split into segments (featurizer.segments)
+# Shots (featurizer.shots), their split into segments (featurizer.segments), and the segments'
+# seconds, from the decoder's timestamps (v2; v1 divided frame numbers by the nominal rate).
+SEGMENTER_VERSION = "changepoint-v2"
 
 
 # The expensive half: segment boundaries and fc6, keyed by the video's content and how they were made.

@@ -69,6 +69,7 @@ class VideoFeatures:
     fps: float
     num_frames: int
     segments: list[Segment]
+    seconds: list[tuple[float, float]]  # each segment's start and end on the decoder's clock
     snippets: np.ndarray  # int32 (n,): snippets averaged per segment; 0: no frame kept at the chosen fps
     features: np.ndarray  # float32 (n, 4096): mean fc6 per segment; zeros where snippets is 0
 
@@ -77,9 +78,9 @@ class VideoFeatures:
         return [{
             "video_sha256": video_sha256, "segmenter": segmenter, "feature_extractor": feature_extractor,
             "segment_index": s.index, "start_frame": s.start_frame, "end_frame": s.end_frame,
-            "start_sec": s.start_frame / self.fps, "end_sec": s.end_frame / self.fps, "fps": self.fps,
+            "start_sec": start, "end_sec": end, "fps": self.fps,
             "video_num_frames": self.num_frames, "snippets": int(n), "features": f,
-        } for s, n, f in zip(self.segments, self.snippets, self.features)]
+        } for s, (start, end), n, f in zip(self.segments, self.seconds, self.snippets, self.features)]
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,8 @@ class VideoFeaturizer:
         for position, video, sums, counts in pending_sums:
             means = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], 0.0)
             results[position] = VideoFeatures(video.shots.fps, video.shots.num_frames, list(video.segments),
-                                              counts, means.astype(np.float32))
+                                              [video.seconds(s) for s in video.segments], counts,
+                                              means.astype(np.float32))
         return results
 
     def _decode_later(self, source):

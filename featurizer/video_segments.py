@@ -103,11 +103,14 @@ class _ClosedFile:
         pass
 
 
-def _decode(path, fps: float, c3d_fps: float | None, store: C3DFrames, threads: int | None) -> Iterator[FrameFeatures]:
-    """Shot features per decoded batch; as it goes, C3D's frames are stored (why: one decode serves both)."""
+def _decode(path, fps: float, c3d_fps: float | None, store: C3DFrames, threads: int | None,
+            times: list) -> Iterator[FrameFeatures]:
+    """Shot features per decoded batch; as it goes, C3D's frames are stored (why: one decode serves both)
+    and every frame's presentation time is appended to `times`."""
     sampler = FrameRateSampler(c3d_fps) if c3d_fps else None
     for batch in iter_video_frames(path, size=(RESIZED_WIDTH, RESIZED_HEIGHT), gray=False,
                                    batch_size=DECODE_BATCH, threads=threads):
+        times.extend(batch.times.tolist())
         keep = np.array([sampler.keep(t) for t in batch.times] if sampler else [True] * len(batch.times))
         store.append(batch.frames[keep], batch.indices[keep])
         small = np.stack([cv2.resize(f, FEATURE_SIZE, interpolation=cv2.INTER_AREA) for f in batch.frames])
@@ -119,6 +122,14 @@ class DecodedVideo:
     shots: Shots
     segments: list[Segment]
     frames: C3DFrames  # close() when done with the snippets
+    times: np.ndarray  # float64 (num_frames,): each frame's presentation time, the clock alignments use
+
+    def seconds(self, segment: Segment) -> tuple[float, float]:
+        """The segment's start and end (exclusive) on the decoder's clock, as alignments place GIFs:
+        right for variable frame rates too."""
+        end = (self.times[segment.end_frame] if segment.end_frame < len(self.times)
+               else self.times[-1] + 1.0 / self.shots.fps)
+        return float(self.times[segment.start_frame]), float(end)
 
 
 def decode_segments(path, *, max_segment_sec: float = 6.0, c3d_fps: float | None = None,
@@ -128,11 +139,13 @@ def decode_segments(path, *, max_segment_sec: float = 6.0, c3d_fps: float | None
     fps = probe_video(path).fps or 25.0
     store = C3DFrames(temp_dir)
     try:
-        boundaries, num_frames = detect_in_windows(_decode(path, fps, c3d_fps, store, threads),
+        times: list[float] = []
+        boundaries, num_frames = detect_in_windows(_decode(path, fps, c3d_fps, store, threads, times),
                                                    detector or ChangePointDetector())
         store.finish()
     except BaseException:
         store.close()
         raise
     shots = shots_from_boundaries(boundaries, num_frames, fps)
-    return DecodedVideo(shots, segments_from_shots(shots.shots, fps, max_segment_sec), store)
+    return DecodedVideo(shots, segments_from_shots(shots.shots, fps, max_segment_sec), store,
+                        np.asarray(times, np.float64))

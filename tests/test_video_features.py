@@ -73,3 +73,29 @@ def test_a_video_over_max_video_sec_is_refused_before_decoding(tiny_world, extra
     short_limit = FeatureSettings(fps=12.5, stride=16, mirror=False, max_video_sec=2.0)
     [result] = VideoFeaturizer(extractor, short_limit).featurize([LocalVideo(path)])
     assert isinstance(result, VideoFailure) and result.kind == "too_long" and "over --max-video-sec 2" in result.message
+
+
+def test_segment_seconds_come_from_the_decoders_timestamps(tmp_path):
+    """A variable-frame-rate video: frame i is shown at i*i centiseconds, as alignments would place it."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    from featurizer.video_segments import decode_segments
+
+    path = tmp_path / "vfr.mp4"
+    frames = 40
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi",
+                    "-i", f"testsrc2=size=96x64:rate=25,settb=1/1000,setpts=N*N*10,trim=end_frame={frames}",
+                    "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-fps_mode", "passthrough",
+                    "-enc_time_base:v", "1:1000", str(path)], check=True)
+    video = decode_segments(str(path), max_segment_sec=0.5)
+    with video.frames:
+        assert len(video.segments) >= 2
+        for segment in video.segments:
+            start, end = video.seconds(segment)
+            assert start == pytest.approx(segment.start_frame ** 2 / 100, abs=1e-6)
+            if segment.end_frame < frames:
+                assert end == pytest.approx(segment.end_frame ** 2 / 100, abs=1e-6)
+            else:
+                assert end == pytest.approx((frames - 1) ** 2 / 100 + 1 / video.shots.fps, abs=1e-6)
