@@ -102,10 +102,20 @@ def video_job(video_sha256: str, gifs: Iterable[dict], alignments: Iterable[dict
     return {
         "video_sha256": video_sha256, "video_id": gifs[0]["video_id"], "video_url": gifs[0]["video_url"],
         "category": next((r["category"] for r in gifs if r.get("category")), None),
-        "tags": sorted({t for r in gifs for t in (r.get("tags") or [])}),
+        **_context_tags(gifs),
         "spans": spans, "untrusted_gifs": untrusted,
         "low_confidence_gifs": sum(1 for a in aligned.values() if a["confidence"] < min_confidence),
     }
+
+
+def _context_tags(gifs: Sequence[dict]) -> dict:
+    """The video's own tags where its source gives them, else its GIFs' (and which): a new video
+    without GIFs, at prediction, has only its own, so training should see those where it can."""
+    video_tags = sorted({t for r in gifs for t in (r.get("video_tags") or [])})
+    if video_tags:
+        return {"tags": video_tags, "tags_from": "video"}
+    gif_tags = sorted({t for r in gifs for t in (r.get("tags") or [])})
+    return {"tags": gif_tags, "tags_from": "gifs" if gif_tags else "none"}
 
 
 def _span_frames(span: dict, fps: float) -> tuple[int, int]:
@@ -151,6 +161,7 @@ def label_rows(job: dict, boundaries: Sequence[dict], scores_by_source: dict[str
             "popularity_source": top["source"] if top and segment.label == POSITIVE else None,
             "context": context_vector(job["category"], job["tags"], bounds["start_sec"], duration,
                                       bounds["segment_index"]).tolist(),
+            "context_tags_from": job["tags_from"],
             "split": split,
         })
     return rows, stats

@@ -94,7 +94,8 @@ GIFS = TableSpec(
         pa.field("title", pa.string()),
         pa.field("views", pa.int64()),
         pa.field("upload_date", pa.date32()),
-        pa.field("tags", pa.list_(pa.string())),
+        pa.field("tags", pa.list_(pa.string())),  # the GIF's own
+        pa.field("video_tags", pa.list_(pa.string())),  # the source video's, where the source gives them
         pa.field("category", pa.string()),
         pa.field("video_title", pa.string()),
         # From the published Video2GIF metadata (null for scraped GIFs unless the site says).
@@ -169,6 +170,7 @@ SEGMENTS = TableSpec(
         *_POPULARITY,
         pa.field("features", pa.list_(pa.float32(), C3D_FEATURES), nullable=False),
         pa.field("context", pa.list_(pa.float32()), nullable=False),
+        pa.field("context_tags_from", pa.string(), nullable=False),
         pa.field("split", pa.string(), nullable=False),  # train | val | test, from a hash of video_id
         pa.field("feature_extractor", pa.string(), nullable=False),  # name and weights fingerprint
     ]),
@@ -212,6 +214,7 @@ LABELS = TableSpec(
         pa.field("gif_ids", pa.list_(pa.string()), nullable=False),
         *_POPULARITY,
         pa.field("context", pa.list_(pa.float32()), nullable=False),
+        pa.field("context_tags_from", pa.string(), nullable=False),  # video | gifs | none: whose tags the context has
         pa.field("split", pa.string(), nullable=False),  # train | val | test
     ]),
 )

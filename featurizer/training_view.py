@@ -24,7 +24,7 @@ from featurizer.tables import FEATURES, LABELS, SEGMENTS, features_file_key
 VIDEOS_PER_READ = 16
 _LABEL_COLUMNS = ["video_id", "segment_index", "start_frame", "end_frame", "start_sec", "end_sec", "fps",
                   "video_num_frames", "label", "gif_ids", "popularity", "popularity_raw", "popularity_source", "context",
-                 "split"]
+                 "context_tags_from", "split"]
 
 
 def feature_sets(root: DatasetRoot | str, features: table_store.Snapshot | None = None) -> dict[str, tuple[str, str]]:

@@ -44,6 +44,8 @@ class ScrapeOptions(PipelineOptions):
                             help="site adapter: a bundled name (demo) or a YAML file of CSS selectors")
         parser.add_argument("--v2g-metadata", dest="v2g_metadata", metavar="PATH",
                             help="the metadata file published with the Video2GIF dataset")
+        parser.add_argument("--v2g-video-tags", dest="v2g_video_tags", metavar="PATH",
+                            help="the dataset's video_tags.txt: each video's own tags, for its context")
         parser.add_argument("--video-url-template", dest="video_url_template", metavar="TEMPLATE",
                             help="where metadata videos are fetched from, e.g. 'https://mirror/{youtube_id}.mp4' "
                                  "(default: YouTube through yt-dlp)")
@@ -148,11 +150,19 @@ def build_pipeline(p: beam.Pipeline, opts: ScrapeOptions, config: ScrapeConfig, 
 
     if opts.v2g_metadata:
         template = opts.video_url_template or v2g_metadata.YOUTUBE_WATCH_URL
+        video_tags = None
+        if opts.v2g_video_tags:
+            tag_lines, bad = (p | "ReadVideoTags" >> beam.io.ReadFromText(opts.v2g_video_tags)
+                              | "NonEmptyTags" >> beam.Filter(lambda line: line.strip())
+                              | "ParseVideoTags" >> beam.Map(v2g_metadata.parse_video_tags).with_exception_handling())
+            video_tags = beam.pvalue.AsDict(tag_lines)
+            dead.append(bad | "VideoTagsDeadLetters" >> ToDeadLetterRows(
+                PIPELINE, "video_tags", describe=lambda line: subject(url=f"{opts.v2g_video_tags}: {line[:200]}")))
         meta_records, bad = (
             p | "ReadMetadata" >> beam.io.ReadFromText(opts.v2g_metadata, skip_header_lines=1)
             | "NonEmpty" >> beam.Filter(lambda line: line.strip())
-            | "ParseMetadata" >> beam.Map(v2g_metadata.parse_row, _metadata_header(opts.v2g_metadata),
-                                          template).with_exception_handling())
+            | "ParseMetadata" >> beam.Map(v2g_metadata.parse_row, _metadata_header(opts.v2g_metadata), template,
+                                          video_tags).with_exception_handling())
         records.append(meta_records)
         dead.append(bad | "MetadataDeadLetters" >> ToDeadLetterRows(
             PIPELINE, "metadata", describe=lambda line: subject(url=f"{opts.v2g_metadata}: {line[:200]}")))

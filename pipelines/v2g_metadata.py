@@ -65,9 +65,18 @@ def _duration_sec(value: str) -> float | None:
     return _number(value, float)
 
 
+def parse_video_tags(line: str) -> tuple[str, list[str]]:
+    """(youtube_id, tags) from a line of the dataset's video_tags.txt: `YoutubeID;\t tag1; tag2; ...`."""
+    youtube_id, sep, tags = line.rstrip("\r\n").partition(SEPARATOR)
+    if not sep or not youtube_id.strip():
+        raise MalformedRow(f"expected 'YoutubeID;\\t tag1; tag2; ...', got {line[:120]!r}")
+    return youtube_id.strip(), [t.strip() for t in tags.split(";") if t.strip()]
+
+
 def parse_row(line: str, header: tuple[str, ...] = FIELDS,
-              video_url_template: str = YOUTUBE_WATCH_URL) -> dict[str, Any]:
-    """A gif record (the gifs table's fields known before download) from one metadata line."""
+              video_url_template: str = YOUTUBE_WATCH_URL, video_tags: dict | None = None) -> dict[str, Any]:
+    """A gif record (the gifs table's fields known before download) from one metadata line;
+    `video_tags` (youtube_id -> tags, from video_tags.txt) gives the video's own tags."""
     values = line.rstrip("\r\n").split(SEPARATOR)
     if len(values) != len(header):
         raise MalformedRow(f"expected {len(header)} fields separated by ';\\t', got {len(values)}: {line[:120]!r}")
@@ -87,6 +96,7 @@ def parse_row(line: str, header: tuple[str, ...] = FIELDS,
             "views": _number(raw.get("gif_views", ""), int),
             "upload_date": None,
             "tags": [],
+            "video_tags": (video_tags or {}).get(raw["youtube_id"]),
             "category": raw.get("video_category") or None,
             "video_title": raw.get("video_title") or None,
             "is_creative_commons": _flag(raw.get("is_creative_commons", "")),

@@ -174,21 +174,26 @@ def test_metadata_ingest_with_missing_gif_and_missing_video(tiny_world, demo_sit
     ]
     path = tmp_path / "metadata.txt"
     path.write_text("\n".join(lines) + "\n")
+    tags = tmp_path / "video_tags.txt"
+    tags.write_text(f"{first['video_id']};\t cats; slow motion\nno tags here\n")
     dataset = tmp_path / "ds"
-    _scrape(demo_site, dataset, "--v2g-metadata", str(path),
+    _scrape(demo_site, dataset, "--v2g-metadata", str(path), "--v2g-video-tags", str(tags),
             "--video-url-template", site + "/media/videos/{youtube_id}.mp4", seed=False)
     rows = {r["gif_id"]: r for r in _rows(dataset, tables.GIFS)}
     dead = {d["gif_id"] or d["stage"]: (d["stage"], d["error_kind"]) for d in _rows(dataset, tables.DEADLETTER)}
     assert sorted(rows) == ["v2g:ok1", "v2g:ok2"]
     assert dead == {"v2g:nogif": ("gif_media", "http_404"), "v2g:novideo": ("video_media", "http_404"),
-                    "metadata": ("metadata", "malformed_row")}
+                    "metadata": ("metadata", "malformed_row"), "video_tags": ("video_tags", "malformed_row")}
+    for row in rows.values():  # the file lists the first GIF's video only
+        assert row["video_tags"] == (["cats", "slow motion"] if row["video_id"] == first["video_id"] else None)
+    assert rows["v2g:ok1"]["is_creative_commons"] is True
     ok1 = rows["v2g:ok1"]
     assert (ok1["published_start_frame"], ok1["published_end_frame"], ok1["views"]) == (10, 60, 5)
     assert (ok1["published_start_sec"], ok1["published_end_sec"], ok1["published_gif_age"]) == (0.4, 2.4, 12.0)
     assert ok1["video_id"] == first["video_id"] and ok1["source"] == "v2g-metadata"
     video_file = tiny_world.root / next(v["path"] for v in tiny_world.videos if v["video_id"] == first["video_id"])
     assert ok1["video_sha256"] == _sha256(video_file)
-    assert len(rows) + len(dead) == len(lines) - 1  # every data line accounted for
+    assert len(rows) + len(dead) == len(lines) - 1 + 1  # every data line accounted for (and the bad tags line)
 
 
 def test_bad_options_are_clear_errors(tmp_path):

@@ -16,7 +16,8 @@ BOUNDS = [{"segment_index": i, "start_frame": 50 * i, "end_frame": 50 * i + 50, 
 def _gif(gif_id, views=None, source="siteA", **extra):
     return {"gif_id": gif_id, "video_id": "v", "video_url": "http://x/v.mp4", "source": source, "views": views,
             "upload_date": dt.date(2026, 1, 1) if views is not None else None,
-            "scraped_at": dt.datetime(2026, 1, 11, tzinfo=dt.timezone.utc), "category": None, "tags": [], **extra}
+            "scraped_at": dt.datetime(2026, 1, 11, tzinfo=dt.timezone.utc), "category": None, "tags": [],
+            **extra}
 
 
 def _alignment(gif_id, start, end, confidence=0.9):
@@ -88,3 +89,15 @@ def test_the_published_split_puts_listed_videos_in_test_and_hashes_the_rest(tmp_
     for video in ("a", "b", "c", "d", "e", "f"):
         u = int.from_bytes(hashlib.sha1(video.encode()).digest()[:8], "big") / 2**64
         assert rule(video) == ("train" if u < 0.8 / 0.9 else "val")  # train and val in 8:1, no test
+
+
+@pytest.mark.parametrize("rows, tags, tags_from", [
+    ([_gif("a", tags=["x"], video_tags=["own", "b"]), _gif("b", tags=["y"])], ["b", "own"], "video"),
+    ([_gif("a", tags=["x"]), _gif("b", tags=["y", "x"])], ["x", "y"], "gifs"),
+    ([_gif("a")], [], "none"),
+])
+def test_context_tags_are_the_videos_own_where_the_source_has_them(rows, tags, tags_from):
+    job = video_job("sha", rows, [_alignment("a", 0, 50)])
+    assert (job["tags"], job["tags_from"]) == (tags, tags_from)
+    rows_out, _dropped = label_rows(job, BOUNDS, {}, SPLIT)
+    assert {r["context_tags_from"] for r in rows_out} == {tags_from}
