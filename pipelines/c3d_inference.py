@@ -7,6 +7,7 @@ videos (`videos_per_batch`); the snippets of a batch's videos share model calls.
 """
 from __future__ import annotations
 
+import warnings
 from typing import Any, Iterable, Sequence
 
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult
@@ -41,6 +42,9 @@ class C3DVideoHandler(ModelHandler[dict, PredictionResult, Any]):
         with contextlib.ExitStack() as files:
             weights = files.enter_context(local_copy(self._weights_uri)) if self._weights_uri else None
             mean = files.enter_context(local_copy(self._mean_uri)) if self._mean_uri else None
+            # Random weights: the launcher has said so once already.
+            files.enter_context(warnings.catch_warnings())
+            warnings.filterwarnings("ignore", message="C3D has no weights file")
             extractor = load_c3d_extractor(weights, mean)
         return VideoFeaturizer(extractor, self._settings, self._decode_processes)
 

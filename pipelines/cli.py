@@ -10,6 +10,10 @@ import logging
 import os
 import sys
 
+# Beam's notes about optional extras a run does not use (GCP clients, memory metrics on this
+# platform): nothing a user can act on.
+IRRELEVANT_WARNINGS = ("apitools not found", "Resource module is not available for current platform")
+
 # name -> (module, function taking argv, one-line help)
 COMMANDS = {
     "scrape": ("pipelines.scrape", "run", "scrape GIF sites or the Video2GIF metadata into a dataset (Beam)"),
@@ -21,6 +25,10 @@ COMMANDS = {
     "demo-site": ("pipelines.demo.site", "main", "serve the demo GIF website on loopback"),
     "demo": ("pipelines.demo.job", "main", "build the demo world, serve it, and run every stage on it"),
 }
+
+
+def _drop_irrelevant(record: logging.LogRecord) -> bool:
+    return not record.getMessage().startswith(IRRELEVANT_WARNINGS)
 
 
 def usage() -> str:
@@ -41,6 +49,8 @@ def main(argv=None) -> int:
     # TensorFlow's C++ start-up chatter (oneDNN, CUDA probing) says nothing a user can act on.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_drop_irrelevant)
     for noisy in ("apache_beam", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     module, function, _help = COMMANDS[name]

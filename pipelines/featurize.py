@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import warnings
+import logging
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -37,6 +37,7 @@ from pipelines.runs import parse_stage_options, run_pipeline, stage_arg_parser
 from pipelines.table_io import ADD, CommitTables, ReadTable, WriteTable, table_snapshots
 from pipelines.workers import Progress
 
+LOG = logging.getLogger("gifrank")
 PIPELINE = "featurize"
 NAMESPACE = f"gifrank.{PIPELINE}"
 __all__ = ["run", "build_pipeline", "split_of", "parse_ratios"]
@@ -228,7 +229,8 @@ def build_pipeline(p: beam.Pipeline, opts: FeaturizeOptions, dataset: str, run_i
     rule = split_rule(opts)
     settings = feature_settings(opts)
     if opts.c3d_weights is None:
-        warnings.warn("featurize: no --c3d-weights, C3D features are random (c3d-random)", UserWarning)
+        LOG.warning("featurize: no --c3d-weights, so C3D's features are random (c3d-random), fit for tests "
+                    "and demos only")
     from featurizer.c3d.extractor import extractor_name  # lazy: Keras/TensorFlow only for this command
     from featurizer.storage import local_copy
 

@@ -23,7 +23,10 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Callable, Iterator, Sequence
 
-import keras
+from featurizer.c3d.quiet_start import import_tensorflow_quietly
+
+import_tensorflow_quietly()  # before keras, which imports TensorFlow
+import keras  # noqa: E402
 import numpy as np
 
 from featurizer.c3d.model import load_c3d

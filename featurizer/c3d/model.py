@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import warnings
 
-import keras
+from featurizer.c3d.quiet_start import import_tensorflow_quietly
+
+import_tensorflow_quietly()  # before keras, which imports TensorFlow
+import keras  # noqa: E402
 import numpy as np
 
 from featurizer.c3d.preprocess import CLIP_SHAPE
