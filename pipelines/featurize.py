@@ -214,6 +214,20 @@ def _no_aligned_gifs(job: dict) -> dict:
                     "published alignment")[0]
 
 
+def extractor_id(opts: FeaturizeOptions) -> str:
+    """The name the run's features go by: the weights' fingerprint and how snippets are sampled."""
+    from featurizer.c3d.extractor import extractor_name  # lazy: Keras/TensorFlow only for this command
+    from featurizer.storage import local_copy
+
+    with local_copy(opts.c3d_weights) if opts.c3d_weights else contextlib.nullcontext() as weights:
+        return feature_settings(opts).extractor_id(extractor_name(weights))
+
+
+def extractor_of(argv) -> str:
+    """extractor_id of a featurize command line."""
+    return extractor_id(PipelineOptions(list(argv)).view_as(FeaturizeOptions))
+
+
 def split_rule(opts: FeaturizeOptions) -> SplitRule:
     ratios = parse_ratios(opts.split_ratios)
     if opts.split_by == "published":
@@ -231,11 +245,7 @@ def build_pipeline(p: beam.Pipeline, opts: FeaturizeOptions, dataset: str, run_i
     if opts.c3d_weights is None:
         LOG.warning("featurize: no --c3d-weights, so C3D's features are random (c3d-random), fit for tests "
                     "and demos only")
-    from featurizer.c3d.extractor import extractor_name  # lazy: Keras/TensorFlow only for this command
-    from featurizer.storage import local_copy
-
-    with local_copy(opts.c3d_weights) if opts.c3d_weights else contextlib.nullcontext() as weights:
-        extractor = settings.extractor_id(extractor_name(weights))
+    extractor = extractor_id(opts)
     segmenter = settings.segmenter
     dead_spec = tables.DEADLETTERS[PIPELINE]
     snapshots = table_snapshots(dataset, (tables.GIFS, tables.ALIGNMENTS, tables.FEATURES, tables.LABELS, dead_spec))

@@ -26,7 +26,8 @@ def _labels(video: int, segments: int):
     return [{"video_sha256": f"{video:064x}", "segmenter": SEGMENTER, "video_id": f"v{video}", "segment_index": i,
              "start_frame": 20 * i, "end_frame": 20 * i + 20, "start_sec": 0.8 * i, "end_sec": 0.8 * i + 0.8,
              "fps": 25.0, "video_num_frames": 20 * segments, "label": i % 2, "gif_ids": [f"g{video}"] if i % 2 else [],
-             "popularity": 0.5 if i % 2 else None, "context": [float(i)], "split": "train"} for i in range(segments)]
+             "popularity": 0.5 if i % 2 else None, "context": [float(i)], "context_tags_from": "gifs", "split": "train"}
+            for i in range(segments)]
 
 
 def _tables(root, *argv):

@@ -15,6 +15,7 @@ import sys
 from featurizer import table_store, tables
 from featurizer.blobs import BlobStore
 from featurizer.storage import DatasetRoot
+from featurizer.training_view import training_batches
 from pipelines import align_dataset, featurize, scrape
 from pipelines.demo.site import DemoSite
 from pipelines.demo.world import WorldConfig, build_world
@@ -60,9 +61,10 @@ def main(argv=None) -> int:
     align_dataset.run(["--dataset", args.data, "--runner", "DirectRunner"])
     weights = ["--c3d-weights", args.c3d_weights, "--c3d-mean", args.c3d_mean] if args.c3d_weights else []
     # C3D on a 2-core CPU is the slow part: fewer frames, non-overlapping snippets, no mirror.
-    featurize.run(["--dataset", args.data, "--fps", args.c3d_fps, "--snippet-stride", "16", "--no-mirror",
-                   *weights, "--runner", "DirectRunner"])
-    print_summary(args.data, world_root)
+    featurize_args = ["--dataset", args.data, "--fps", args.c3d_fps, "--snippet-stride", "16", "--no-mirror",
+                      *weights, "--runner", "DirectRunner"]
+    featurize.run(featurize_args)
+    print_summary(args.data, world_root, featurize.extractor_of(featurize_args))
     return 0
 
 
@@ -86,13 +88,14 @@ def _start_site(world_root, private_gif_ids, port: int) -> DemoSite:
         return DemoSite(world_root, port=0, private_gif_ids=private_gif_ids).start()
 
 
-def print_summary(data: str, world_root: str, out=sys.stdout) -> None:
+def print_summary(data: str, world_root: str, feature_extractor: str | None = None, out=sys.stdout) -> None:
+    """Where the results are; the training view of `feature_extractor`'s features (default: the only ones)."""
     root = DatasetRoot.open(data)
     gifs = table_store.read_table(root, tables.GIFS, columns=["video_id"])
     dead = table_store.read_table(root, tables.DEADLETTER, columns=["pipeline", "stage", "error_kind"]).to_pylist()
     labels = table_store.read_table(root, tables.LABELS, columns=["label"]).column("label").to_pylist()
     features = table_store.read_table(root, tables.FEATURES, columns=["feature_extractor", "snippets"])
-    training = sum(b.num_rows for b in table_store.iter_batches(root, tables.SEGMENTS, columns=["label"]))
+    training = sum(b.num_rows for b in training_batches(root, feature_extractor))
     reasons = collections.Counter((d["pipeline"], d["stage"], d["error_kind"]) for d in dead)
     counts = collections.Counter(labels)
 
@@ -106,11 +109,12 @@ def print_summary(data: str, world_root: str, out=sys.stdout) -> None:
     print(table_line("gifs table:", tables.GIFS), file=out)
     print(table_line("alignments:", tables.ALIGNMENTS), file=out)
     print(table_line("features:", tables.FEATURES, "segments"), file=out)
-    print(f"    extractors: {', '.join(sorted(set(features.column('feature_extractor').to_pylist())))}", file=out)
+    print(f"    feature sets: {', '.join(sorted(set(features.column('feature_extractor').to_pylist())))}", file=out)
     print(table_line("labels:", tables.LABELS), file=out)
     print(f"    positive {counts[1]}, negative {counts[0]}, ignored {counts[-1]}", file=out)
-    print(f"training view: {training:4d} segments with features  (gifrank tables --dataset {data} "
-          f"--export segments --out segments.parquet)", file=out)
+    choice = f" --feature-extractor '{feature_extractor}'" if feature_extractor else ""
+    print(f"training view: {training:4d} segments with features of {feature_extractor or 'the one feature set'}\n"
+          f"    gifrank tables --dataset {data} --export segments --out segments.parquet{choice}", file=out)
     print(f"deadletters: {len(dead):6d} rows   {root.uri_of(table_store.TABLES, tables.DEADLETTER_PREFIX + '*')}",
           file=out)
     for (pipeline, stage, kind), n in sorted(reasons.items()):
