@@ -170,7 +170,7 @@ SEGMENTS = TableSpec(
         *_POPULARITY,
         pa.field("features", pa.list_(pa.float32(), C3D_FEATURES), nullable=False),
         pa.field("context", pa.list_(pa.float32()), nullable=False),
-        pa.field("context_tags_from", pa.string(), nullable=False),
+        pa.field("context_tags_from", pa.string()),
         pa.field("split", pa.string(), nullable=False),  # train | val | test, from a hash of video_id
         pa.field("feature_extractor", pa.string(), nullable=False),  # name and weights fingerprint
     ]),
@@ -214,7 +214,9 @@ LABELS = TableSpec(
         pa.field("gif_ids", pa.list_(pa.string()), nullable=False),
         *_POPULARITY,
         pa.field("context", pa.list_(pa.float32()), nullable=False),
-        pa.field("context_tags_from", pa.string(), nullable=False),  # video | gifs | none: whose tags the context has
+        # video | gifs | none: whose tags the context has (null in rows labelled before it existed:
+        # a column added to a table is nullable, since older rows lack it).
+        pa.field("context_tags_from", pa.string()),
         pa.field("split", pa.string(), nullable=False),  # train | val | test
     ]),
 )

@@ -44,21 +44,23 @@ def feature_sets(root: DatasetRoot | str, features: table_store.Snapshot | None 
     return sets
 
 
-def training_batches(root: DatasetRoot | str, feature_extractor: str | None = None,
+def training_batches(root: DatasetRoot | str, feature_extractor: str | None = None, segmenter: str | None = None,
                      labels_version: int | None = None, features_version: int | None = None) -> Iterator[pa.RecordBatch]:
+    """The view's rows, of the one feature set the table holds, or the one `feature_extractor`
+    and `segmenter` name (either may be left out while it leaves one set)."""
     root = root if isinstance(root, DatasetRoot) else DatasetRoot.open(root)
     features = table_store.snapshot(root, FEATURES, features_version)
     labels = table_store.snapshot(root, LABELS, labels_version)
     sets = feature_sets(root, features)
-    chosen = {k: v for k, v in sets.items() if feature_extractor in (None, v[1])}
+    chosen = {k: v for k, v in sets.items() if segmenter in (None, v[0]) and feature_extractor in (None, v[1])}
     if not chosen:
-        if feature_extractor is None:
+        if feature_extractor is None and segmenter is None:
             return
-        raise table_store.TableError(f"no features from extractor {feature_extractor!r}; the table has "
-                                     f"{sorted(v[1] for v in sets.values())}")
+        raise table_store.TableError(f"no features of segmenter {segmenter!r} and extractor {feature_extractor!r}; "
+                                     f"the table has {_named(sets.values())}")
     if len(chosen) > 1:
-        raise table_store.TableError("the features table holds several feature sets; choose one of "
-                                     f"{sorted(v[1] for v in chosen.values())}")
+        raise table_store.TableError(f"the features table holds several feature sets; choose one of "
+                                     f"{_named(chosen.values())}")
     [(key, (segmenter, extractor))] = chosen.items()
     files = {}
     for f in features.files:
@@ -74,6 +76,10 @@ def training_batches(root: DatasetRoot | str, feature_extractor: str | None = No
             batch = _joined(root, table, chunk, [files[v] for v in chunk], extractor)
             if batch.num_rows:
                 yield from batch.to_batches()
+
+
+def _named(sets) -> list[str]:
+    return sorted(f"--segmenter {segmenter} --feature-extractor {extractor}" for segmenter, extractor in sets)
 
 
 def _joined(root, labels: pa.Table, videos: list[str], paths: list[str], extractor: str) -> pa.Table:

@@ -223,9 +223,10 @@ def extractor_id(opts: FeaturizeOptions) -> str:
         return feature_settings(opts).extractor_id(extractor_name(weights))
 
 
-def extractor_of(argv) -> str:
-    """extractor_id of a featurize command line."""
-    return extractor_id(PipelineOptions(list(argv)).view_as(FeaturizeOptions))
+def feature_set_of(argv) -> tuple[str, str]:
+    """(segmenter, feature extractor) of a featurize command line: the feature set it makes."""
+    opts = PipelineOptions(list(argv)).view_as(FeaturizeOptions)
+    return feature_settings(opts).segmenter, extractor_id(opts)
 
 
 def split_rule(opts: FeaturizeOptions) -> SplitRule:

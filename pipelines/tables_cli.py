@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", type=int, help="the table's version to export (default: the latest)")
     parser.add_argument("--feature-extractor", dest="feature_extractor",
                         help="segments view: whose features (needed when the table holds several)")
+    parser.add_argument("--segmenter", help="segments view: whose segments (needed when the table holds several)")
     parser.add_argument("--vacuum", action="store_true",
                         help="delete files no version needs: removed more than --retain-hours ago, or never "
                              "committed (left by killed runs); prints one JSON line per table")
@@ -77,7 +78,7 @@ def main(argv=None, out=sys.stdout) -> int:
     if spec.name == tables.SEGMENTS.name:
         from featurizer.training_view import training_batches
 
-        batches, version = training_batches(root, args.feature_extractor), None
+        batches, version = training_batches(root, args.feature_extractor, args.segmenter), None
     else:
         snapshot = table_store.snapshot(root, spec, args.version) if spec.name in tables.STORED_TABLES else None
         batches = table_store.iter_batches(root, spec, version=args.version)

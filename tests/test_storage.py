@@ -164,3 +164,12 @@ def test_new_columns_in_the_code_are_added_to_an_older_tables_schema(tmp_path):
     table_store.replace_table(str(tmp_path), new, [{"id": "b", "extra": True}])
     assert table_store.read_table(str(tmp_path), new).to_pylist() == [{"id": "b", "extra": True}]
     assert [f.name for f in DeltaTable(str(tmp_path / "tables" / "t")).schema().fields] == ["id", "extra"]
+
+
+def test_columns_added_since_a_table_was_made_are_nullable():
+    """Older rows of a table lack them, and a bucket rewrite carries older rows along."""
+    added_since_delta_tables = {"gifs": ["video_tags", "is_creative_commons", "video_duration_sec"],
+                                "labels": ["popularity_raw", "popularity_source", "context_tags_from"]}
+    for name, columns in added_since_delta_tables.items():
+        schema = tables.STORED_TABLES[name].schema
+        assert all(schema.field(c).nullable for c in columns), name

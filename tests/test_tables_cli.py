@@ -83,6 +83,8 @@ def test_several_feature_sets_need_a_choice(root, tmp_path):
         tables.features_file_name(f"{1:064x}", SEGMENTER, "other"))])
     with pytest.raises(table_store.TableError, match="several feature sets"):
         _tables(root, "--export", "segments", "--out", str(tmp_path / "x.parquet"))
+    with pytest.raises(table_store.TableError, match="no features of segmenter 'other'"):
+        _tables(root, "--export", "segments", "--out", str(tmp_path / "x.parquet"), "--segmenter", "other")
     [line] = _tables(root, "--export", "segments", "--out", str(tmp_path / "x.parquet"), "--feature-extractor", "other")
     assert line["rows"] == 3
 

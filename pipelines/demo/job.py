@@ -64,7 +64,7 @@ def main(argv=None) -> int:
     featurize_args = ["--dataset", args.data, "--fps", args.c3d_fps, "--snippet-stride", "16", "--no-mirror",
                       *weights, "--runner", "DirectRunner"]
     featurize.run(featurize_args)
-    print_summary(args.data, world_root, featurize.extractor_of(featurize_args))
+    print_summary(args.data, world_root, featurize.feature_set_of(featurize_args))
     return 0
 
 
@@ -88,14 +88,16 @@ def _start_site(world_root, private_gif_ids, port: int) -> DemoSite:
         return DemoSite(world_root, port=0, private_gif_ids=private_gif_ids).start()
 
 
-def print_summary(data: str, world_root: str, feature_extractor: str | None = None, out=sys.stdout) -> None:
-    """Where the results are; the training view of `feature_extractor`'s features (default: the only ones)."""
+def print_summary(data: str, world_root: str, feature_set: tuple[str, str] | None = None, out=sys.stdout) -> None:
+    """Where the results are; the training view of `feature_set` (segmenter, extractor; default: the only one)."""
     root = DatasetRoot.open(data)
     gifs = table_store.read_table(root, tables.GIFS, columns=["video_id"])
     dead = table_store.read_table(root, tables.DEADLETTER, columns=["pipeline", "stage", "error_kind"]).to_pylist()
-    labels = table_store.read_table(root, tables.LABELS, columns=["label"]).column("label").to_pylist()
+    segmenter, extractor = feature_set or (None, None)
+    labelled = table_store.read_table(root, tables.LABELS, columns=["segmenter", "label"]).to_pylist()
+    labels = [r["label"] for r in labelled if segmenter in (None, r["segmenter"])]
     features = table_store.read_table(root, tables.FEATURES, columns=["feature_extractor", "snippets"])
-    training = sum(b.num_rows for b in training_batches(root, feature_extractor))
+    training = sum(b.num_rows for b in training_batches(root, extractor, segmenter))
     reasons = collections.Counter((d["pipeline"], d["stage"], d["error_kind"]) for d in dead)
     counts = collections.Counter(labels)
 
@@ -111,9 +113,9 @@ def print_summary(data: str, world_root: str, feature_extractor: str | None = No
     print(table_line("features:", tables.FEATURES, "segments"), file=out)
     print(f"    feature sets: {', '.join(sorted(set(features.column('feature_extractor').to_pylist())))}", file=out)
     print(table_line("labels:", tables.LABELS), file=out)
-    print(f"    positive {counts[1]}, negative {counts[0]}, ignored {counts[-1]}", file=out)
-    choice = f" --feature-extractor '{feature_extractor}'" if feature_extractor else ""
-    print(f"training view: {training:4d} segments with features of {feature_extractor or 'the one feature set'}\n"
+    print(f"    {segmenter or 'all'}: positive {counts[1]}, negative {counts[0]}, ignored {counts[-1]}", file=out)
+    choice = f" --segmenter '{segmenter}' --feature-extractor '{extractor}'" if feature_set else ""
+    print(f"training view: {training:4d} segments with features\n"
           f"    gifrank tables --dataset {data} --export segments --out segments.parquet{choice}", file=out)
     print(f"deadletters: {len(dead):6d} rows   {root.uri_of(table_store.TABLES, tables.DEADLETTER_PREFIX + '*')}",
           file=out)
