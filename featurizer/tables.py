@@ -247,6 +247,18 @@ def features_file_name(video_sha256: str, segmenter: str, feature_extractor: str
     return f"v-{video_sha256}-{features_key_hash(segmenter, feature_extractor)}.parquet"
 
 
+def features_files_of(files: Iterable, segmenter: str, feature_extractor: str) -> dict:
+    """video_sha256 -> its features file among `files` (table files, with .path) for one segmenter
+    and extractor: which videos have features, from the names alone."""
+    wanted = features_key_hash(segmenter, feature_extractor)
+    found = {}
+    for f in files:
+        key = features_file_key(f.path)
+        if key and key[1] == wanted:
+            found[key[0]] = f
+    return found
+
+
 def features_file_key(name: str) -> tuple[str, str] | None:
     """(video_sha256, key hash) of a features file's name; None for another file."""
     match = _FEATURES_FILE.match(name)

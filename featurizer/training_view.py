@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from featurizer import table_store
 from featurizer.storage import DatasetRoot
-from featurizer.tables import FEATURES, LABELS, SEGMENTS, features_file_key
+from featurizer.tables import FEATURES, LABELS, SEGMENTS, features_file_key, features_files_of
 
 VIDEOS_PER_READ = 16
 _LABEL_COLUMNS = ["video_id", "segment_index", "start_frame", "end_frame", "start_sec", "end_sec", "fps",
@@ -61,12 +61,8 @@ def training_batches(root: DatasetRoot | str, feature_extractor: str | None = No
     if len(chosen) > 1:
         raise table_store.TableError(f"the features table holds several feature sets; choose one of "
                                      f"{_named(chosen.values())}")
-    [(key, (segmenter, extractor))] = chosen.items()
-    files = {}
-    for f in features.files:
-        found = features_file_key(f.path)
-        if found and found[1] == key:
-            files[found[0]] = f.path
+    [(segmenter, extractor)] = chosen.values()
+    files = {sha: f.path for sha, f in features_files_of(features.files, segmenter, extractor).items()}
     for labels_file in labels.files:
         table = table_store.read_file(root, LABELS, labels_file.path)
         table = table.filter(pc.equal(table.column("segmenter"), segmenter))

@@ -102,17 +102,6 @@ def feature_settings(opts: FeaturizeOptions) -> FeatureSettings:
                            mirror=opts.mirror, batch_size=opts.batch_size, max_video_sec=opts.max_video_sec)
 
 
-def featurized_videos(snapshot: Snapshot, segmenter: str, extractor: str) -> dict[str, table_store.DataFile]:
-    """video_sha256 -> its features file, for this segmenter and extractor (from the file names alone)."""
-    wanted = tables.features_key_hash(segmenter, extractor)
-    found = {}
-    for f in snapshot.files:
-        key = tables.features_file_key(f.path)
-        if key and key[1] == wanted:
-            found[key[0]] = f
-    return found
-
-
 def _segment_dead_letters(job: dict, rows, fps) -> list[dict]:
     """A segment with no snippet at this --fps: its dead letter (its record is the segment, its url the video's)."""
     return [rows_for(PIPELINE, "segment", [{**subject(url=job["video_url"]),
@@ -250,7 +239,7 @@ def build_pipeline(p: beam.Pipeline, opts: FeaturizeOptions, dataset: str, run_i
     segmenter = settings.segmenter
     dead_spec = tables.DEADLETTERS[PIPELINE]
     snapshots = table_snapshots(dataset, (tables.GIFS, tables.ALIGNMENTS, tables.FEATURES, tables.LABELS, dead_spec))
-    done = featurized_videos(snapshots[tables.FEATURES.name], segmenter, extractor)
+    done = tables.features_files_of(snapshots[tables.FEATURES.name].files, segmenter, extractor)
 
     gifs = p | "ReadGifs" >> ReadTable(dataset, tables.GIFS, snapshots[tables.GIFS.name])
     alignments = p | "ReadAlignments" >> ReadTable(dataset, tables.ALIGNMENTS, snapshots[tables.ALIGNMENTS.name])
