@@ -1,10 +1,10 @@
-"""Benchmark: how accurately GIFs are placed in their source videos (featurizer.align).
+"""Benchmark: how accurately GIFs are placed in their source videos (featurizer.align.aligner).
 
     .venv/bin/python -m bench.align_accuracy [--world DIR] [--corpus DIR] [--out FILE]
 
 Two test sets, each with known true positions:
 
-(a) the demo world (pipelines.demo.world, default config: 32 videos, 152 GIFs of procedural
+(a) the demo world (demo_world.world, default config: 32 videos, 152 GIFs of procedural
     and real footage, made by simulated users with ffmpeg or Pillow in random styles); each
     GIF is aligned on its own video, and on --negatives-per-video GIFs of other videos.
     Demo videos share some content by construction (the same real clips, testsrc2, the same
@@ -36,12 +36,12 @@ import numpy as np
 from PIL import Image
 
 from bench.report import emit_json
-from featurizer.align import align_gif
-from featurizer.gif import read_gif
-from featurizer.video_index import index_video
-from pipelines.demo import gifmaker
-from pipelines.demo.videos import decode_frames, ffmpeg_exe, footage_dir, run_ffmpeg
-from pipelines.demo.world import WorldConfig, build_world
+from demo_world import gifmaker
+from demo_world.videos import decode_frames, ffmpeg_exe, footage_dir, run_ffmpeg
+from demo_world.world import WorldConfig, build_world
+from featurizer.align.aligner import align_gif
+from featurizer.align.video_index import index_video
+from featurizer.media.gif import read_gif
 
 CACHE = Path(tempfile.gettempdir())
 PAPER_MEAN_SEC, PAPER_MEDIAN_SEC = 0.34, 0.20

@@ -4,7 +4,7 @@
 
 In one run, on the same video and its 10 GIFs (a demo-world video, cached in /tmp):
   decode-only   OpenCV VideoCapture reading every frame (the reference),
-  align         featurizer.align: index the video (decode at reduced size + hash) and
+  align         featurizer.align.aligner: index the video (decode at reduced size + hash) and
                 align all 10 GIFs; matching timed on its own,
   gifrank align the command line end to end (process start included),
   naive         imagehash.phash per frame in a Python loop over OpenCV frames.
@@ -28,9 +28,9 @@ import imagehash
 from PIL import Image
 
 from bench.report import emit_json
-from featurizer import align
-from featurizer.gif import read_gif
-from pipelines.demo.world import WorldConfig, build_world
+from demo_world.world import WorldConfig, build_world
+from featurizer.align import aligner as align
+from featurizer.media.gif import read_gif
 
 WORLD = WorldConfig(seed=11, num_videos=1, min_duration_sec=300.0, max_duration_sec=300.0, width=640,
                     height=360, gifs_per_video_min=10, gifs_per_video_max=10)

@@ -35,7 +35,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from featurizer.video import probe_video
+from featurizer.media.video import probe_video
 
 SEGMENT_FRAMES = 128  # 15 snippets a segment at stride 8, about Video2GIF's typical shot
 SYNTHETIC_SIZE = (640, 360)  # (width, height): a common web video size

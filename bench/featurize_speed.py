@@ -46,7 +46,7 @@ def parse_args(argv=None):
 def snippet_elements_clips(extractor, video: str, settings) -> tuple[int, float]:
     """gifrank 0.1's path: decode and segment, then numpy-built float32 clips per snippet batch."""
     from featurizer.c3d.preprocess import CLIP_SHAPE, crop, to_channel_order, write_clip
-    from featurizer.video_segments import decode_segments
+    from featurizer.c3d.video_decode import decode_segments
 
     start = time.perf_counter()
     decoded = decode_segments(video, max_segment_sec=settings.max_segment_sec, c3d_fps=settings.fps)
@@ -91,7 +91,7 @@ def run(args) -> dict:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     warnings.filterwarnings("ignore", message=".*random")
     from featurizer.c3d import load_c3d_extractor
-    from featurizer.video_features import FeatureSettings, LocalVideo, VideoFeaturizer
+    from featurizer.c3d.video_features import FeatureSettings, LocalVideo, VideoFeaturizer
 
     extractor = load_c3d_extractor()
     settings = FeatureSettings(fps=args.fps, mirror=not args.no_mirror, batch_size=args.batch_size)

@@ -4,7 +4,7 @@
 
 Both runs are in one process against the same demo site with the same latency. The
 concurrent run is the Beam pipeline (DirectRunner); the baseline calls the same units
-of work (pipelines.scraper) in a plain loop, one request at a time, with no Beam
+of work (pipelines.scraping.steps) in a plain loop, one request at a time, with no Beam
 overhead, on fewer pages (at 100 ms a request, 1,000 pages would take minutes).
 Pages/s is compared. The per-host rate limit is set high and checked against the
 site's own request log: no one-second window may see more requests than it allows.
@@ -19,13 +19,13 @@ import time
 from pathlib import Path
 
 from bench.report import emit_json
-from featurizer import table_store, tables
+from demo_world.replicate import replicate_world
+from demo_world.site import DemoSite
+from demo_world.world import WorldConfig, build_world
+from featurizer.dataset import table_store, tables
 from pipelines import scrape
-from pipelines.demo.replicate import replicate_world
-from pipelines.demo.site import DemoSite
-from pipelines.demo.world import WorldConfig, build_world
-from pipelines.scraper import GifDownloader, GifPageScraper, ListingCrawler, ScrapeConfig, VideoDownloader
-from pipelines.web.client import FetchConfig
+from pipelines.scraping.steps import GifDownloader, GifPageScraper, ListingCrawler, ScrapeConfig, VideoDownloader
+from pipelines.scraping.web.client import FetchConfig
 
 CACHE = Path(tempfile.gettempdir()) / "gifrank-bench-world"
 

@@ -12,7 +12,7 @@ Accuracy: boundary precision, recall and F1, pooled over each corpus:
               and a fade through black.
 Speed: frames per second of each command line, wall clock from start to exit, on one long
 640x360 video (demo-world videos joined and upscaled, >= 5 minutes, cached under --cache):
-  gifrank:     python -m pipelines.shots_cli VIDEO        (what `gifrank shots VIDEO` runs)
+  gifrank:     python -m pipelines.commands.shots VIDEO        (what `gifrank shots VIDEO` runs)
   scenedetect: scenedetect -i VIDEO detect-content list-scenes -n
 
 Matching. A predicted boundary p is the first frame of a new shot. It matches a cut at frame
@@ -39,10 +39,10 @@ import numpy as np
 import scenedetect
 from scipy.optimize import linear_sum_assignment
 
+from demo_world.videos import DETERMINISTIC_FLAGS, ffmpeg_exe, footage_dir, run_ffmpeg
+from demo_world.world import WorldConfig, build_world
+from featurizer.media.video import probe_video
 from featurizer.shots import ChangePointDetector, KernelSegmentationDetector, detect_shots
-from featurizer.video import probe_video
-from pipelines.demo.videos import DETERMINISTIC_FLAGS, ffmpeg_exe, footage_dir, run_ffmpeg
-from pipelines.demo.world import WorldConfig, build_world
 
 CUT_TOLERANCE = 2
 FPS = 25.0
@@ -281,7 +281,7 @@ def _timed(cmd: list[str]) -> tuple[float, str]:
 
 def cli_speeds(video: Path, repeats: int) -> dict:
     """Frames per second of each CLI on the video, best of `repeats` runs."""
-    gifrank_cmd = [sys.executable, "-m", "pipelines.shots_cli", str(video)]
+    gifrank_cmd = [sys.executable, "-m", "pipelines.commands.shots", str(video)]
     scenedetect_cmd = [str(Path(sys.executable).with_name("scenedetect")), "-i", str(video),
                        "detect-content", "list-scenes", "-n"]
     seconds = {"gifrank": [], "scenedetect": []}

@@ -5,7 +5,7 @@
 
 A synthetic features table (tables.FEATURES, one file per video as the featurize
 pipeline writes it, 16 KB of float32 fc6 a row: random, so it hardly compresses and
-200,000 rows are about 3.3 GB) is built through featurizer.table_store in chunks, one
+200,000 rows are about 3.3 GB) is built through featurizer.dataset.table_store in chunks, one
 video at a time in memory, and committed once. Then, side by side in one run:
 
 - append: the new videos' files (append-share of the rows) written and committed as
@@ -64,7 +64,7 @@ def video_sha(index: int) -> str:
 
 def video_rows(index: int, rows_per_video: int, segmenter: str, extractor: str, seed: int = SEED) -> list[dict]:
     """One synthetic video's feature rows: shot-like segments of 2 to 6 s, 16-frame snippets, random fc6."""
-    from featurizer import tables
+    from featurizer.dataset import tables
 
     rng = np.random.default_rng([seed, index])
     fps = FPS_CHOICES[index % len(FPS_CHOICES)]
@@ -84,7 +84,7 @@ def video_rows(index: int, rows_per_video: int, segmenter: str, extractor: str, 
 
 def write_videos(root: str, indices, rows_per_video: int, segmenter: str, extractor: str) -> list:
     """Each video's file, written as the featurize pipeline writes it; only one video in memory at a time."""
-    from featurizer import table_store, tables
+    from featurizer.dataset import table_store, tables
 
     written = []
     for index in indices:
@@ -96,7 +96,7 @@ def write_videos(root: str, indices, rows_per_video: int, segmenter: str, extrac
 
 
 def table_dir(root: Path) -> Path:
-    from featurizer import table_store, tables
+    from featurizer.dataset import table_store, tables
 
     return root / table_store.TABLES / tables.FEATURES.name
 
@@ -115,7 +115,7 @@ def tree_bytes(path: Path) -> int:
 
 
 def build(root: Path, n_videos: int, rows_per_video: int, segmenter: str, extractor: str) -> dict:
-    from featurizer import table_store, tables
+    from featurizer.dataset import table_store, tables
 
     start = time.perf_counter()
     files = write_videos(str(root), range(n_videos), rows_per_video, segmenter, extractor)
@@ -143,7 +143,7 @@ def hard_link_copy(source: Path, target: Path) -> None:
 
 def append(root: Path, new_indices, rows_per_video: int, segmenter: str, extractor: str) -> dict:
     """The pipeline's way: new files, committed as adds against the version read."""
-    from featurizer import table_store, tables
+    from featurizer.dataset import table_store, tables
 
     os.sync()
     log_before = log_files(root)
@@ -162,7 +162,7 @@ def append(root: Path, new_indices, rows_per_video: int, segmenter: str, extract
 
 def rewrite(root: Path, new_indices, rows_per_video: int, segmenter: str, extractor: str) -> dict:
     """A table format without appends: every old row written again, plus the new ones, in one overwrite."""
-    from featurizer import table_store, tables
+    from featurizer.dataset import table_store, tables
 
     spec = tables.FEATURES
     os.sync()
@@ -195,7 +195,7 @@ def encoding_variants(paths: list[str]) -> dict:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from featurizer import table_store, tables
+    from featurizer.dataset import table_store, tables
 
     others = [n for n in tables.FEATURES.schema.names if n != "features"]
 
@@ -251,7 +251,7 @@ def reader_main(kind: str, work: Path) -> dict:
     import pyarrow as pa
     import pyarrow.dataset as pads
 
-    from featurizer import table_store, tables
+    from featurizer.dataset import table_store, tables
 
     import_peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     try:  # resets the peak (VmHWM) to the RSS now, so the peak is the read's, not the imports'
@@ -327,7 +327,7 @@ def main(argv=None) -> dict:
         print(json.dumps(reader_main(args.reader, work)))
         return {}
 
-    from featurizer import table_store, tables
+    from featurizer.dataset import table_store, tables
 
     began, load_before = time.perf_counter(), os.getloadavg()
     n_videos = max(1, args.rows // args.rows_per_video)

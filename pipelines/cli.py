@@ -17,13 +17,13 @@ IRRELEVANT_WARNINGS = ("apitools not found", "Resource module is not available f
 # name -> (module, function taking argv, one-line help)
 COMMANDS = {
     "scrape": ("pipelines.scrape", "run", "scrape GIF sites or the Video2GIF metadata into a dataset (Beam)"),
-    "align": ("pipelines.align_cli", "main", "align GIFs to one video with perceptual hashes (JSON lines)"),
-    "align-dataset": ("pipelines.align_dataset", "run", "align every GIF of a dataset to its video (Beam)"),
-    "shots": ("pipelines.shots_cli", "main", "detect the shots of a video (JSON)"),
+    "align": ("pipelines.commands.align_video", "main", "align GIFs to one video with perceptual hashes (JSON lines)"),
+    "align-dataset": ("pipelines.align", "run", "align every GIF of a dataset to its video (Beam)"),
+    "shots": ("pipelines.commands.shots", "main", "detect the shots of a video (JSON)"),
     "featurize": ("pipelines.featurize", "run", "shots, labelled segments and C3D features of a dataset (Beam)"),
-    "tables": ("pipelines.tables_cli", "main", "the dataset's tables (JSON lines), or export one as a Parquet file"),
-    "demo-site": ("pipelines.demo.site", "main", "serve the demo GIF website on loopback"),
-    "demo": ("pipelines.demo.job", "main", "build the demo world, serve it, and run every stage on it"),
+    "tables": ("pipelines.commands.tables", "main", "the dataset's tables (JSON lines), or export one as a Parquet file"),
+    "demo-site": ("demo_world.site", "main", "serve the demo GIF website on loopback"),
+    "demo": ("pipelines.commands.demo", "main", "build the demo world, serve it, and run every stage on it"),
 }
 
 
@@ -37,6 +37,23 @@ def usage() -> str:
     return "\n".join(lines)
 
 
+def configure_logging() -> None:
+    """What a run prints: our INFO lines and progress, warnings from the libraries, none of their noise."""
+    # TensorFlow's C++ start-up chatter (oneDNN, CUDA probing) says nothing a user can act on.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_drop_irrelevant)
+    for noisy in ("apache_beam", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def report_error(command: str, error: BaseException) -> int:
+    """A bad option or a missing input: one line, exit status 2 (argparse's for bad arguments)."""
+    print(f"{command}: error: {error}", file=sys.stderr)
+    return 2
+
+
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
@@ -46,21 +63,13 @@ def main(argv=None) -> int:
     if name not in COMMANDS:
         print(f"gifrank: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
         return 2
-    # TensorFlow's C++ start-up chatter (oneDNN, CUDA probing) says nothing a user can act on.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(_drop_irrelevant)
-    for noisy in ("apache_beam", "urllib3"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    configure_logging()
     module, function, _help = COMMANDS[name]
     try:
         result = getattr(importlib.import_module(module), function)(rest)
     except (ValueError, FileNotFoundError) as exc:
-        print(f"gifrank {name}: error: {exc}", file=sys.stderr)
-        return 2
+        return report_error(f"gifrank {name}", exc)
     return result if isinstance(result, int) else 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -16,7 +16,6 @@ the tables as they were. The tables are committed by the pipeline's last step.
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import logging
 
@@ -25,17 +24,18 @@ from apache_beam.metrics import Metrics
 from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from featurizer import popularity, table_store, tables
-from featurizer.segment_labels import (DEFAULT_MIN_ALIGNMENT_CONFIDENCE, SplitRule, label_rows, parse_ratios,
-                                      read_video_list, split_of, video_job)
-from featurizer.table_store import Snapshot
-from featurizer.video_features import FeatureSettings
-from pipelines.c3d_inference import C3DVideoHandler
-from pipelines.deadletters import WriteDeadLetters
-from pipelines.failures import rows_for, subject
-from pipelines.runs import parse_stage_options, run_pipeline, stage_arg_parser
-from pipelines.table_io import ADD, CommitTables, ReadTable, WriteTable, table_snapshots
-from pipelines.workers import Progress
+from featurizer.c3d.video_features import FeatureSettings
+from featurizer.dataset import table_store, tables
+from featurizer.dataset.dead_letter_rows import rows_for, subject
+from featurizer.dataset.table_store import Snapshot
+from featurizer.labels import popularity
+from featurizer.labels.segment_labels import (DEFAULT_MIN_ALIGNMENT_CONFIDENCE, SplitRule, label_rows, parse_ratios,
+                                              read_video_list, split_of, video_job)
+from pipelines.stage import Stage
+from pipelines.transforms.c3d_inference import C3DVideoHandler
+from pipelines.transforms.dead_letters import WriteDeadLetters
+from pipelines.transforms.progress import Progress
+from pipelines.transforms.table_io import ADD, CommitTables, ReadTable, WriteTable, table_snapshots
 
 LOG = logging.getLogger("gifrank")
 PIPELINE = "featurize"
@@ -140,7 +140,7 @@ class _WriteFeatures(beam.DoFn):
         self._segments = Metrics.counter(NAMESPACE, "segments_featurized")
 
     def process(self, keyed):
-        from featurizer.video_features import VideoFailure
+        from featurizer.c3d.video_features import VideoFailure
 
         _sha, result = keyed
         job, video = result.example, result.inference
@@ -206,7 +206,7 @@ def _no_aligned_gifs(job: dict) -> dict:
 def extractor_id(opts: FeaturizeOptions) -> str:
     """The name the run's features go by: the weights' fingerprint and how snippets are sampled."""
     from featurizer.c3d.extractor import extractor_name  # lazy: Keras/TensorFlow only for this command
-    from featurizer.storage import local_copy
+    from featurizer.dataset.storage import local_copy
 
     with local_copy(opts.c3d_weights) if opts.c3d_weights else contextlib.nullcontext() as weights:
         return feature_settings(opts).extractor_id(extractor_name(weights))
@@ -308,25 +308,17 @@ def build_pipeline(p: beam.Pipeline, opts: FeaturizeOptions, dataset: str, run_i
     return labels, dead
 
 
-def build_arg_parser() -> argparse.ArgumentParser:
-    return stage_arg_parser(
-        "gifrank featurize",
-        "C3D features of every video with aligned GIFs that has none yet, and the labels of all their segments "
-        "(a Beam pipeline) -> the features and labels tables.", FeaturizeOptions)
-
-
-def run(argv=None, save_main_session=True) -> dict[str, int]:
-    options, opts, shared = parse_stage_options(argv, build_arg_parser(), FeaturizeOptions, save_main_session)
+def check_options(opts: FeaturizeOptions, dataset: str) -> None:
     split_rule(opts)
     if opts.c3d_weights and not opts.c3d_mean:
         raise ValueError("--c3d-weights needs --c3d-mean, the snippet mean the weights were trained with")
-    _run_id, counters = run_pipeline(
-        options, lambda p, run_id: build_pipeline(p, opts, shared.dataset, run_id), shared.dataset, PIPELINE)
-    return counters
 
+
+STAGE = Stage(
+    name=PIPELINE, command="gifrank featurize", options=FeaturizeOptions, build=build_pipeline, check=check_options,
+    description="C3D features of every video with aligned GIFs that has none yet, and the labels of all their "
+                "segments (a Beam pipeline) -> the features and labels tables.")
+run = STAGE.run
 
 if __name__ == "__main__":
-    import logging
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    run()
+    STAGE.main()

@@ -11,25 +11,21 @@ key, and blobs already stored for a URL are not fetched again.
 """
 from __future__ import annotations
 
-import argparse
-import logging
-from dataclasses import dataclass
-
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from featurizer import tables
-from pipelines import v2g_metadata
-from pipelines.deadletters import ToDeadLetterRows, WriteDeadLetters
-from pipelines.failures import subject
-from pipelines.scraper import (VIDEO_DOWNLOADERS, GifDownloader, GifPageScraper, ListingCrawler,
-                               ScrapeConfig, VideoDownloader)
-from pipelines.sites.adapter import SiteAdapter
-from pipelines.runs import parse_stage_options, run_pipeline, stage_arg_parser
-from pipelines.table_io import CommitTables, ReadTable, WriteTable, settled_values, table_snapshots
-from pipelines.web.client import FetchConfig
-from pipelines.workers import ApplyWorker
+from featurizer.dataset import tables
+from featurizer.dataset.dead_letter_rows import subject
+from pipelines.scraping import v2g_metadata
+from pipelines.scraping.sites.adapter import SiteAdapter
+from pipelines.scraping.steps import (VIDEO_DOWNLOADERS, GifDownloader, GifPageScraper, ListingCrawler, ScrapeConfig,
+                                      VideoDownloader)
+from pipelines.scraping.web.client import FetchConfig
+from pipelines.stage import Stage
+from pipelines.transforms.apply_worker import ApplyWorker
+from pipelines.transforms.dead_letters import ToDeadLetterRows, WriteDeadLetters
+from pipelines.transforms.table_io import CommitTables, ReadTable, WriteTable, settled_values, table_snapshots
 
 PIPELINE = "scrape"
 
@@ -123,8 +119,9 @@ def _metadata_header(path: str) -> tuple[str, ...]:
 SETTLED_FIELDS = ("gif_id", "page_url", "gif_url", "video_url")
 
 
-def build_pipeline(p: beam.Pipeline, opts: ScrapeOptions, config: ScrapeConfig, run_id: str):
+def build_pipeline(p: beam.Pipeline, opts: ScrapeOptions, dataset: str, run_id: str):
     """Adds the scrape to `p`; returns the PCollections of gif rows and dead-letter rows."""
+    config = scrape_config(opts, dataset)
     conc = opts.concurrency
     dead_spec = tables.DEADLETTERS[PIPELINE]
     snapshots = table_snapshots(config.dataset, (tables.GIFS, dead_spec))
@@ -195,28 +192,11 @@ def build_pipeline(p: beam.Pipeline, opts: ScrapeOptions, config: ScrapeConfig, 
     return gif_rows, dead_rows
 
 
-@dataclass
-class ScrapeResult:
-    run_id: str
-    dataset: str
-    counters: dict[str, int]
-
-
-def build_arg_parser() -> argparse.ArgumentParser:
-    return stage_arg_parser(
-        "gifrank scrape",
-        "Scrape GIFs and their source videos from GIF sites or the published Video2GIF metadata into a "
-        "dataset (a Beam pipeline; DirectRunner unless --runner says otherwise).", ScrapeOptions)
-
-
-def run(argv=None, save_main_session=True) -> ScrapeResult:
-    options, opts, shared = parse_stage_options(argv, build_arg_parser(), ScrapeOptions, save_main_session)
-    config = scrape_config(opts, shared.dataset)
-    run_id, counters = run_pipeline(
-        options, lambda p, run_id: build_pipeline(p, opts, config, run_id), config.dataset, PIPELINE)
-    return ScrapeResult(run_id=run_id, dataset=config.dataset, counters=counters)
-
+STAGE = Stage(
+    name=PIPELINE, command="gifrank scrape", options=ScrapeOptions, build=build_pipeline, check=scrape_config,
+    description="Scrape GIFs and their source videos from GIF sites or the published Video2GIF metadata into a "
+                "dataset (a Beam pipeline; DirectRunner unless --runner says otherwise).")
+run = STAGE.run
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    run()
+    STAGE.main()

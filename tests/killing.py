@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from featurizer import table_store, tables
+from featurizer.dataset import table_store, tables
 
 REPO = Path(__file__).resolve().parents[1]
 TIME_COLUMNS = ("failed_at", "scraped_at")

@@ -30,11 +30,11 @@ import keras  # noqa: E402
 import numpy as np
 
 from featurizer.c3d.model import load_c3d
-from featurizer.c3d.preprocess import (CLIP_SHAPE, CROP_LEFT, CROP_SIZE, CROP_TOP, RESIZED_HEIGHT, RESIZED_WIDTH,
-                                       RGB, SNIPPET_FRAMES, SNIPPET_STRIDE, WEIGHTS_CHANNEL_ORDER, FrameRateSampler,
-                                       crop, segment_clips, to_channel_order, write_clip)
+from featurizer.c3d.preprocess import (CLIP_SHAPE, CROP_LEFT, CROP_SIZE, CROP_TOP, RESIZED_HEIGHT, RESIZED_WIDTH, RGB,
+                                       SNIPPET_FRAMES, SNIPPET_STRIDE, WEIGHTS_CHANNEL_ORDER, FrameRateSampler, crop,
+                                       segment_clips, to_channel_order, write_clip)
 from featurizer.c3d.weights import FC6_UNITS, MEAN_SHAPE, file_sha256, load_snippet_mean
-from featurizer.video import iter_video_frames
+from featurizer.media.video import iter_video_frames
 
 RANDOM_NAME = "c3d-random"
 WEIGHTS_NAME_PREFIX = "c3d-sports1m-"

@@ -12,8 +12,7 @@ from typing import Protocol
 
 import numpy as np
 
-from featurizer.shots.contrast import (CALMER_SIDE, SECOND_LARGEST, blend_residual, contrast, shot_of_frame,
-                                       span_start)
+from featurizer.shots.contrast import CALMER_SIDE, SECOND_LARGEST, blend_residual, contrast, shot_of_frame, span_start
 from featurizer.shots.features import FrameFeatures
 
 # Two boundaries closer than this are one event seen twice (a local maximum test's radius).

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from queue import Full, Queue
 from typing import Generator, Iterable, Iterator
 
+from featurizer.media.video import iter_video_frames, probe_video
 from featurizer.shots.detectors import ChangePointDetector, ShotDetector
 from featurizer.shots.features import FEATURE_SIZE, FrameFeatures, frame_features
-from featurizer.video import iter_video_frames, probe_video
 
 WINDOW_FRAMES = 2048  # frames decided per detector call; the context on each side comes on top
 
@@ -126,7 +126,7 @@ def detect_shots(path, detector: ShotDetector | None = None, threads: int | None
                  window_frames: int = WINDOW_FRAMES) -> Shots:
     """Shots of the video at path, by the given detector (default: ChangePointDetector()).
 
-    Raises MediaError for unreadable media (see featurizer.video) and FileNotFoundError
+    Raises MediaError for unreadable media (see featurizer.media.video) and FileNotFoundError
     for a missing file.
     """
     fps = probe_video(path).fps or 25.0  # a stream declaring no rate at all: assume the common one

@@ -1,0 +1,14 @@
+"""Placing a GIF in its source video (Video2GIF section 3), built on featurizer.media.
+
+    aligner        align_gif(index, gif): the whole alignment; ALIGNER names its version
+    video_index    index_video(path): one streaming decode -> hashes and thumbnails
+    phash          batched DCT perceptual hashes, Hamming distances
+    temporal_fit   the robust constant-speed line through hash matches
+    gif_picture    the part of a GIF's canvas that shows video (bars removed)
+    crop_search    cropped GIFs: find the box, re-hash the video there
+    regions        sub-pixel rectangles: resampling and hashing what they hold
+    pixel_match    refining and verifying a line on pixels (NCC)
+    video_aligner  the align stage's unit of work: one video's GIFs from the dataset's blobs
+
+Nothing is imported here, so `featurizer.align.phash` loads without the decoder stack.
+"""

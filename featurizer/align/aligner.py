@@ -1,0 +1,376 @@
+"""Place a GIF in its source video: start, end, speed, and how sure we are.
+
+Video2GIF (Gygli et al., CVPR 2016, section 3) matches DCT perceptual hashes of every
+GIF frame against every video frame. Here that O(nk) Hamming matrix feeds a robust
+constant-speed line fit (featurizer.align.temporal_fit), tried on the GIF's moving picture
+(bars stripped) and on the whole canvas, each as is and mirrored. The best line is then
+polished and verified on pixels (featurizer.align.pixel_match). GIFs that match no full frame
+get a crop search (featurizer.align.crop_search), after which the video's thumbnails are
+re-hashed inside the found crop box. Everything comes from the one decode pass of
+featurizer.align.video_index.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from featurizer.align import crop_search
+from featurizer.align.gif_picture import Box, picture_box, whole
+from featurizer.align.phash import hamming_matrix, phash_from_gray32, to_gray32
+from featurizer.align.pixel_match import MATCH_NCC, PixelFit, gif_vectors, refine
+from featurizer.align.regions import Region
+from featurizer.align.temporal_fit import (DEFAULT_SPEED_RANGE, INLIER_BITS, LineFit, fit_line, measure_ambiguity,
+                                           segment_start)
+from featurizer.align.video_index import VideoIndex, index_video
+from featurizer.media.area_resize import resize_frames
+from featurizer.media.compute_threads import one_blas_thread, one_opencv_thread
+from featurizer.media.errors import TOO_FEW_FRAMES, MediaError
+from featurizer.media.gif import GifFrames, read_gif
+
+ALIGNER = "phash-line-v1"
+
+# Acceptance: the share of GIF frames that fit the video frame the line puts them on (a GIF
+# sharing only some shots with the video falls short), and the share within INLIER_BITS
+# of their frame's hash (the line must rest on hash matches, not on the pixel similarity
+# of bland material alone).
+MIN_FITTING_SHARE = 0.9
+MIN_HASH_INLIER_SHARE = 0.4
+# Hash lines with fewer hash inliers than this are not checked on pixels (_hopeful).
+HOPEFUL_HASH_INLIER_SHARE = MIN_HASH_INLIER_SHARE / 2
+# The crop search works on the GIF's picture scaled to at most this long a side: twice
+# the thumbnails' long side, since a crop box is at most a thumbnail.
+WORK_LONG_SIDE = 128
+# GIF frames matched (evenly spread): more add time, not accuracy, to a line fit.
+MAX_MATCHED_FRAMES = 48
+# Frames the bar detection looks at (evenly spread): enough to see what moves.
+BAR_SAMPLE_FRAMES = 8
+# Readings of the GIF (canvas parts, orientations) whose hash lines are checked on pixels
+# when the first reading is not a clear match, and the confidence that makes it clear.
+PIXEL_CHECKED_READINGS = 2
+CLEAR_CONFIDENCE = 0.5
+# A crop search has far more freedom (box x time x speed) than a full-frame match, so a
+# cropped reading must also be this unambiguous (confidence) to count as found.
+MIN_CROP_CONFIDENCE = 0.1
+# Ambiguity: other placements must be this far away to count as different ones ...
+SEPARATION_SEC = 1.0
+SPEED_FACTOR = 1.25
+# ... and cost this many bits more (mean per GIF frame) for full confidence.
+CLEAR_MARGIN_BITS = 6.0
+
+
+@dataclass
+class Alignment:
+    aligned: bool
+    start_sec: float | None = None
+    end_sec: float | None = None
+    start_frame: int | None = None
+    end_frame: int | None = None  # exclusive: the frame after the last one the GIF covers
+    speed: float | None = None  # video seconds per GIF second
+    confidence: float = 0.0  # 0..1
+    inlier_share: float = 0.0  # share of GIF frames matching the frame the fitted line puts them on
+    mirrored: bool = False
+    crop: tuple[int, int, int, int] | None = None  # (x, y, w, h) in video pixels
+    distance_mean: float | None = None  # Hamming distance of GIF frames to their matched frames
+    distance_median: float | None = None
+    reason: str | None = None  # why not aligned
+
+
+@dataclass
+class Reading:
+    """One way of reading the GIF: a part of its canvas, maybe mirrored, showing the whole
+    video frame (region None) or a region of it (in thumbnail pixels)."""
+
+    pictures: np.ndarray  # (k, H, W) uint8 luma of the canvas part
+    mirrored: bool
+    region: Region | None = None
+
+
+@dataclass
+class _Candidate:
+    reading: Reading
+    distances: np.ndarray  # (k, n) Hamming matrix the hash line came from
+    hash_fit: LineFit
+    pixel_fit: PixelFit | None = None
+    shifted_region_cost: float = float("inf")  # crops only: see crop_search.CropMatch
+    confidence: float | None = None  # _confidence's answer, once asked (after the pixel check)
+
+    def fitting(self) -> np.ndarray:
+        """(k,) bool: GIF frames that match their matched video frame, on pixels or on hashes
+        (fine textures can defeat either one, rarely both)."""
+        return (self.pixel_fit.similarity >= MATCH_NCC) | (self.matched_distances() <= INLIER_BITS)
+
+    @property
+    def fitting_share(self) -> float:
+        return 0.0 if self.pixel_fit is None else float(self.fitting().mean())
+
+    @property
+    def hash_inlier_share(self) -> float:
+        """Share of GIF frames within INLIER_BITS of the frame the pixel-polished line matched."""
+        return 0.0 if self.pixel_fit is None else float((self.matched_distances() <= INLIER_BITS).mean())
+
+    def matched_distances(self) -> np.ndarray:
+        """(k,) Hamming distance of each GIF frame to the video frame the pixel-polished line matched."""
+        return self.distances[np.arange(len(self.pixel_fit.matched)), self.pixel_fit.matched]
+
+    @property
+    def acceptable(self) -> bool:
+        return self.fitting_share >= MIN_FITTING_SHARE and self.hash_inlier_share >= MIN_HASH_INLIER_SHARE
+
+    @property
+    def pixel_score(self) -> float:
+        return -1.0 if self.pixel_fit is None else float(np.clip(self.pixel_fit.similarity, -1, 1).mean())
+
+
+@dataclass
+class _PreparedGif:
+    """A GIF's frames as the matching needs them, prepared once."""
+
+    times: np.ndarray  # (k,) seconds each frame comes on screen
+    luma: np.ndarray  # (k, H, W) uint8
+    picture_part: Box  # where the moving picture sits on the canvas
+    thumb_size: tuple[int, int]  # the video's thumbnails' (w, h)
+    _scaled: dict = field(default_factory=dict)  # Box -> its pictures at thumb_size, made when first asked
+
+    def readings(self) -> list[Reading]:
+        """The full-frame readings: the moving picture as is first (the reading most GIFs need),
+        the whole canvas when that differs, then both mirrored. Scaled only when asked for."""
+        boxes = [self.picture_part] + ([whole(self.luma)] if whole(self.luma) != self.picture_part else [])
+        return [Reading(self._scaled_to_thumbs(box), mirrored) for mirrored in (False, True) for box in boxes]
+
+    def first_reading(self) -> Reading:
+        return Reading(self._scaled_to_thumbs(self.picture_part), False)
+
+    def _scaled_to_thumbs(self, box: Box) -> np.ndarray:
+        if box not in self._scaled:
+            self._scaled[box] = resize_frames(box.take(self.luma), self.thumb_size)
+        return self._scaled[box]
+
+    def picture(self) -> np.ndarray:
+        """(k, h, w) luma of the moving picture, long side at most WORK_LONG_SIDE."""
+        picture = self.picture_part.take(self.luma)
+        scale = WORK_LONG_SIDE / max(picture.shape[1:])
+        if scale >= 1:
+            return picture
+        return resize_frames(picture, (max(1, round(picture.shape[2] * scale)), max(1, round(picture.shape[1] * scale))))
+
+
+def _load(gif) -> GifFrames:
+    return gif if isinstance(gif, GifFrames) else read_gif(gif)
+
+
+def _gif_name(gif) -> str:
+    return os.fspath(gif) if isinstance(gif, (str, os.PathLike)) else "<gif>"
+
+
+def _prepare(frames: GifFrames, thumb_size: tuple[int, int]) -> _PreparedGif:
+    """Up to MAX_MATCHED_FRAMES frames in luma (ITU-R 601, like the video's gray decode) and the
+    moving picture found on a sample of them."""
+    count = len(frames.frames)
+    used = np.unique(np.linspace(0, count - 1, min(count, MAX_MATCHED_FRAMES)).round().astype(int))
+    rgb = frames.frames if len(used) == count else frames.frames[used]
+    luma = cv2.cvtColor(rgb.reshape(-1, *rgb.shape[2:]), cv2.COLOR_RGB2GRAY).reshape(rgb.shape[:3])
+    k = len(luma)
+    picture_part = picture_box(luma[np.unique(np.linspace(0, k - 1, min(k, BAR_SAMPLE_FRAMES)).round().astype(int))])
+    return _PreparedGif(frames.start_times[used], luma, picture_part, thumb_size)
+
+
+def _hash_candidate(index: VideoIndex, reading: Reading, gif_times, speed_range) -> _Candidate | None:
+    """A full-frame reading's hash line against the video's full-frame hashes."""
+    gray = to_gray32(reading.pictures)
+    hashes = phash_from_gray32(gray[:, :, ::-1] if reading.mirrored else gray)
+    distances = hamming_matrix(hashes, index.hashes)
+    # No line has more inliers than there are GIF frames within INLIER_BITS of some video frame:
+    # when those are too few to be _hopeful, the line fit is skipped (cropped GIFs' full frames).
+    if (distances.min(axis=1) <= INLIER_BITS).mean() < HOPEFUL_HASH_INLIER_SHARE:
+        return None
+    fit = fit_line(distances, gif_times, index.timeline, speed_range)
+    return None if fit is None else _Candidate(reading, distances, fit)
+
+
+def _check_pixels(index: VideoIndex, candidate: _Candidate, gif_times, speed_range) -> _Candidate:
+    """Polish the candidate's hash line on pixels (thumbnails, or its crop region of them)."""
+    reading = candidate.reading
+    if reading.region is None:
+        size = index.thumb_size
+
+        def video_pictures(frames):
+            return index.thumbs[frames]
+    else:
+        size = (max(1, round(reading.region.w)), max(1, round(reading.region.h)))
+
+        def video_pictures(frames):
+            return reading.region.sample(index.thumbs[frames], size)
+    gif = gif_vectors(reading.pictures, size, reading.mirrored)
+    candidate.pixel_fit = refine(gif, video_pictures, gif_times, index.timeline, candidate.hash_fit.speed,
+                                 candidate.hash_fit.offset, speed_range)
+    return candidate
+
+
+def _best_checked(index, candidates: list[_Candidate], gif_times, speed_range) -> _Candidate | None:
+    """Candidates checked on pixels in order of their hash lines' scores, up to the first
+    acceptable one, of those _hopeful; the best checked."""
+    best = None
+    for candidate in sorted(filter(_hopeful, candidates), key=lambda c: -c.hash_fit.score)[:PIXEL_CHECKED_READINGS]:
+        _check_pixels(index, candidate, gif_times, speed_range)
+        if best is None or _preferred(candidate, best):
+            best = candidate
+        if best.acceptable:
+            break
+    return best
+
+
+def _crop_candidate(index: VideoIndex, gif: _PreparedGif, mirrored: bool, speed_range) -> _Candidate | None:
+    """The crop search on the GIF's moving picture, checked on pixels."""
+    match = crop_search.search(index, gif.picture(), gif.times, speed_range, mirrored, SEPARATION_SEC)
+    if match is None:
+        return None
+    candidate = _Candidate(Reading(match.pictures, match.mirrored, match.region), match.distances, match.fit,
+                           shifted_region_cost=match.shifted_region_cost)
+    return _check_pixels(index, candidate, gif.times, speed_range)
+
+
+def _confidence(candidate: _Candidate, gif_times: np.ndarray, index: VideoIndex) -> float:
+    """Share of fitting frames times uniqueness: how much worse (mean bits per GIF frame) the
+    best clearly different placement fits: another start, another speed, a shifted crop."""
+    if candidate.confidence is not None:
+        return candidate.confidence
+    ambiguity = measure_ambiguity(candidate.distances, gif_times, index.timeline, candidate.hash_fit,
+                                  SEPARATION_SEC, SPEED_FACTOR)
+    runner_up = min(ambiguity.other_offset_cost, ambiguity.other_speed_cost, candidate.shifted_region_cost)
+    uniqueness = float(np.clip((runner_up - ambiguity.best_cost) / CLEAR_MARGIN_BITS, 0, 1))
+    candidate.confidence = candidate.fitting_share * uniqueness
+    return candidate.confidence
+
+
+def _unaligned(reason: str, candidate: _Candidate | None = None) -> Alignment:
+    if candidate is None or candidate.pixel_fit is None:
+        return Alignment(aligned=False, reason=reason)
+    distances = candidate.matched_distances()
+    return Alignment(aligned=False, inlier_share=candidate.fitting_share, mirrored=candidate.reading.mirrored,
+                     distance_mean=float(distances.mean()), distance_median=float(np.median(distances)),
+                     reason=reason)
+
+
+def _video_crop(index: VideoIndex, region: Region | None) -> tuple[int, int, int, int] | None:
+    """The crop region in video pixels, (x, y, w, h)."""
+    if region is None:
+        return None
+    scale_x, scale_y = index.thumb_scale()
+    return (round(region.x * scale_x), round(region.y * scale_y), round(region.w * scale_x),
+            round(region.h * scale_y))
+
+
+def _aligned(candidate: _Candidate, gif_times: np.ndarray, gif_duration: float, confidence: float,
+             index: VideoIndex) -> Alignment:
+    fit = candidate.pixel_fit
+    times = index.times
+    start_frame = segment_start(fit.speed, fit.matched, candidate.fitting(), gif_times, index.timeline)
+    start_sec = float(times[start_frame])
+    end_frame = _nearest_frame_boundary(times, index.frame_interval, start_sec + fit.speed * gif_duration)
+    end_sec = float(times[end_frame]) if end_frame < len(times) else index.duration_sec
+    distances = candidate.matched_distances()
+    return Alignment(
+        aligned=True, start_sec=start_sec, end_sec=end_sec, start_frame=start_frame, end_frame=end_frame,
+        speed=fit.speed, confidence=confidence,
+        inlier_share=candidate.fitting_share, mirrored=candidate.reading.mirrored,
+        crop=_video_crop(index, candidate.reading.region),
+        distance_mean=float(distances.mean()), distance_median=float(np.median(distances)),
+    )
+
+
+def _nearest_frame_boundary(times: np.ndarray, frame_interval: float, moment: float) -> int:
+    """Index of the frame starting nearest `moment` (len(times) for the video's end)."""
+    boundaries = np.append(times, times[-1] + frame_interval)
+    after = int(np.clip(np.searchsorted(boundaries, moment), 1, len(boundaries) - 1))
+    return after - 1 if moment - boundaries[after - 1] < boundaries[after] - moment else after
+
+
+def align_gif(index: VideoIndex, gif, speed_range: tuple[float, float] = DEFAULT_SPEED_RANGE) -> Alignment:
+    """Where in the indexed video the GIF comes from.
+
+    gif: a path, GIF bytes, or GifFrames. Raises MediaError for unreadable GIFs and for
+    one-frame GIFs (too_few_frames: a still has no timing to align); returns an
+    unaligned Alignment, with the reason, for GIFs not found in the video.
+    """
+    frames = _load(gif)
+    if len(frames.frames) < 2:
+        raise MediaError(TOO_FEW_FRAMES, _gif_name(gif), "a one-frame GIF has no motion to align")
+    if speed_range[0] * frames.duration_sec > index.duration_sec:
+        return _unaligned(f"the GIF ({frames.duration_sec:.2f} s) is longer than the video "
+                          f"({index.duration_sec:.2f} s) even played at {speed_range[0]}x")
+    with one_blas_thread(), one_opencv_thread():
+        gif = _prepare(frames, index.thumb_size)
+        best = _best_candidate(index, gif, speed_range)
+        if best is None or not best.acceptable:
+            return _unaligned(_no_match_reason(frames, index), best)
+        confidence = _confidence(best, gif.times, index)
+        if best.reading.region is not None and confidence < MIN_CROP_CONFIDENCE:
+            return _unaligned("ambiguous crop: the cropped picture fits other places of the video about as well",
+                              best)
+        return _aligned(best, gif.times, frames.duration_sec, confidence, index)
+
+
+def _best_candidate(index: VideoIndex, gif: _PreparedGif, speed_range) -> _Candidate | None:
+    """The full frame; then, only if that is not acceptable, a crop, and unless that is a clear
+    match, a mirrored crop. The best acceptable candidate, else the best seen."""
+    best = _best_full_frame(index, gif, speed_range)
+    if best is not None and best.acceptable:
+        return best
+    for mirrored in (False, True):
+        cropped = _crop_candidate(index, gif, mirrored, speed_range)
+        if cropped is not None and (best is None or _preferred(cropped, best)):
+            best = cropped
+        if best is not None and best.acceptable and _confidence(best, gif.times, index) >= CLEAR_CONFIDENCE:
+            break
+    return best
+
+
+def _best_full_frame(index: VideoIndex, gif: _PreparedGif, speed_range) -> _Candidate | None:
+    """The moving picture as is first: most GIFs show the plain video frame, and a clear match
+    there ends the search. Otherwise every reading (whole canvas, mirrored) competes."""
+    first = _hash_candidate(index, gif.first_reading(), gif.times, speed_range)
+    if first is not None and _hopeful(first):
+        _check_pixels(index, first, gif.times, speed_range)
+        if first.acceptable and _confidence(first, gif.times, index) >= CLEAR_CONFIDENCE:
+            return first
+    others = [_hash_candidate(index, reading, gif.times, speed_range) for reading in gif.readings()[1:]]
+    best = _best_checked(index, [c for c in others if c is not None], gif.times, speed_range)
+    if first is not None and first.pixel_fit is not None and (best is None or _preferred(first, best)):
+        best = first
+    return best
+
+
+def _hopeful(candidate: _Candidate) -> bool:
+    """Whether a hash line is worth checking on pixels: the pixel polish moves a line by a few
+    frames at most, which does not double its hash inliers, so a line with under half the
+    hash inliers acceptance needs stays unacceptable (as a cropped GIF's full-frame readings,
+    at chance distance, do)."""
+    return candidate.hash_fit.inlier_share >= HOPEFUL_HASH_INLIER_SHARE
+
+
+def _preferred(candidate: _Candidate, other: _Candidate) -> bool:
+    return (candidate.acceptable, candidate.pixel_score) > (other.acceptable, other.pixel_score)
+
+
+def _no_match_reason(frames: GifFrames, index: VideoIndex) -> str:
+    if frames.duration_sec > index.duration_sec:
+        return (f"no consistent match; the GIF ({frames.duration_sec:.2f} s) is longer than "
+                f"the video ({index.duration_sec:.2f} s)")
+    return "no consistent match: too few GIF frames fit one constant-speed line through the video"
+
+
+def align_video(video_path, gif_paths, speed_range: tuple[float, float] = DEFAULT_SPEED_RANGE) -> list[Alignment]:
+    """Index the video once and align each GIF; an unreadable GIF gives an unaligned result."""
+    index = index_video(video_path)
+    results = []
+    for gif_path in gif_paths:
+        try:
+            results.append(align_gif(index, gif_path, speed_range))
+        except MediaError as error:
+            results.append(_unaligned(f"{error.kind}: {error.detail}"))
+        except OSError as error:
+            results.append(_unaligned(f"unreadable: {error}"))
+    return results

@@ -1,0 +1,151 @@
+"""One decode of a video for the featurize stage: shots, segments and C3D's frames.
+
+The video is decoded once at C3D's 128x171. Each decoded batch feeds the shot
+detector (scaled down to its 64x36 features) and, resampled to `c3d_fps` when given,
+is appended to a temporary file of frames, so a two-hour video never sits in memory;
+snippets are then read back from that file segment by segment.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from typing import Iterator
+
+import cv2
+import numpy as np
+
+from featurizer.c3d.preprocess import (RESIZED_HEIGHT, RESIZED_WIDTH, SNIPPET_FRAMES, SNIPPET_STRIDE, FrameRateSampler,
+                                       snippet_starts)
+from featurizer.labels.segments import Segment, segments_from_shots
+from featurizer.media.video import iter_video_frames, probe_video
+from featurizer.shots import ChangePointDetector, FrameFeatures, ShotDetector, detect_in_windows, frame_features
+from featurizer.shots.features import FEATURE_SIZE
+from featurizer.shots.stream import Shots, shots_from_boundaries
+
+FRAME_SHAPE = (RESIZED_HEIGHT, RESIZED_WIDTH, 3)
+FRAME_BYTES = int(np.prod(FRAME_SHAPE))
+DECODE_BATCH = 64
+
+
+class C3DFrames:
+    """The frames kept for C3D (RGB uint8 128x171), in a temporary file, with their video frame numbers."""
+
+    def __init__(self, directory: str | None = None):
+        self._file = tempfile.NamedTemporaryFile(prefix="gifrank-frames-", dir=directory, delete=False)
+        self._indices: list[int] = []
+        self.frame_numbers = np.empty(0, np.int64)
+        self.frames: np.ndarray | None = None
+
+    def append(self, frames: np.ndarray, frame_numbers: np.ndarray) -> None:
+        self._file.write(np.ascontiguousarray(frames, np.uint8).tobytes())
+        self._indices.extend(int(n) for n in frame_numbers)
+
+    def finish(self) -> None:
+        self._file.close()
+        self.frame_numbers = np.asarray(self._indices, np.int64)
+        if len(self.frame_numbers):
+            self.frames = np.memmap(self._file.name, np.uint8, "r", shape=(len(self.frame_numbers), *FRAME_SHAPE))
+
+    def snippets(self, segment: Segment, stride: int = SNIPPET_STRIDE) -> Iterator[np.ndarray]:
+        """16-frame windows of the segment's kept frames, every `stride` kept frames.
+
+        A segment that keeps fewer than 16 frames (a short one, resampled to a low --fps)
+        gives one window of its frames, each repeated in turn to fill 16, so it still gets a
+        feature; one that keeps no frame gives none.
+        """
+        first, last = (int(i) for i in np.searchsorted(self.frame_numbers, [segment.start_frame, segment.end_frame]))
+        if last == first:
+            return
+        if last - first < SNIPPET_FRAMES:
+            yield np.asarray(self.frames[first + stretched_indices(last - first)])
+            return
+        for start in snippet_starts(last - first, stride):
+            yield np.asarray(self.frames[first + start:first + start + SNIPPET_FRAMES])
+
+    def close(self) -> None:
+        self.frames = None
+        self._file.close()
+        if os.path.exists(self._file.name):
+            os.unlink(self._file.name)
+
+    def __getstate__(self):
+        """Finished frames travel between processes as their file's name: the pixels stay on disk."""
+        return {"name": self._file.name, "frame_numbers": self.frame_numbers}
+
+    def __setstate__(self, state):
+        self._file = _ClosedFile(state["name"])
+        self._indices = []
+        self.frame_numbers = state["frame_numbers"]
+        self.frames = (np.memmap(state["name"], np.uint8, "r", shape=(len(self.frame_numbers), *FRAME_SHAPE))
+                       if len(self.frame_numbers) else None)
+
+    def __enter__(self) -> "C3DFrames":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+def stretched_indices(kept: int) -> np.ndarray:
+    """Indices into `kept` frames that fill a 16-frame snippet, in order, each frame repeated
+    about equally (8 frames: 0, 0, 1, 1, ...)."""
+    return (np.arange(SNIPPET_FRAMES) * kept) // SNIPPET_FRAMES
+
+
+class _ClosedFile:
+    """The finished frames file as another process sees it: only its name."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def close(self) -> None:
+        pass
+
+
+def _decode(path, fps: float, c3d_fps: float | None, store: C3DFrames, threads: int | None,
+            times: list) -> Iterator[FrameFeatures]:
+    """Shot features per decoded batch; as it goes, C3D's frames are stored (why: one decode serves both)
+    and every frame's presentation time is appended to `times`."""
+    sampler = FrameRateSampler(c3d_fps) if c3d_fps else None
+    for batch in iter_video_frames(path, size=(RESIZED_WIDTH, RESIZED_HEIGHT), gray=False,
+                                   batch_size=DECODE_BATCH, threads=threads):
+        times.extend(batch.times.tolist())
+        keep = np.array([sampler.keep(t) for t in batch.times] if sampler else [True] * len(batch.times))
+        store.append(batch.frames[keep], batch.indices[keep])
+        small = np.stack([cv2.resize(f, FEATURE_SIZE, interpolation=cv2.INTER_AREA) for f in batch.frames])
+        yield frame_features(small, fps, int(batch.indices[0]))
+
+
+@dataclass
+class DecodedVideo:
+    shots: Shots
+    segments: list[Segment]
+    frames: C3DFrames  # close() when done with the snippets
+    times: np.ndarray  # float64 (num_frames,): each frame's presentation time, the clock alignments use
+
+    def seconds(self, segment: Segment) -> tuple[float, float]:
+        """The segment's start and end (exclusive) on the decoder's clock, as alignments place GIFs:
+        right for variable frame rates too."""
+        end = (self.times[segment.end_frame] if segment.end_frame < len(self.times)
+               else self.times[-1] + 1.0 / self.shots.fps)
+        return float(self.times[segment.start_frame]), float(end)
+
+
+def decode_segments(path, *, max_segment_sec: float = 6.0, c3d_fps: float | None = None,
+                    detector: ShotDetector | None = None, threads: int | None = None,
+                    temp_dir: str | None = None) -> DecodedVideo:
+    """Decode once: shots, segments, and the frames C3D's snippets are read from."""
+    fps = probe_video(path).fps or 25.0
+    store = C3DFrames(temp_dir)
+    try:
+        times: list[float] = []
+        boundaries, num_frames = detect_in_windows(_decode(path, fps, c3d_fps, store, threads, times),
+                                                   detector or ChangePointDetector())
+        store.finish()
+    except BaseException:
+        store.close()
+        raise
+    shots = shots_from_boundaries(boundaries, num_frames, fps)
+    return DecodedVideo(shots, segments_from_shots(shots.shots, fps, max_segment_sec), store,
+                        np.asarray(times, np.float64))

@@ -1,0 +1,155 @@
+"""Content-addressed blob store under ROOT/blobs/: a blob's name is the SHA-256 of its bytes.
+
+Writers stream: bytes are hashed as they arrive and land in a temporary object that
+is moved into place on commit, so a 2 GB video never sits in memory and a failed
+download never leaves a half-written blob behind.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import shutil
+import tempfile
+import uuid
+from typing import BinaryIO, Callable, Iterator, Optional
+
+import pyarrow.fs as pafs
+
+from featurizer.dataset.storage import DatasetRoot
+
+BLOBS = "blobs"
+INCOMING = "_incoming"
+# The first bytes a validator sees before anything is stored.
+SNIFF_BYTES = 512
+
+
+class BlobWriter:
+    """A sink for one blob: `write()` chunks, then `commit()` -> (sha256, size); `reset()` starts over.
+
+    `validate(head)` is called once with the first bytes, before they are stored, and
+    may raise to refuse the content (a page where a GIF was expected, say).
+    """
+
+    def __init__(self, store: "BlobStore", validate: Optional[Callable[[bytes], None]] = None):
+        self._store = store
+        self._validate = validate
+        self._temp_path = store.root.join(BLOBS, INCOMING, uuid.uuid4().hex)
+        self._stream: Optional[BinaryIO] = None
+        self._reset_state()
+
+    def _reset_state(self) -> None:
+        self._hash = hashlib.sha256()
+        self._size = 0
+        self._head = b""
+        self._validated = self._validate is None
+
+    def write(self, chunk: bytes) -> None:
+        if not self._validated:
+            self._head += chunk
+            if len(self._head) < SNIFF_BYTES:
+                return
+            chunk, self._head = self._head, b""
+            self._validate(chunk[:SNIFF_BYTES])
+            self._validated = True
+        self._write_through(chunk)
+
+    def _write_through(self, chunk: bytes) -> None:
+        if self._stream is None:
+            self._stream = self._store.root.fs.open_output_stream(self._temp_path)
+        self._stream.write(chunk)
+        self._hash.update(chunk)
+        self._size += len(chunk)
+
+    def reset(self) -> None:
+        """Discard what was written (a retry after a broken download starts from byte 0)."""
+        self.abort()
+        self._reset_state()
+
+    def commit(self) -> tuple[str, int]:
+        if not self._validated:  # the whole body was shorter than SNIFF_BYTES
+            head, self._head = self._head, b""
+            self._validate(head)
+            self._validated = True
+            if head:
+                self._write_through(head)
+        if self._stream is None:
+            self._write_through(b"")
+        self._stream.close()
+        self._stream = None
+        sha = self._hash.hexdigest()
+        target = self._store.path_of(sha)
+        fs = self._store.root.fs
+        if fs.get_file_info(target).type == pafs.FileType.File:
+            fs.delete_file(self._temp_path)  # same content already stored
+        else:
+            self._store.root.make_parent_dir(target)
+            fs.move(self._temp_path, target)  # a file move: a rename on disk, copy and delete on GCS
+        return sha, self._size
+
+    def abort(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+            self._store.root.fs.delete_file(self._temp_path)
+
+    def __enter__(self) -> "BlobWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.abort()
+
+
+class BlobStore:
+    """ROOT/blobs/<sha[:2]>/<sha>."""
+
+    def __init__(self, root: DatasetRoot | str):
+        self.root = root if isinstance(root, DatasetRoot) else DatasetRoot.open(root)
+        self.root.makedirs(BLOBS, INCOMING)
+
+    def path_of(self, sha256: str) -> str:
+        return self.root.join(BLOBS, sha256[:2], sha256)
+
+    def uri_of(self, sha256: str) -> str:
+        return self.root.uri_of(BLOBS, sha256[:2], sha256)
+
+    def exists(self, sha256: str) -> bool:
+        return self.root.exists(BLOBS, sha256[:2], sha256)
+
+    def writer(self, validate: Optional[Callable[[bytes], None]] = None) -> BlobWriter:
+        return BlobWriter(self, validate)
+
+    def put_bytes(self, data: bytes) -> tuple[str, int]:
+        with self.writer() as w:
+            w.write(data)
+            return w.commit()
+
+    def open(self, sha256: str) -> BinaryIO:
+        return self.root.fs.open_input_stream(self.path_of(sha256))
+
+    def read_bytes(self, sha256: str, max_bytes: int) -> bytes:
+        """A small blob's bytes; refuses blobs over `max_bytes` rather than filling memory."""
+        size = self.root.fs.get_file_info(self.path_of(sha256)).size
+        if size > max_bytes:
+            raise ValueError(f"blob {sha256} is {size} bytes, more than {max_bytes}")
+        with self.open(sha256) as f:
+            return f.read()
+
+    @contextlib.contextmanager
+    def local_path(self, sha256: str) -> Iterator[str]:
+        """A path on this machine's disk to the blob, for decoders that need one.
+
+        The blob itself on a local root; a temporary copy, streamed, on a remote one.
+        """
+        if isinstance(self.root.fs, pafs.LocalFileSystem):
+            yield self.path_of(sha256)
+            return
+        with tempfile.NamedTemporaryFile(prefix="gifrank-blob-") as copy:
+            with self.open(sha256) as source:
+                shutil.copyfileobj(source, copy, 1 << 20)
+            copy.flush()
+            yield copy.name
+
+    def count(self) -> int:
+        selector = pafs.FileSelector(self.root.join(BLOBS), recursive=True)
+        infos = self.root.fs.get_file_info(selector)
+        return sum(1 for i in infos if i.type == pafs.FileType.File and f"/{INCOMING}/" not in i.path)

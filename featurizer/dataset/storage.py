@@ -1,0 +1,143 @@
+"""Dataset roots: a local folder or a remote URI (gs://bucket/prefix), opened through pyarrow.fs.
+
+Every stage addresses data as ROOT/blobs/... and ROOT/tables/<table>/..., so one
+filesystem handle per root serves blobs and tables alike.
+
+gs:// roots use Google's default credentials, unless STORAGE_EMULATOR_HOST names a
+GCS emulator or another endpoint (``http://127.0.0.1:9023``, or ``host:port`` for
+plain http), as it does for Google's own clients: then requests go there, anonymously.
+On object stores folders are only prefixes of object names; code here never relies on
+a folder having been created.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import posixpath
+import shutil
+import tempfile
+from dataclasses import dataclass
+from typing import Iterator
+
+import pyarrow.fs as pafs
+
+EMULATOR_HOST_ENV = "STORAGE_EMULATOR_HOST"
+GCS_SCHEMES = ("gs", "gcs")
+# Filesystems whose folders are implicit: nothing needs creating before a file is written.
+OBJECT_STORES = ("gcs", "s3")
+
+
+def _gcs_for_endpoint(host: str) -> pafs.GcsFileSystem:
+    scheme, sep, endpoint = host.partition("://")
+    if not sep:
+        scheme, endpoint = "http", host
+    return pafs.GcsFileSystem(anonymous=True, scheme=scheme, endpoint_override=endpoint.rstrip("/"))
+
+
+def open_file_system(uri: str) -> tuple[pafs.FileSystem, str]:
+    """(filesystem, path) for a local path or a URI, gs:// emulator included."""
+    return _filesystem(uri if "://" in uri else os.path.abspath(uri))
+
+
+def _filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
+    scheme, _, rest = uri.partition("://")
+    emulator = os.environ.get(EMULATOR_HOST_ENV)
+    if scheme in GCS_SCHEMES and emulator:
+        return _gcs_for_endpoint(emulator), rest
+    return pafs.FileSystem.from_uri(uri)
+
+
+@dataclass(frozen=True)
+class DatasetRoot:
+    """A dataset root: `uri` as given by the user, `fs` and `path` as pyarrow sees them."""
+
+    uri: str
+    fs: pafs.FileSystem
+    path: str
+
+    @classmethod
+    def open(cls, uri: str) -> "DatasetRoot":
+        if "://" not in uri:
+            uri = os.path.abspath(uri)
+        fs, path = _filesystem(uri)
+        return cls(uri=uri.rstrip("/"), fs=fs, path=path.rstrip("/"))
+
+    def join(self, *parts: str) -> str:
+        """A filesystem path (for `fs`) below the root."""
+        return posixpath.join(self.path, *parts)
+
+    def uri_of(self, *parts: str) -> str:
+        """A user-facing URI below the root."""
+        return posixpath.join(self.uri, *parts)
+
+    def makedirs(self, *parts: str) -> str:
+        path = self.join(*parts)
+        self.fs.create_dir(path, recursive=True)
+        return path
+
+    def make_parent_dir(self, path: str) -> None:
+        """Makes the folder that will hold `path` (a filesystem path) where folders are real."""
+        if self.fs.type_name not in OBJECT_STORES:
+            self.fs.create_dir(posixpath.dirname(path), recursive=True)
+
+    def exists(self, *parts: str) -> bool:
+        return self.fs.get_file_info(self.join(*parts)).type != pafs.FileType.NotFound
+
+    def list_files(self, *parts: str, suffix: str = "") -> list[str]:
+        """Files directly below a folder, sorted; [] when the folder does not exist."""
+        selector = pafs.FileSelector(self.join(*parts), allow_not_found=True, recursive=False)
+        infos = self.fs.get_file_info(selector)
+        return sorted(i.path for i in infos if i.type == pafs.FileType.File and i.path.endswith(suffix))
+
+    def delete_tree(self, *parts: str) -> None:
+        """Deletes a folder and everything below it; nothing when there is no such folder.
+
+        On GCS a folder may exist only as the prefix of its objects, with no marker
+        object for `delete_dir` to delete, so the contents go first.
+        """
+        path = self.join(*parts)
+        self.fs.delete_dir_contents(path, missing_dir_ok=True)
+        if self.exists(*parts):
+            self.fs.delete_dir(path)
+
+
+def delta_storage_options(root: DatasetRoot) -> dict[str, str] | None:
+    """Storage options for delta-rs (featurizer.dataset.table_store) on this root: None for a local
+    folder or Google's own GCS (default credentials); for an emulator, its endpoint.
+
+    delta-rs does not read STORAGE_EMULATOR_HOST, so the endpoint goes in a service-account
+    key of its own kind (object_store's gcs_base_url, with OAuth off).
+    """
+    emulator = os.environ.get(EMULATOR_HOST_ENV)
+    if root.fs.type_name != "gcs" or not emulator:
+        return None
+    import json
+
+    base = emulator if "://" in emulator else f"http://{emulator}"
+    key = {"gcs_base_url": base.rstrip("/"), "disable_oauth": True, "client_email": "", "private_key": "",
+           "private_key_id": ""}
+    return {"google_service_account_key": json.dumps(key), "allow_http": "true"}
+
+
+@contextlib.contextmanager
+def local_copy(uri: str) -> Iterator[str]:
+    """A path on this machine to a file named by a path or URI (gs://bucket/weights.h5): the file
+    itself when local, else a temporary copy. Workers read user-supplied files (C3D weights,
+    site adapters) through this, never from the launching machine's disk."""
+    if "://" not in uri or uri.startswith("file://"):
+        path = uri[len("file://"):] if uri.startswith("file://") else uri
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"{uri}: no such file")
+        yield path
+        return
+    fs, path = _filesystem(uri)
+    suffix = os.path.splitext(path)[1]
+    with tempfile.NamedTemporaryFile(prefix="gifrank-copy-", suffix=suffix) as copy:
+        try:
+            source = fs.open_input_stream(path)
+        except FileNotFoundError as exc:
+            raise FileNotFoundError(f"{uri}: no such file") from exc
+        with source:
+            shutil.copyfileobj(source, copy, 1 << 20)
+        copy.flush()
+        yield copy.name

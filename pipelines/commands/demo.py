@@ -1,0 +1,126 @@
+"""`gifrank demo` / `make demo`: the main job on the embedded default world.
+
+Builds (or reuses) the demo world under DATA/world, serves it as a GIF website on
+loopback, and runs every stage built so far on it with DirectRunner: scrape, align,
+featurize (C3D on the CPU with random weights unless --c3d-weights is given, with
+the CPU knobs --fps and --no-mirror). Prints where the results are.
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import sys
+
+from demo_world.site import DemoSite
+from demo_world.world import WorldConfig, build_world
+from featurizer.dataset import table_store, tables
+from featurizer.dataset.blobs import BlobStore
+from featurizer.dataset.storage import DatasetRoot
+from featurizer.dataset.training_view import training_batches
+from pipelines import align, featurize, scrape
+
+# One GIF page is listed under /private/, which robots.txt forbids: the run shows a
+# robots refusal in its dead letters instead of fetching it.
+PRIVATE_GIFS = 1
+# Page and media URLs include the site's port; the same port on every run keeps them, and
+# so the rows' keys and the blobs stored for them, the same from one demo run to the next.
+DEMO_PORT = 8765
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gifrank demo", description=__doc__.strip().splitlines()[0])
+    parser.add_argument("--data", default="./data", help="dataset root (default: %(default)s)")
+    parser.add_argument("--world", help="where the demo world is built and cached (default: DATA/world)")
+    parser.add_argument("--videos", type=int, default=WorldConfig().num_videos,
+                        help="source videos in the world (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=WorldConfig().seed, help="world seed (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=DEMO_PORT,
+                        help="port of the demo site; a fixed one keeps URLs, so reruns reuse stored blobs "
+                             "(default: %(default)s)")
+    parser.add_argument("--c3d-weights", help="C3D weights for featurize (default: random, c3d-random)")
+    parser.add_argument("--c3d-mean", help="the snippet mean that goes with --c3d-weights")
+    parser.add_argument("--c3d-fps", default="12.5",
+                        help="featurize --fps: frames per second C3D sees; the CPU's knob (default: %(default)s)")
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    _drop_tables_of_old_layout(args.data)
+    world_root = args.world or os.path.join(args.data, "world")
+    world = build_world(world_root, WorldConfig(seed=args.seed, num_videos=args.videos))
+    private = [g["gif_id"] for g in world.gifs[:PRIVATE_GIFS]]
+    with _start_site(world.root, private, args.port) as site:
+        print(f"demo site serving {len(world.gifs)} GIFs from {len(world.videos)} videos at {site.url}",
+              file=sys.stderr)
+        scrape.run([
+            "--seed", f"{site.url}/gifs?page=1", "--site", "demo", "--dataset", args.data,
+            "--allow-host", "127.0.0.1", "--rate-limit", "200", "--runner", "DirectRunner",
+        ])
+    align.run(["--dataset", args.data, "--runner", "DirectRunner"])
+    weights = ["--c3d-weights", args.c3d_weights, "--c3d-mean", args.c3d_mean] if args.c3d_weights else []
+    # C3D on a 2-core CPU is the slow part: fewer frames, non-overlapping snippets, no mirror.
+    featurize_args = ["--dataset", args.data, "--fps", args.c3d_fps, "--snippet-stride", "16", "--no-mirror",
+                      *weights, "--runner", "DirectRunner"]
+    featurize.run(featurize_args)
+    print_summary(args.data, world_root, featurize.feature_set_of(featurize_args))
+    return 0
+
+
+def _drop_tables_of_old_layout(data: str) -> None:
+    """A demo dataset made before tables were Delta tables: its tables are remade (blobs and world kept)."""
+    root = DatasetRoot.open(data)
+    try:
+        for spec in tables.STORED_TABLES.values():
+            table_store.snapshot(root, spec)
+    except table_store.TableError as exc:
+        print(f"{exc}: remaking the demo's tables under {root.uri_of(table_store.TABLES)}", file=sys.stderr)
+        root.delete_tree(table_store.TABLES)
+
+
+def _start_site(world_root, private_gif_ids, port: int) -> DemoSite:
+    try:
+        return DemoSite(world_root, port=port, private_gif_ids=private_gif_ids).start()
+    except OSError as exc:
+        print(f"port {port} is taken ({exc}); serving on a free port, so this run fetches every blob again",
+              file=sys.stderr)
+        return DemoSite(world_root, port=0, private_gif_ids=private_gif_ids).start()
+
+
+def print_summary(data: str, world_root: str, feature_set: tuple[str, str] | None = None, out=sys.stdout) -> None:
+    """Where the results are; the training view of `feature_set` (segmenter, extractor; default: the only one)."""
+    root = DatasetRoot.open(data)
+    gifs = table_store.read_table(root, tables.GIFS, columns=["video_id"])
+    dead = table_store.read_table(root, tables.DEADLETTER, columns=["pipeline", "stage", "error_kind"]).to_pylist()
+    segmenter, extractor = feature_set or (None, None)
+    labelled = table_store.read_table(root, tables.LABELS, columns=["segmenter", "label"]).to_pylist()
+    labels = [r["label"] for r in labelled if segmenter in (None, r["segmenter"])]
+    features = table_store.read_table(root, tables.FEATURES, columns=["feature_extractor", "snippets"])
+    training = sum(b.num_rows for b in training_batches(root, extractor, segmenter))
+    reasons = collections.Counter((d["pipeline"], d["stage"], d["error_kind"]) for d in dead)
+    counts = collections.Counter(labels)
+
+    def table_line(title: str, spec, unit: str = "rows") -> str:
+        info = table_store.table_info(root, spec)
+        return (f"{title:12s} {info['rows']:6d} {unit}   version {info['version']}   "
+                f"{root.uri_of(table_store.TABLES, spec.name)}")
+
+    print("\n== gifrank demo: results ==", file=out)
+    print(f"world (videos, GIFs, truth):   {os.path.abspath(world_root)}", file=out)
+    print(table_line("gifs table:", tables.GIFS), file=out)
+    print(table_line("alignments:", tables.ALIGNMENTS), file=out)
+    print(table_line("features:", tables.FEATURES, "segments"), file=out)
+    print(f"    feature sets: {', '.join(sorted(set(features.column('feature_extractor').to_pylist())))}", file=out)
+    print(table_line("labels:", tables.LABELS), file=out)
+    print(f"    {segmenter or 'all'}: positive {counts[1]}, negative {counts[0]}, ignored {counts[-1]}", file=out)
+    choice = f" --segmenter '{segmenter}' --feature-extractor '{extractor}'" if feature_set else ""
+    print(f"training view: {training:4d} segments with features\n"
+          f"    gifrank tables --dataset {data} --export segments --out segments.parquet{choice}", file=out)
+    print(f"deadletters: {len(dead):6d} rows   {root.uri_of(table_store.TABLES, tables.DEADLETTER_PREFIX + '*')}",
+          file=out)
+    for (pipeline, stage, kind), n in sorted(reasons.items()):
+        print(f"    {pipeline}/{stage}/{kind}: {n}", file=out)
+    print(f"blobs:       {BlobStore(root).count():6d} files  {root.uri_of('blobs')}", file=out)
+    print(f"videos:      {len(set(gifs.column('video_id').to_pylist())):6d} with GIFs", file=out)
+    print(f"every table: gifrank tables --dataset {data}", file=out)

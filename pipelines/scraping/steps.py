@@ -1,0 +1,216 @@
+"""The scrape stage's units of work, free of Beam so they also run in a notebook.
+
+Each is a small class with one call signature, `worker(element, ...) -> iterable of
+records`, plus setup() for what a process shares (one HTTP client per process, so the
+per-host rate limit holds across every step running there).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator
+from urllib.parse import parse_qs, urlparse
+
+from featurizer.dataset.blobs import BlobStore
+from featurizer.dataset.dead_letter_rows import Failed, is_bad_input, subject
+from featurizer.media import sniff
+from pipelines.scraping.sites.adapter import SiteAdapter
+from pipelines.scraping.web.client import FetchConfig, HttpClient
+from pipelines.scraping.web.errors import WRONG_CONTENT_TYPE, FetchError
+from pipelines.scraping.web.policy import AddressPolicy
+
+YOUTUBE_HOSTS = ("youtube.com", "www.youtube.com", "m.youtube.com", "youtu.be")
+VIDEO_DOWNLOADERS = ("auto", "http", "yt-dlp")
+
+
+@dataclass(frozen=True)
+class ScrapeConfig:
+    """Everything a worker needs, picklable, so Beam can ship it to remote workers."""
+
+    dataset: str
+    fetch: FetchConfig = field(default_factory=FetchConfig)
+    site: dict | str | None = None  # the adapter's configuration (or a bundled name or YAML path)
+    max_listing_pages: int = 10_000
+    video_downloader: str = "auto"
+
+
+_clients: dict[FetchConfig, HttpClient] = {}
+_clients_lock = threading.Lock()
+
+
+def shared_client(config: FetchConfig) -> HttpClient:
+    """One client per process and config: its connection pools and rate limiter are shared."""
+    with _clients_lock:
+        if config not in _clients:
+            _clients[config] = HttpClient(config)
+        return _clients[config]
+
+
+def stable_id(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+def video_id_from_url(url: str) -> str:
+    parsed = urlparse(url)
+    if parsed.hostname in YOUTUBE_HOSTS:
+        if parsed.hostname == "youtu.be":
+            return parsed.path.strip("/")
+        ids = parse_qs(parsed.query).get("v")
+        if ids:
+            return ids[0]
+    return stable_id(url)
+
+
+class _Worker:
+    def __init__(self, config: ScrapeConfig):
+        self.config = config
+
+    def setup(self) -> None:
+        self.client = shared_client(self.config.fetch)
+        self.adapter = SiteAdapter.load(self.config.site) if self.config.site else None
+        self.blobs = BlobStore(self.config.dataset)
+
+    def fetch_html(self, url: str) -> str:
+        page = self.client.fetch_page(url)
+        if "html" not in (page.content_type or "").lower():
+            raise FetchError(WRONG_CONTENT_TYPE, url, f"expected an HTML page, got {page.content_type!r}")
+        return page.text
+
+
+class ListingCrawler(_Worker):
+    """seed URL -> {"page_url", "listing_url"} for every GIF page linked from the seed's listing pages.
+
+    Follows next-page links one page at a time (each depends on the last). A listing
+    page that fails becomes a dead letter; GIF pages found before it are kept.
+    """
+
+    def __call__(self, seed_url: str) -> Iterator:
+        seen_listings: set[str] = set()
+        url: str | None = seed_url
+        while url and len(seen_listings) < self.config.max_listing_pages:
+            if url in seen_listings:
+                return  # pagination that loops back: every page was already read
+            seen_listings.add(url)
+            try:
+                listing = self.adapter.parse_listing(self.fetch_html(url), url)
+            except Exception as exc:
+                if not is_bad_input(exc):
+                    raise
+                yield Failed((subject(url=url),), exc)  # this listing page's dead letter
+                return
+            for page_url in listing.gif_page_urls:
+                yield {"page_url": page_url, "listing_url": url}
+            url = listing.next_page_url
+
+
+class GifPageScraper(_Worker):
+    """GIF page URL -> gif record with the page's fields (nothing downloaded yet)."""
+
+    def __call__(self, page_url: str) -> Iterator[dict]:
+        fields = self.adapter.parse_gif_page(self.fetch_html(page_url), page_url)
+        native_id = fields.pop("gif_id", None) or stable_id(page_url)
+        record = {
+            "gif_id": f"{self.adapter.name}:{native_id}",
+            "source": self.adapter.name,
+            "page_url": page_url,
+            **fields,
+        }
+        record["video_id"] = record.get("video_id") or video_id_from_url(record["video_url"])
+        yield record
+
+
+def _require_gif(url: str):
+    def validate(head: bytes) -> None:
+        if not sniff.is_gif(head):
+            raise FetchError("not_a_gif", url, f"body does not start like a GIF: {head[:16]!r}")
+    return validate
+
+
+def _require_video(url: str):
+    def validate(head: bytes) -> None:
+        if sniff.video_container(head) is None:
+            raise FetchError("not_a_video", url, f"body does not start like a video container: {head[:16]!r}")
+    return validate
+
+
+class _BlobDownloader(_Worker):
+    """Downloads a URL into the blob store unless this dataset already holds its blob."""
+
+    def store(self, url: str, validate, known_blobs: dict, downloader: str = "http") -> tuple[str, int, bool]:
+        """(sha256, size, fetched): `fetched` is False when the stored blob was reused."""
+        known = known_blobs.get(url)
+        if known and self.blobs.exists(known[0]):
+            return known[0], known[1], False
+        with self.blobs.writer(validate) as sink:
+            if downloader == "yt-dlp":
+                download_with_ytdlp(url, sink, self.config.fetch)
+            else:
+                self.client.download(url, sink)
+            sha, size = sink.commit()
+        return sha, size, True
+
+
+class GifDownloader(_BlobDownloader):
+    """gif record -> the record with gif_sha256 and gif_bytes, the GIF stored as a blob."""
+
+    def __call__(self, record: dict, known_blobs: dict) -> Iterator[dict]:
+        sha, size, fetched = self.store(record["gif_url"], _require_gif(record["gif_url"]), known_blobs)
+        yield {**record, "gif_sha256": sha, "gif_bytes": size, "_gif_fetched": fetched}
+
+
+class VideoDownloader(_BlobDownloader):
+    """(video_url, gif records) -> each record with video_sha256 and video_bytes; the video fetched once."""
+
+    def __call__(self, video_group: tuple[str, Iterable[dict]], known_blobs: dict) -> Iterator[dict]:
+        video_url, records = video_group
+        downloader = choose_downloader(video_url, self.config.video_downloader)
+        sha, size, fetched = self.store(video_url, _require_video(video_url), known_blobs, downloader)
+        scraped_at = dt.datetime.now(dt.timezone.utc)
+        for i, record in enumerate(sorted(records, key=lambda r: r["gif_id"])):
+            yield {**record, "video_sha256": sha, "video_bytes": size, "scraped_at": scraped_at,
+                   "_video_fetched": fetched and i == 0}
+
+
+def choose_downloader(url: str, preference: str) -> str:
+    if preference not in VIDEO_DOWNLOADERS:
+        raise ValueError(f"video downloader must be one of {VIDEO_DOWNLOADERS}, got {preference!r}")
+    if preference != "auto":
+        return preference
+    return "yt-dlp" if urlparse(url).hostname in YOUTUBE_HOSTS else "http"
+
+
+def download_with_ytdlp(url: str, sink, fetch: FetchConfig) -> None:
+    """Video pages (YouTube and the many sites yt-dlp knows) through yt-dlp, streamed into `sink`.
+
+    yt-dlp downloads to a temporary file (it may merge formats), which is then
+    streamed into the sink in chunks. Only the first URL is checked against the
+    address policy: yt-dlp's own requests are beyond it.
+    """
+    import yt_dlp  # lazy: only runs that download from video sites need it
+
+    AddressPolicy(fetch.allow_hosts).check(url)
+    with tempfile.TemporaryDirectory(prefix="gifrank-ytdlp-") as tmp:
+        options = {
+            "outtmpl": os.path.join(tmp, "video.%(ext)s"),
+            "format": "best[ext=mp4]/best",
+            "quiet": True, "no_warnings": True, "noprogress": True, "noplaylist": True,
+            "socket_timeout": fetch.timeout_sec, "retries": fetch.retries,
+            "max_filesize": fetch.max_media_bytes,
+            "http_headers": {"User-Agent": fetch.user_agent},
+        }
+        try:
+            with yt_dlp.YoutubeDL(options) as ydl:
+                ydl.extract_info(url, download=True)
+        except yt_dlp.utils.DownloadError as exc:
+            raise FetchError("download_failed", url, f"yt-dlp: {exc}") from exc
+        files = [os.path.join(tmp, f) for f in os.listdir(tmp)]
+        if not files:
+            raise FetchError("too_large", url,
+                             f"yt-dlp stored nothing (larger than {fetch.max_media_bytes} bytes?)")
+        with open(files[0], "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 16), b""):
+                sink.write(chunk)

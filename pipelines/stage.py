@@ -1,0 +1,123 @@
+"""How a dataset pipeline is declared and launched, once for every stage.
+
+A pipeline module declares its stage and takes `run` from it:
+
+    STAGE = Stage(name="align", command="gifrank align-dataset", description="...",
+                  options=AlignOptions, build=build_pipeline)
+    run = STAGE.run                 # run(argv) -> StageRun; what `gifrank align-dataset` calls
+    if __name__ == "__main__":
+        STAGE.main()                # python -m pipelines.align ...
+
+`build(p, opts, dataset, run_id)` adds the pipeline to `p`, its last step committing its
+tables (pipelines.transforms.table_io.CommitTables), so a run launched from anywhere
+commits and a failed run leaves the tables as they were. `check(opts, dataset)` raises
+ValueError for options that cannot work, before anything runs.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import sys
+import uuid
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions
+
+from pipelines.transforms.progress import Progress
+
+LOG = logging.getLogger("gifrank")
+BEAM_OPTIONS_EPILOG = ("Standard Beam pipeline options (--runner, --project, --region, --temp_location, "
+                       "--setup_file, --direct_num_workers, ...) are accepted too.")
+
+
+class DatasetOptions(PipelineOptions):
+    """Options every dataset pipeline shares, defined once: Beam registers every options class
+    in one parser, so two classes defining --dataset would clash."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        parser.add_argument("--dataset", default="./data",
+                            help="dataset root: a local folder or gs://bucket/prefix; blobs under ROOT/blobs/, "
+                                 "tables under ROOT/tables/ (default: %(default)s)")
+
+
+@dataclass(frozen=True)
+class StageRun:
+    """What a finished run reports: its id (in its commits' transaction ids), its dataset, its counters."""
+
+    run_id: str
+    dataset: str
+    counters: dict[str, int]
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str  # the pipeline's name: counters under gifrank.<name>, its dead-letter table, its commits
+    command: str
+    description: str
+    options: type[PipelineOptions]
+    build: Callable[[beam.Pipeline, Any, str, str], Any]
+    check: Callable[[Any, str], Any] | None = None
+
+    @property
+    def namespace(self) -> str:
+        return f"gifrank.{self.name}"
+
+    def arg_parser(self) -> argparse.ArgumentParser:
+        """`--help` and early errors: the shared dataset options and the stage's own."""
+        parser = argparse.ArgumentParser(prog=self.command, description=self.description,
+                                         epilog=BEAM_OPTIONS_EPILOG)
+        DatasetOptions._add_argparse_args(parser)
+        self.options._add_argparse_args(parser)
+        return parser
+
+    def run(self, argv=None, save_main_session: bool = True) -> StageRun:
+        argv = list(sys.argv[1:] if argv is None else argv)
+        self.arg_parser().parse_known_args(argv)  # --help, and a clear error for a bad option value
+        options = PipelineOptions(argv)
+        options.view_as(SetupOptions).save_main_session = save_main_session
+        opts, dataset = options.view_as(self.options), options.view_as(DatasetOptions).dataset
+        if self.check is not None:
+            self.check(opts, dataset)
+        run_id = new_run_id()
+        LOG.info("%s run %s on %s", self.name, run_id, dataset)
+        Progress.reset()
+        p = beam.Pipeline(options=options)
+        self.build(p, opts, dataset, run_id)
+        result = p.run()
+        result.wait_until_finish()
+        counters = counters_of(result, self.namespace)
+        print_counters(self.name, counters)
+        return StageRun(run_id=run_id, dataset=dataset, counters=counters)
+
+    def main(self, argv=None) -> None:
+        """`python -m pipelines.<stage>`: the same logging and errors as `gifrank <command>`."""
+        from pipelines.cli import configure_logging, report_error
+
+        configure_logging()
+        try:
+            self.run(argv)
+        except (ValueError, FileNotFoundError) as exc:
+            sys.exit(report_error(self.command, exc))
+
+
+def new_run_id() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+
+
+def counters_of(result, namespace: str) -> dict[str, int]:
+    query = result.metrics().query(beam.metrics.MetricsFilter().with_namespace(namespace))
+    totals: dict[str, int] = {}
+    for counter in query["counters"]:
+        value = counter.committed if counter.committed is not None else counter.attempted
+        totals[counter.key.metric.name] = totals.get(counter.key.metric.name, 0) + (value or 0)
+    return dict(sorted(totals.items()))
+
+
+def print_counters(title: str, counters: dict[str, int], out=sys.stderr) -> None:
+    print(f"{title} metrics:", file=out)
+    for name, value in counters.items():
+        print(f"  {name:40s} {value:>14,d}", file=out)

@@ -1,0 +1,67 @@
+"""Dead letters in pipelines: the dead-letter output of `with_exception_handling` as deadletter rows."""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from featurizer.dataset.dead_letter_rows import Failed, error_kind, rows_for, subject
+from featurizer.dataset.tables import deadletter_spec
+
+
+class ToDeadLetterRows(beam.PTransform):
+    """The dead-letter output of `with_exception_handling` (element, error info) as deadletter rows.
+
+    A `Failed` element keeps its subjects and typed error; any other failing element
+    becomes one row described by `describe(element)`.
+    """
+
+    def __init__(self, pipeline: str, stage: str, describe=None):
+        super().__init__()
+        self._pipeline = pipeline
+        self._stage = stage
+        self._describe = describe or (lambda element: subject(url=str(element)))
+
+    def expand(self, bad):
+        return bad | beam.FlatMap(self._rows)
+
+    def _rows(self, bad_element: tuple[Any, tuple]) -> Iterable[dict]:
+        element, (exc_type, exc_repr, _traceback) = bad_element
+        if isinstance(element, Failed):
+            subjects = element.subjects
+            kind, message = error_kind(element.error), str(element.error) or repr(element.error)
+        else:
+            subjects = (self._describe(element),)
+            kind, message = getattr(exc_type, "kind", None) or exc_type.__name__, exc_repr
+        rows = rows_for(self._pipeline, self._stage, subjects, kind, message)
+        Metrics.counter(f"gifrank.{self._pipeline}", f"failed_{self._stage}_{kind}").inc(len(rows))
+        return rows
+
+
+class WriteDeadLetters(beam.PTransform):
+    """A run's dead letters into its pipeline's own table -> file actions for CommitTables.
+
+    Input: {"dead": new dead-letter rows, "settled": values naming the records this run
+    decided (processed again, successfully or not)}. An earlier dead letter whose
+    record_key or url is one of them is dropped; the others stay. A dead letter equal to
+    an earlier one but for its time keeps the earlier row, so a rerun with nothing new
+    leaves the table as it was.
+    """
+
+    SETTLE_FIELDS = ("record_key", "url")
+
+    def __init__(self, root_uri: str, pipeline: str, snapshot):
+        super().__init__()
+        self._root_uri = root_uri
+        self._pipeline = pipeline
+        self._snapshot = snapshot
+
+    def expand(self, pcolls):
+        from pipelines.transforms.table_io import WriteTable, settled_values
+
+        dead = pcolls["dead"]
+        settled = ((pcolls["settled"], settled_values(dead, self.SETTLE_FIELDS, "SettledByDeadLetters"))
+                   | "AllSettled" >> beam.Flatten())
+        return {"rows": dead, "settled": settled} | WriteTable(
+            self._root_uri, deadletter_spec(self._pipeline), self._snapshot, settle_fields=self.SETTLE_FIELDS)

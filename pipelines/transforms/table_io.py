@@ -1,0 +1,198 @@
+"""Dataset tables in Beam pipelines: streamed reads, bucket rewrites spread over workers, one commit step.
+
+    snapshots = table_snapshots(dataset, [tables.GIFS, ...])     # at construction: the versions read
+    rows = p | ReadTable(dataset, tables.GIFS, snapshots["gifs"], columns=[...])
+    actions = {"rows": new_rows} | WriteTable(dataset, tables.GIFS, snapshots["gifs"])
+    actions | CommitTables(dataset, "scrape", run_id, snapshots)
+
+Workers write Parquet files and emit file actions; CommitTables gathers every action
+into one element once all writes have finished and commits each table in one
+transaction, inside the pipeline, so a job commits whoever launched it and a retried
+commit step does not commit twice (its transaction id is the run's).
+"""
+from __future__ import annotations
+
+import logging
+import re
+from typing import Iterable, Sequence
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from featurizer.dataset import table_store, tables
+from featurizer.dataset.storage import DatasetRoot
+from featurizer.dataset.table_store import DataFile, Snapshot, TableError
+
+LOG = logging.getLogger("gifrank")
+ADD, REMOVE = "add", "remove"
+_BUCKET_FILE = re.compile(r"^b(\d{4})of(\d{4})-")
+
+
+def table_snapshots(dataset: str, specs: Iterable[tables.TableSpec]) -> dict[str, Snapshot]:
+    """Each table's files as the run reads them; its commit is checked against these versions."""
+    root = DatasetRoot.open(dataset)
+    return {spec.name: table_store.snapshot(root, spec) for spec in specs}
+
+
+class ReadTable(beam.PTransform):
+    """The rows of a table snapshot as dicts, streamed in record batches, one read task per file."""
+
+    def __init__(self, root_uri: str, spec: tables.TableSpec, snapshot: Snapshot | None = None,
+                 columns: Sequence[str] | None = None):
+        super().__init__()
+        self._root_uri = root_uri
+        self._spec = spec
+        self._snapshot = snapshot
+        self._columns = list(columns) if columns else None
+
+    def expand(self, pbegin):
+        snapshot = self._snapshot or table_store.snapshot(self._root_uri, self._spec)
+        return (pbegin
+                | "ListFiles" >> beam.Create([f.path for f in snapshot.files])
+                | "SpreadFiles" >> beam.Reshuffle()
+                | "ReadFile" >> beam.FlatMap(_file_rows, self._root_uri, self._spec, self._columns))
+
+
+def _file_rows(path: str, root_uri: str, spec: tables.TableSpec, columns):
+    for batch in table_store.iter_file_batches(root_uri, spec, [path], columns):
+        yield from tables.batch_to_rows(batch)
+
+
+def files_by_bucket(spec: tables.TableSpec, snapshot: Snapshot) -> dict[int, list[DataFile]]:
+    by_bucket: dict[int, list[DataFile]] = {}
+    for f in snapshot.files:
+        match = _BUCKET_FILE.match(f.path)
+        if not match or int(match.group(2)) != spec.buckets:
+            raise TableError(f"table {spec.name!r}: file {f.path} is not one of its {spec.buckets} buckets "
+                             "(written by another tool, or with another bucket count)")
+        by_bucket.setdefault(int(match.group(1)), []).append(f)
+    return by_bucket
+
+
+class _RewriteBucket(beam.DoFn):
+    """(bucket, tagged items) -> the file actions that give the bucket its new rows.
+
+    The bucket's new content: its old rows, less those this run replaces or settles, plus
+    the new rows (an old row equal to its new one but for volatile columns stays as it
+    was). When that equals the old content, nothing is written.
+    """
+
+    def __init__(self, root_uri: str, spec: tables.TableSpec, files: dict[int, list[DataFile]],
+                 replace_scope, settle_fields: tuple[str, ...]):
+        self._root_uri = root_uri
+        self._spec = spec
+        self._files = files
+        self._replace_scope = replace_scope
+        self._settle_fields = settle_fields
+        self._rewritten = Metrics.counter("gifrank.tables", f"{spec.name}_buckets_rewritten")
+
+    def process(self, keyed):
+        import pyarrow as pa
+
+        bucket, items = keyed
+        spec = self._spec
+        new, settled = [], set()
+        for tag, value in items:
+            (new.append if tag == "row" else settled.add)(value)
+        old_files = self._files.get(bucket, [])
+        old_table = (pa.concat_tables([table_store.read_file(self._root_uri, spec, f.path) for f in old_files])
+                     if old_files else spec.schema.empty_table())
+        old_rows = tables.batch_to_rows(old_table)
+        old_by_key = {spec.key_of(r): r for r in old_rows}
+        merged = {spec.key_of(r): r for r in old_rows
+                  if not (self._replace_scope is not None and self._replace_scope(r))
+                  and not any(r.get(f) in settled for f in self._settle_fields)}
+        # The same key twice in one run: one wins, whatever the order rows arrived in.
+        for row in sorted(new, key=lambda r: (spec.key_of(r), repr(sorted(r.items(), key=lambda kv: kv[0])))):
+            key, old = spec.key_of(row), old_by_key.get(spec.key_of(row))
+            merged[key] = old if old is not None and spec.same_row(old, row) else spec.conform(row)
+        table = tables.rows_to_arrow(spec, merged.values())
+        if len(old_files) <= 1 and table.equals(old_table):
+            return
+        self._rewritten.inc()
+        for f in old_files:
+            yield spec.name, REMOVE, f
+        if table.num_rows:
+            yield spec.name, ADD, table_store.write_file(self._root_uri, spec, table, spec.bucket_file_prefix(bucket))
+
+
+class WriteTable(beam.PTransform):
+    """Rows into a bucketed table, rewriting only the buckets they change -> file actions.
+
+    Input: {"rows": new rows (upserted by key), "settled" (optional): values; an old row
+    whose `settle_fields` hold one of them is dropped}. With `replace_scope(row) -> bool`,
+    the old rows in scope are all replaced: the run's rows are their whole new content.
+    Output: (table, "add" | "remove", DataFile) for CommitTables.
+    """
+
+    def __init__(self, root_uri: str, spec: tables.TableSpec, snapshot: Snapshot, *, replace_scope=None,
+                 settle_fields: tuple[str, ...] = ()):
+        super().__init__()
+        if spec.buckets < 1:
+            raise ValueError(f"table {spec.name!r} is not bucketed: its files are written by the pipeline")
+        self._root_uri = root_uri
+        self._spec = spec
+        self._snapshot = snapshot
+        self._replace_scope = replace_scope
+        self._settle_fields = settle_fields
+
+    def expand(self, pcolls):
+        spec = self._spec
+        files = files_by_bucket(spec, self._snapshot)
+        tagged = [pcolls["rows"] | "BucketRows" >> beam.Map(lambda r: (spec.bucket_of(r), ("row", r)))]
+        if "settled" in pcolls:
+            # A settled value may name a row of any bucket: every bucket with files hears of it.
+            buckets = sorted(files)
+            tagged.append(pcolls["settled"] | "DistinctSettled" >> beam.Distinct()
+                          | "ToBuckets" >> beam.FlatMap(lambda v: [(b, ("settle", v)) for b in buckets]))
+        if self._replace_scope is not None:
+            tagged.append(pcolls["rows"].pipeline | "OldBuckets" >> beam.Create([(b, ("touch", None)) for b in files]))
+        return (tagged | "Tagged" >> beam.Flatten() | "GroupBuckets" >> beam.GroupByKey()
+                | "RewriteBuckets" >> beam.ParDo(_RewriteBucket(
+                    self._root_uri, spec, files, self._replace_scope, self._settle_fields)))
+
+
+class CommitTables(beam.PTransform):
+    """Every file action of the run -> one element -> one transaction per table, in `order`.
+
+    Runs after every write has finished (it waits for all actions). Each table's commit
+    is checked against the version the run read, and carries the run's transaction id,
+    so a retried step commits nothing twice. Output: {table: new version or None}.
+    """
+
+    def __init__(self, root_uri: str, pipeline: str, run_id: str, snapshots: dict[str, Snapshot],
+                 order: Sequence[tables.TableSpec]):
+        super().__init__()
+        self._root_uri = root_uri
+        self._txn_id = f"gifrank-{pipeline}-{run_id}"
+        self._versions = {name: s.version for name, s in snapshots.items()}
+        self._order = list(order)
+
+    def expand(self, actions):
+        return (actions
+                | "Gather" >> beam.CombineGlobally(beam.combiners.ToListCombineFn())
+                | "Commit" >> beam.Map(self._commit))
+
+    def _commit(self, actions: list) -> dict:
+        root = DatasetRoot.open(self._root_uri)
+        unknown = {name for name, _kind, _f in actions} - {spec.name for spec in self._order}
+        if unknown:
+            raise ValueError(f"file actions for tables this run does not commit: {sorted(unknown)}")
+        committed = {}
+        for spec in self._order:
+            add = sorted((f for name, kind, f in actions if name == spec.name and kind == ADD), key=lambda f: f.path)
+            remove = sorted((f for name, kind, f in actions if name == spec.name and kind == REMOVE),
+                            key=lambda f: f.path)
+            version = table_store.commit(root, spec, self._versions.get(spec.name), add, remove, self._txn_id)
+            committed[spec.name] = version
+            if version is not None:
+                Metrics.counter("gifrank.tables", f"{spec.name}_files_added").inc(len(add))
+                Metrics.counter("gifrank.tables", f"{spec.name}_files_removed").inc(len(remove))
+                LOG.info("committed %s version %d: %d files added, %d removed", spec.name, version, len(add),
+                         len(remove))
+        return committed
+
+
+def settled_values(rows, fields: tuple[str, ...], label: str = "Settled"):
+    """The values of `fields` in `rows`: what a run settles in its dead letters."""
+    return rows | label >> beam.FlatMap(lambda r: [r[f] for f in fields if r.get(f)])
