@@ -1,21 +1,29 @@
-"""Benchmark: C3D feature extraction, the bare model against the full featurize path.
+"""Benchmark: C3D features as the featurize pipeline computes them, against the bare model.
 
-    .venv/bin/python -m bench.c3d_speed [--backend tensorflow|jax] [--batch-size N] [--clips N]
-        [--fps F] [--no-mirror] [--videos K] [--workers N] [--jit auto|on|off] [--video PATH]
-        [--repeats N] [--out result.json]
+    .venv/bin/python -m bench.c3d_speed [--backend tensorflow|jax] [--jit auto|on|off] [--batch-size 16]
+        [--frames 400 | --video PATH] [--videos 1] [--decode-processes 0] [--fps F] [--no-mirror]
+        [--repeats 3] [--snippet-elements] [--weights W --mean M] [--out result.json]
 
 In one run, on one device, with one model (random weights unless --weights/--mean are given):
-  matmul peak   a large float32 matrix product in the same backend, best of 3 windows: what the
-                device can do
-  bare model    predict_on_batch on batches already in host memory, compiled, warm-up excluded;
-                also as GFLOP/s from the exact per-clip FLOP count of the layer shapes
-  producer      decoding and clip building alone (no model): how fast the model could be fed
-  full path     extractor.videos_features on real videos (PyAV decode at 128x171, clips, model,
-                segment means): --videos copies of one video, decoded at once (one by default;
-                a GPU needs several); the video is synthesised and cached unless --video is given
-Target: full path >= 0.8x bare model (decoding and clip building overlap the model).
-Both clip counts are about --clips: the full path rounds up to whole segments. On a shared
-machine, --repeats alternates bare and full path and reports medians.
+  matmul peak       a large float32 matrix product in the same backend, best of 3 windows: what
+                    the device can do
+  bare model        predict_on_batch on float32 clips already in host memory, as many clips per
+                    call as the step's model calls take (--batch-size snippets, twice that with
+                    mirror images), compiled, warm-up excluded; also as GFLOP/s from the exact
+                    per-clip FLOP count of the layer shapes (model.layer_flops)
+  one step          VideoFeaturizer.featurize, as the pipeline's C3D step runs it, on --videos
+                    copies of one video in one call: decode once (shots, segments, C3D's frames,
+                    --decode-processes worker processes), uint8 16-frame windows to the model,
+                    which crops, subtracts the mean and mirrors on its device, segment means
+  snippet elements  (--snippet-elements) gifrank 0.1's path: the same decode and segments, then
+                    float32 clips built per snippet with numpy (preprocess.write_clip) and sent to
+                    the model (clip_features)
+Figures are clips (model inputs, mirror images included) per second. The video is synthesised
+(640x360 H.264, --frames frames at 25 fps) and cached unless --video is given. Target: one step
+>= 0.8x bare model. --repeats alternates the paths (one step, then the bare model) and reports
+medians: one_step_vs_bare_model is the median of each repeat's ratio, the pairs measured back to
+back (these machines are noisy); one_step_vs_bare_model_of_medians the ratio of the medians. The
+figures go to stdout as JSON (and to --out); a summary to stderr.
 
 Runs without TensorFlow when --backend jax (or KERAS_BACKEND=jax): the backend is chosen
 before keras is first imported, and only the chosen backend's own package is imported.
@@ -23,10 +31,11 @@ before keras is first imported, and only the chosen backend's own package is imp
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import platform
+import statistics
+import sys
 import tempfile
 import time
 import warnings
@@ -35,11 +44,11 @@ from pathlib import Path
 import av
 import numpy as np
 
-from featurizer.media.video import probe_video
+from bench.report import emit_json
 
-SEGMENT_FRAMES = 128  # 15 snippets a segment at stride 8, about Video2GIF's typical shot
 SYNTHETIC_SIZE = (640, 360)  # (width, height): a common web video size
 SYNTHETIC_FPS = 25
+WARM_UP_FRAMES = 48
 CACHE = Path(tempfile.gettempdir()) / "gifrank-bench-c3d"
 MATMUL_WINDOWS, MATMUL_WINDOW_SEC = 3, 0.7  # the best window: a peak, robust to other load on the machine
 TARGET_RATIO = 0.8
@@ -49,20 +58,21 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backend", choices=("tensorflow", "jax"),
                         help="Keras backend (default: KERAS_BACKEND, else keras's own)")
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--clips", type=int, default=48, help="clips for the bare model and (about) the full path")
-    parser.add_argument("--fps", type=float, help="full path: resample the video to this rate")
-    parser.add_argument("--no-mirror", action="store_true", help="full path: no mirrored clips")
-    parser.add_argument("--videos", type=int, default=1, help="full path: videos decoded at once")
-    parser.add_argument("--workers", type=int, default=1, help="full path: threads building clips")
     parser.add_argument("--jit", choices=("auto", "on", "off"), default="auto",
-                        help="XLA / jax.jit; auto is keras's choice (off for TensorFlow on a CPU, where it is slower)")
+                        help="XLA / jax.jit for both models; auto is keras's choice (off for TensorFlow on a CPU)")
+    parser.add_argument("--batch-size", type=int, default=16, help="snippets per model call")
+    parser.add_argument("--frames", type=int, default=400, help="frames of the synthetic video (25 fps)")
     parser.add_argument("--video", type=Path, help="a real video to featurize instead of the synthetic one")
+    parser.add_argument("--videos", type=int, default=1, help="copies of the video in one featurize call")
+    parser.add_argument("--decode-processes", type=int, default=0,
+                        help="worker processes decoding beside the model (0: in the model's process)")
+    parser.add_argument("--fps", type=float, help="resample to this rate before C3D")
+    parser.add_argument("--no-mirror", action="store_true", help="no mirror images")
+    parser.add_argument("--repeats", type=int, default=3, help="each path measured this many times, alternating")
+    parser.add_argument("--snippet-elements", action="store_true", help="also measure gifrank 0.1's path")
     parser.add_argument("--weights", type=Path, help="published weights (default: random)")
     parser.add_argument("--mean", type=Path, help="the weights' snippet mean")
-    parser.add_argument("--repeats", type=int, default=1,
-                        help="bare and full path measured this many times, alternating; medians reported")
-    parser.add_argument("--out", type=Path, help="also write the results as JSON")
+    parser.add_argument("--out", help="also write the JSON here")
     return parser.parse_args(argv)
 
 
@@ -78,7 +88,7 @@ def synthetic_video(frames: int) -> Path:
     rng = np.random.default_rng(0)
     # Smooth texture twice the frame size: panning across it gives real motion vectors.
     texture = rng.integers(0, 256, (height // 8, width // 4, 3), dtype=np.uint8).repeat(16, 0).repeat(8, 1)
-    partial = path.with_suffix(".partial.mp4")
+    partial = path.with_suffix(f".{os.getpid()}.partial.mp4")
     codec = "libx264" if "libx264" in av.codecs_available else "mpeg4"
     with av.open(str(partial), "w") as container:
         stream = container.add_stream(codec, rate=SYNTHETIC_FPS)
@@ -99,27 +109,6 @@ def synthetic_video(frames: int) -> Path:
     return path
 
 
-def clips_per_segment(mirror: bool) -> int:
-    return ((SEGMENT_FRAMES - 16) // 8 + 1) * (2 if mirror else 1)
-
-
-def featurize_segments(video: Path, clips: int, mirror: bool, fps: float | None) -> list[tuple[int, int]]:
-    """Consecutive segments covering about `clips` clips (fewer if the video is shorter).
-
-    With resampling, a segment spans more decoded frames, so that it keeps SEGMENT_FRAMES.
-    """
-    info = probe_video(video)
-    span = int(round(SEGMENT_FRAMES * max(1.0, info.fps / fps))) if fps else SEGMENT_FRAMES
-    wanted = math.ceil(clips / clips_per_segment(mirror))
-    available = (info.num_frames or int((info.duration_sec or 0) * info.fps)) // span
-    return [(k * span, (k + 1) * span) for k in range(min(wanted, available))]
-
-
-def synthetic_frames_for(clips: int, mirror: bool, fps: float | None) -> int:
-    span = int(round(SEGMENT_FRAMES * max(1.0, SYNTHETIC_FPS / fps))) if fps else SEGMENT_FRAMES
-    return math.ceil(clips / clips_per_segment(mirror)) * span
-
-
 # ---- measurements -------------------------------------------------------------------------
 
 def matmul_peak_gflops(keras, n: int) -> float:
@@ -137,27 +126,52 @@ def matmul_peak_gflops(keras, n: int) -> float:
     return best
 
 
-def bare_model_clips_per_sec(extractor, clip_shape, batch_size: int, clips: int) -> float:
-    batch = np.random.default_rng(0).normal(0, 50, (batch_size, *clip_shape)).astype(np.float32)
+def bare_model(extractor, clip_shape, batch_clips: int, clips: int) -> tuple[int, float]:
+    """(clips, seconds) of predict_on_batch on one host batch, called for about `clips` clips."""
+    batch = np.random.default_rng(0).normal(0, 50, (batch_clips, *clip_shape)).astype(np.float32)
     extractor.model.predict_on_batch(batch)  # compile and warm up
-    calls = max(1, math.ceil(clips / batch_size))
+    calls = max(1, math.ceil(clips / batch_clips))
     start = time.perf_counter()
     for _ in range(calls):
-        extractor.model.predict_on_batch(batch)
-    return calls * batch_size / (time.perf_counter() - start)
+        np.asarray(extractor.model.predict_on_batch(batch))
+    return calls * batch_clips, time.perf_counter() - start
 
 
-def producer_clips_per_sec(extractor, videos, options) -> float:
+def one_step(featurizer, sources) -> tuple[int, float, list]:
+    """(clips, seconds, results) of one featurize call."""
     start = time.perf_counter()
-    clips = sum(len(ids) for _, ids in extractor.iter_clip_batches(videos, options))
-    return clips / (time.perf_counter() - start)
+    results = featurizer.featurize(sources)
+    elapsed = time.perf_counter() - start
+    failed = [r for r in results if not hasattr(r, "snippets")]
+    if failed:
+        raise SystemExit(f"featurize failed: {failed[0]}")
+    per_snippet = 2 if featurizer.settings.mirror else 1
+    return sum(int(r.snippets.sum()) for r in results) * per_snippet, elapsed, results
 
 
-def full_path_clips_per_sec(extractor, videos, options) -> tuple[float, int]:
+def snippet_elements(extractor, video: str, settings, copies: int) -> tuple[int, float]:
+    """gifrank 0.1's path: decode and segment, then numpy-built float32 clips per snippet batch."""
+    from featurizer.c3d.preprocess import CLIP_SHAPE, crop, to_channel_order, write_clip
+    from featurizer.c3d.video_decode import decode_segments
+
     start = time.perf_counter()
-    results = extractor.videos_features(videos, options)
-    clips = sum(int(result.clip_counts.sum()) for result in results)
-    return clips / (time.perf_counter() - start), clips
+    versions = (False, True) if settings.mirror else (False,)
+    mean_crop = crop(extractor.mean)
+    clips = 0
+    for _ in range(copies):
+        decoded = decode_segments(video, max_segment_sec=settings.max_segment_sec, c3d_fps=settings.fps)
+        with decoded.frames:
+            windows = [w for s in decoded.segments for w in decoded.frames.snippets(s, settings.stride)]
+            for begin in range(0, len(windows), settings.batch_size):
+                batch = windows[begin:begin + settings.batch_size]
+                prepared = np.empty((len(batch) * len(versions), *CLIP_SHAPE), np.float32)
+                for i, frames in enumerate(batch):
+                    window = to_channel_order(np.array(frames, np.uint8), extractor.channel_order)
+                    for v, mirrored in enumerate(versions):
+                        write_clip(window, mean_crop, prepared[i * len(versions) + v], mirrored)
+                extractor.clip_features(prepared, settings.batch_size * len(versions))
+                clips += len(prepared)
+    return clips, time.perf_counter() - start
 
 
 # ---- where it ran -------------------------------------------------------------------------
@@ -192,75 +206,105 @@ def model_device(keras, model) -> tuple[str, str]:
 def run(args) -> dict:
     if args.backend:
         os.environ["KERAS_BACKEND"] = args.backend  # read once, when keras is first imported
-    import keras  # after the backend is chosen: importing keras fixes it
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from featurizer.c3d import CLIP_SHAPE, layer_flops, load_c3d_extractor  # imports keras: after the backend
+    from featurizer.c3d.video_features import FeatureSettings, LocalVideo, VideoFeaturizer
 
-    from featurizer.c3d import CLIP_SHAPE, ClipOptions, layer_flops, load_c3d_extractor
+    import keras
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="C3D has no weights")  # random weights are the point here
         extractor = load_c3d_extractor(args.weights, args.mean)
+    mirror = not args.no_mirror
+    settings = FeatureSettings(fps=args.fps, mirror=mirror, batch_size=args.batch_size, max_video_sec=None)
     if args.jit != "auto":
-        extractor.model.jit_compile = args.jit == "on"
+        for model in (extractor.model, extractor.window_model(mirror)):
+            model.jit_compile = args.jit == "on"
     device_kind, device = model_device(keras, extractor.model)
     flops = layer_flops(extractor.model)
     gflop_per_clip = sum(flops.values()) / 1e9
+    batch_clips = args.batch_size * (2 if mirror else 1)  # what one model call of the step takes
 
-    mirror = not args.no_mirror
-    per_video = math.ceil(args.clips / args.videos)
-    video = args.video or synthetic_video(synthetic_frames_for(per_video, mirror, args.fps))
-    segments = featurize_segments(video, per_video, mirror, args.fps)
-    if not segments:
-        raise SystemExit(f"{video} is shorter than one {SEGMENT_FRAMES}-frame segment")
-    videos = [(video, segments)] * args.videos
-    options = ClipOptions(fps=args.fps, mirror=mirror, batch_size=args.batch_size, decoders=args.videos,
-                          workers=args.workers)
-
-    matmul = matmul_peak_gflops(keras, 4096 if device_kind == "cpu" else 8192)
-    producer = producer_clips_per_sec(extractor, videos, options)
-    # Alternating, so that load from elsewhere on the machine falls on both alike.
-    bares, fulls = [], []
-    for _ in range(args.repeats):
-        bares.append(bare_model_clips_per_sec(extractor, CLIP_SHAPE, args.batch_size, args.clips))
-        full_rate, full_clips = full_path_clips_per_sec(extractor, videos, options)
-        fulls.append(full_rate)
-    ratios = [full / bare for full, bare in zip(fulls, bares)]
-    bare, full = float(np.median(bares)), float(np.median(fulls))
-    return {
-        "backend": keras.backend.backend(), "device": device, "jit_compile": bool(extractor.model.jit_compile),
-        "model": extractor.name, "batch_size": args.batch_size, "videos": args.videos, "workers": args.workers,
-        "mirror": mirror, "fps": args.fps, "video": str(video), "segments": len(segments) * args.videos,
-        "gflop_per_clip": gflop_per_clip, "gflop_per_layer": {k: v / 1e9 for k, v in flops.items()},
-        "matmul_peak_gflops": matmul, "bare_clips_per_sec": bare, "bare_gflops": bare * gflop_per_clip,
-        "producer_clips_per_sec": producer, "full_path_clips": full_clips, "full_path_clips_per_sec": full,
-        "full_over_bare": float(np.median(ratios)), "repeats": args.repeats,
-        "bare_each": bares, "full_path_each": fulls, "full_over_bare_each": ratios,
+    video = str(args.video or synthetic_video(args.frames))
+    sources = [LocalVideo(video)] * args.videos
+    featurizer = VideoFeaturizer(extractor, settings, args.decode_processes)
+    try:
+        # Warm-up: compiles the window model and starts the decoding processes.
+        featurizer.featurize([LocalVideo(str(synthetic_video(WARM_UP_FRAMES)))] * max(1, args.videos))
+        matmul = matmul_peak_gflops(keras, 4096 if device_kind == "cpu" else 8192)
+        runs: dict[str, list[float]] = {"one_step": [], "bare_model": []}
+        if args.snippet_elements:
+            runs["snippet_elements"] = []
+        clips = {}
+        # Alternating, so that load from elsewhere on the machine falls on all alike.
+        for _ in range(args.repeats):
+            step_clips, seconds, results = one_step(featurizer, sources)
+            clips["one_step"] = step_clips
+            runs["one_step"].append(step_clips / seconds)
+            n, seconds = bare_model(extractor, CLIP_SHAPE, batch_clips, step_clips)
+            clips["bare_model"] = n
+            runs["bare_model"].append(n / seconds)
+            if args.snippet_elements:
+                n, seconds = snippet_elements(extractor, video, settings, args.videos)
+                clips["snippet_elements"] = n
+                runs["snippet_elements"].append(n / seconds)
+    finally:
+        featurizer.close()
+    median = {name: statistics.median(values) for name, values in runs.items()}
+    # Each repeat's one step over the bare model just before it: load from elsewhere on the machine
+    # drifts, and a pair measured back to back shares most of it.
+    paired = [step / bare for step, bare in zip(runs["one_step"], runs["bare_model"])]
+    result = {
+        "backend": keras.backend.backend(), "device": device,
+        "jit_compile": bool(extractor.window_model(mirror).jit_compile), "model": extractor.name,
+        "batch_size": args.batch_size, "bare_batch_clips": batch_clips, "mirror": mirror, "fps": args.fps,
+        "videos": args.videos, "decode_processes": args.decode_processes, "video": video,
+        "segments": sum(len(r.segments) for r in results), "snippets": int(sum(r.snippets.sum() for r in results)),
+        "clips": clips, "gflop_per_clip": gflop_per_clip, "gflop_per_layer": {k: v / 1e9 for k, v in flops.items()},
+        "matmul_peak_gflops": matmul,
+        "bare_model_clips_per_sec": median["bare_model"], "bare_model_gflops": median["bare_model"] * gflop_per_clip,
+        "one_step_clips_per_sec": median["one_step"], "one_step_gflops": median["one_step"] * gflop_per_clip,
+        "one_step_vs_bare_model": statistics.median(paired), "target": TARGET_RATIO,
+        "one_step_vs_bare_model_each": paired,
+        "one_step_vs_bare_model_of_medians": median["one_step"] / median["bare_model"],
+        "repeats": args.repeats, "clips_per_sec_runs": runs,
     }
+    if args.snippet_elements:
+        result["snippet_elements_clips_per_sec"] = median["snippet_elements"]
+        result["one_step_vs_snippet_elements"] = median["one_step"] / median["snippet_elements"]
+    return result
 
 
-def report(result: dict) -> str:
+def summary(result: dict) -> str:
     layers = ", ".join(f"{name} {gflop:.2f}" for name, gflop in result["gflop_per_layer"].items())
-    return "\n".join([
+    lines = [
         f"backend {result['backend']}, jit_compile={result['jit_compile']}, device {result['device']}",
-        f"model {result['model']}, batch {result['batch_size']}, mirror {result['mirror']}, fps {result['fps']}, "
-        f"videos decoded at once {result['videos']}, clip workers {result['workers']}",
+        f"model {result['model']}, batch {result['batch_size']} snippets ({result['bare_batch_clips']} clips), "
+        f"mirror {result['mirror']}, fps {result['fps']}, {result['videos']} x {result['video']}, "
+        f"decode processes {result['decode_processes']}",
         f"C3D to fc6: {result['gflop_per_clip']:.3f} GFLOP per clip ({layers})",
-        f"matmul peak (float32):  {result['matmul_peak_gflops']:9.1f} GFLOP/s",
-        f"bare model:             {result['bare_clips_per_sec']:9.2f} clips/s  = {result['bare_gflops']:.1f} GFLOP/s "
-        f"({result['bare_gflops'] / result['matmul_peak_gflops']:.0%} of the matmul peak)",
-        f"producer (no model):    {result['producer_clips_per_sec']:9.2f} clips/s",
-        f"full path:              {result['full_path_clips_per_sec']:9.2f} clips/s  "
-        f"({result['full_path_clips']} clips, {result['segments']} segments, {result['videos']} x {result['video']})",
-        f"full path / bare:       {result['full_over_bare']:9.2f}   (target >= {TARGET_RATIO}; median of "
-        f"{result['repeats']}: {', '.join(f'{r:.2f}' for r in result['full_over_bare_each'])})",
-    ])
+        f"matmul peak (float32): {result['matmul_peak_gflops']:9.1f} GFLOP/s",
+        f"bare model:            {result['bare_model_clips_per_sec']:9.2f} clips/s = "
+        f"{result['bare_model_gflops']:.1f} GFLOP/s ({result['bare_model_gflops'] / result['matmul_peak_gflops']:.0%}"
+        " of the matmul peak)",
+        f"one step:              {result['one_step_clips_per_sec']:9.2f} clips/s = {result['one_step_gflops']:.1f} "
+        f"GFLOP/s ({result['clips']['one_step']} clips, {result['snippets']} snippets, {result['segments']} segments)",
+    ]
+    if "snippet_elements_clips_per_sec" in result:
+        lines.append(f"snippet elements:      {result['snippet_elements_clips_per_sec']:9.2f} clips/s "
+                     f"(one step / snippet elements {result['one_step_vs_snippet_elements']:.2f})")
+    each = ", ".join(f"{r:.2f}" for r in result["one_step_vs_bare_model_each"])
+    lines.append(f"one step / bare model: {result['one_step_vs_bare_model']:9.2f}   (target >= {TARGET_RATIO}; "
+                 f"median of {result['repeats']} pairs: {each}; medians' ratio "
+                 f"{result['one_step_vs_bare_model_of_medians']:.2f})")
+    return "\n".join(lines)
 
 
 def main(argv=None):
     args = parse_args(argv)
     result = run(args)
-    print(report(result))
-    if args.out:
-        args.out.write_text(json.dumps(result, indent=2))
+    emit_json(result, args.out)
+    print(summary(result), file=sys.stderr)
 
 
 if __name__ == "__main__":

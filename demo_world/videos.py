@@ -37,7 +37,7 @@ class Footage:
 
 
 # internal_cuts were measured by decoding each file at 32x18 and thresholding mean absolute
-# frame difference; tests/test_demo_world.py re-derives them from the files.
+# frame difference; tests/demo_world/test_demo_world.py re-derives them from the files.
 FOOTAGE = (
     Footage("bikes.mp4", 25.0, 250, (30, 76, 137, 187, 242)),
     Footage("bigbuckbunny.mp4", 25.0, 132, ()),

@@ -7,3 +7,18 @@
     commands/     the commands that are not pipelines: align one video, shots, tables, demo
     scraping/     the scrape pipeline's units of work, free of Beam: web client, site adapters, metadata
 """
+import logging
+
+# Beam's notes about optional extras a run does not use (GCP clients, memory metrics on this
+# platform), and that no --runner means DirectRunner: nothing a user can act on. Beam logs
+# them on the root logger, some as it is imported, before any command runs: so the filter
+# sits on the root logger from the package's first import.
+IRRELEVANT_WARNINGS = ("apitools not found", "Resource module is not available for current platform",
+                       "Missing pipeline option (runner)")
+
+
+def drop_irrelevant(record: logging.LogRecord) -> bool:
+    return not record.getMessage().startswith(IRRELEVANT_WARNINGS)
+
+
+logging.getLogger().addFilter(drop_irrelevant)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from featurizer.align.video_aligner import VideoAligner, gif_subjects
+from featurizer.align.alignment_rows import VideoAligner, gif_subjects
 from featurizer.dataset import tables
 from pipelines.stage import Stage
 from pipelines.transforms.apply_worker import ApplyWorker

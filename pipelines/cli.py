@@ -10,9 +10,7 @@ import logging
 import os
 import sys
 
-# Beam's notes about optional extras a run does not use (GCP clients, memory metrics on this
-# platform): nothing a user can act on.
-IRRELEVANT_WARNINGS = ("apitools not found", "Resource module is not available for current platform")
+from pipelines import drop_irrelevant
 
 # name -> (module, function taking argv, one-line help)
 COMMANDS = {
@@ -27,10 +25,6 @@ COMMANDS = {
 }
 
 
-def _drop_irrelevant(record: logging.LogRecord) -> bool:
-    return not record.getMessage().startswith(IRRELEVANT_WARNINGS)
-
-
 def usage() -> str:
     lines = ["usage: gifrank COMMAND [options]   (gifrank COMMAND --help for its options)", "", "commands:"]
     lines += [f"  {name:12s} {help_}" for name, (_m, _f, help_) in COMMANDS.items()]
@@ -41,9 +35,10 @@ def configure_logging() -> None:
     """What a run prints: our INFO lines and progress, warnings from the libraries, none of their noise."""
     # TensorFlow's C++ start-up chatter (oneDNN, CUDA probing) says nothing a user can act on.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    # force: importing Beam may already have given the root logger a default handler.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", force=True)
     for handler in logging.getLogger().handlers:
-        handler.addFilter(_drop_irrelevant)
+        handler.addFilter(drop_irrelevant)  # also for what libraries log on loggers of their own
     for noisy in ("apache_beam", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 

@@ -8,7 +8,7 @@
     crop_search    cropped GIFs: find the box, re-hash the video there
     regions        sub-pixel rectangles: resampling and hashing what they hold
     pixel_match    refining and verifying a line on pixels (NCC)
-    video_aligner  the align stage's unit of work: one video's GIFs from the dataset's blobs
+    alignment_rows the align stage's unit of work: one video's GIFs (blobs) -> alignments rows
 
 Nothing is imported here, so `featurizer.align.phash` loads without the decoder stack.
 """

@@ -72,7 +72,7 @@ def to_gray32(frames: np.ndarray) -> np.ndarray:
     Resizing uses cv2.INTER_AREA (pixel-area averaging) and is rounded to uint8 like
     the 'L' image imagehash resizes. imagehash resizes with Pillow's LANCZOS instead,
     so hashes of frames larger than 32x32 differ from imagehash's by a few bits
-    (tests/test_phash.py measures it); 32x32 frames hash identically. Hash GIF and
+    (tests/featurizer/align/test_phash.py measures it); 32x32 frames hash identically. Hash GIF and
     video frames through this same function so that they are comparable.
     """
     frames = np.asarray(frames)

@@ -96,8 +96,8 @@ def write_clip(window: np.ndarray, mean_crop: np.ndarray, out: np.ndarray, mirro
     crop is computed. mirrored: the clip flipped left-right after cropping, as the release
     flips it.
 
-    Whole-clip calls, few and large, with no mixed-type arithmetic: clips are built by
-    several threads at once, and each call returning to Python contends for the GIL.
+    Whole-clip calls, few and large, with no mixed-type arithmetic: each numpy call
+    releases the GIL for one whole clip.
     """
     np.copyto(out, crop(window), casting="unsafe")  # uint8 -> float32
     np.subtract(out, mean_crop, out=out)

@@ -18,7 +18,7 @@ from PIL import Image
 
 from demo_world.site import DemoSite, UnsatisfiableRange, build_parser, main, parse_byte_range
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 MP4_HEADER = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2mp41"
 PAGE_SIZE = 4
 PRIVATE_GIF_ID = "g00007"

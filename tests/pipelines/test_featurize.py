@@ -1,10 +1,17 @@
-"""The featurize pipeline: one decode per video, labelled segments, C3D through RunInference."""
+"""The featurize pipeline: one decode per video, labelled segments, C3D through RunInference.
+
+The expected labels, popularity, context and split are worked out here from the definitions
+(Video2GIF section 4.1, Khosla et al.'s popularity, featurizer/labels/context.py's layout), not
+with featurizer.labels: a bug there must not move the expectation along with the result.
+"""
+import hashlib
+import math
+
 import numpy as np
 import pytest
 
 from featurizer.dataset import table_store, tables
 from featurizer.dataset.blobs import BlobStore
-from featurizer.labels.segments import POSITIVE_OVERLAP, overlap
 from pipelines import featurize
 from tests.rows import alignment_rows, gif_rows_from_world, write_table
 
@@ -22,6 +29,49 @@ def _write_video(path, frames):
             picture = np.full((48, 64, 3), i * 20, np.uint8)
             container.mux(stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")))
         container.mux(stream.encode())
+
+
+# Slots of the demo world's categories in the context's one-hot, counted in YouTube's list:
+# 0 Film & Animation, 1 Autos & Vehicles, 2 Music, 3 Pets & Animals, 4 Sports, 5 Travel & Events,
+# 6 Gaming, 7 People & Blogs, 8 Comedy, 9 Entertainment, ..., 13 Science & Technology; 15 is "other".
+CATEGORY_SLOT = {"Music": 2, "Pets & Animals": 3, "Sports": 4, "Gaming": 6, "Comedy": 8, "Entertainment": 9,
+                 "Science & Technology": 13}
+
+
+def _shared_frames(a_start, a_end, b_start, b_end):
+    """How many frames [a_start, a_end) and [b_start, b_end) have in common."""
+    return len(range(max(a_start, b_start), min(a_end, b_end)))
+
+
+def _expected_popularity(gif_rows):
+    """gif_id -> (raw, p): raw = log(1 + views / age in days), the age from upload to scrape and at
+    least a day; p = share of the same source's GIFs with a lower raw score, ties counted half."""
+    raw = {}
+    for r in gif_rows:
+        days = max(1, (r["scraped_at"].date() - r["upload_date"]).days)
+        raw[r["gif_id"]] = (r["source"], math.log(1 + r["views"] / days))
+    expected = {}
+    for gif_id, (source, score) in raw.items():
+        peers = [s for src, s in raw.values() if src == source]
+        below, ties = sum(s < score for s in peers), sum(s == score for s in peers)
+        expected[gif_id] = (score, (below + ties / 2) / len(peers))
+    return expected
+
+
+def _expected_tag_block(tags):
+    """Signed feature hashing into 32 dims: a lowercased, stripped tag goes to slot sha1[0] % 32 with
+    sign + when sha1[1] is odd, - when even; the sum is scaled to unit length."""
+    block = np.zeros(32)
+    for tag in {t.strip().lower() for t in tags if t.strip()}:
+        digest = hashlib.sha1(tag.encode()).digest()
+        block[digest[0] % 32] += 1 if digest[1] % 2 else -1
+    return block / np.linalg.norm(block) if block.any() else block
+
+
+def _expected_split(video_id):
+    """The first 8 bytes of sha1(video id) as a share u of 2**64: train below 0.8, val below 0.9, else test."""
+    u = int.from_bytes(hashlib.sha1(video_id.encode()).digest()[:8], "big") / 2**64
+    return "train" if u < 0.8 else "val" if u < 0.9 else "test"
 
 
 @pytest.fixture(scope="module")
@@ -49,11 +99,11 @@ def featurized(tiny_world, tmp_path_factory):
     write_table(tmp_path, tables.GIFS, [*gif_rows, orphan, broken, short])
     write_table(tmp_path, tables.ALIGNMENTS, alignments)
     counters = featurize.run(["--dataset", str(tmp_path), "--batch-size", "8"]).counters
-    return tmp_path, alignments, counters
+    return tmp_path, alignments, counters, [*gif_rows, orphan, broken, short]
 
 
 def test_segments_are_labelled_and_featurized(tiny_world, featurized):
-    root, alignments, counters = featurized
+    root, alignments, counters, gif_rows = featurized
     segments = table_store.read_rows(str(root), tables.SEGMENTS)
     dead = {d["url"]: d["error_kind"] for d in table_store.read_rows(str(root), tables.DEADLETTER)}
     assert dead == {"http://demo.test/orphan.mp4": "no_aligned_gifs", "http://demo.test/broken.mp4": "unreadable",
@@ -64,34 +114,67 @@ def test_segments_are_labelled_and_featurized(tiny_world, featurized):
     spans = {}
     for a in alignments:
         spans.setdefault(a["video_id"], []).append((a["gif_id"], a["start_frame"], a["end_frame"]))
+    # Every GIF of the table counts in its source's popularity, those of the dead-lettered videos too.
+    popularity = _expected_popularity(gif_rows)
+    assert len({p for _raw, p in popularity.values()}) > 2  # the p checked below do tell GIFs apart
+    gifs_of = {}
+    for r in gif_rows:
+        gifs_of.setdefault(r["video_id"], []).append(r)
     for s in segments:
         length = s["end_frame"] - s["start_frame"]
         assert 16 <= length <= 6 * 25
-        covering = sorted(g for g, a, b in spans[s["video_id"]] if overlap(s["start_frame"], s["end_frame"], a, b)
-                          / length > POSITIVE_OVERLAP)
-        touching = sorted(g for g, a, b in spans[s["video_id"]] if overlap(s["start_frame"], s["end_frame"], a, b))
+        shared = {g: _shared_frames(s["start_frame"], s["end_frame"], a, b) for g, a, b in spans[s["video_id"]]}
+        # Positive when one GIF covers more than 66% of the segment (in integers: 100 * shared > 66 * length),
+        # negative when none overlaps it, ignored otherwise.
+        covering = sorted(g for g, n in shared.items() if 100 * n > 66 * length)
+        touching = sorted(g for g, n in shared.items() if n > 0)
         expected = 1 if covering else 0 if not touching else -1
         assert s["label"] == expected
         assert s["gif_ids"] == (covering if expected == 1 else touching if expected == -1 else [])
-        assert (s["popularity"] is not None) == (expected == 1)
+        if expected == 1:  # the most popular covering GIF's
+            top_raw, top_p = max(popularity[g] for g in covering)
+            assert s["popularity"] == pytest.approx(top_p, rel=1e-6)
+            assert s["popularity_raw"] == pytest.approx(top_raw, rel=1e-6)
+            assert s["popularity_source"] == "demo"
+        else:
+            assert s["popularity"] is None and s["popularity_raw"] is None and s["popularity_source"] is None
         assert len(s["features"]) == 4096 and np.isfinite(s["features"]).all()
         assert s["feature_extractor"] == "c3d-random/fps=native/stride=8/mirror/short=repeat"
-        assert s["split"] == featurize.split_of(s["video_id"], (0.8, 0.1, 0.1))
-        assert len(s["context"]) > 0
+        assert s["split"] == _expected_split(s["video_id"])
+        # Context: 16 category slots, 32 tag dims (the video's GIFs' tags: the demo rows have no video
+        # tags), then start in minutes, start / duration, segment index / 100.
+        video_gifs = gifs_of[s["video_id"]]
+        category = np.zeros(16)
+        category[CATEGORY_SLOT[video_gifs[0]["category"]]] = 1
+        duration_sec = s["video_num_frames"] / s["fps"]
+        position = [s["start_sec"] / 60, s["start_sec"] / duration_sec, s["segment_index"] / 100]
+        assert len(s["context"]) == 16 + 32 + 3
+        np.testing.assert_array_equal(s["context"][:16], category)
+        np.testing.assert_allclose(s["context"][16:48], _expected_tag_block([t for g in video_gifs for t in g["tags"]]),
+                                   atol=1e-6)
+        np.testing.assert_allclose(s["context"][48:], position, rtol=1e-5)
+        assert s["context_tags_from"] == "gifs"
     assert any(s["label"] == 1 for s in segments)
 
 
 def test_features_equal_the_library_path(tiny_world, featurized):
-    """RunInference's features match the C3D extractor run directly on the same segment."""
+    """The pipeline's RunInference step adds nothing: its features are VideoFeaturizer's on the same video
+    (that path is checked against an independent numpy oracle in tests/featurizer/c3d)."""
     from featurizer.c3d import load_c3d_extractor
-    from featurizer.c3d.extractor import ClipOptions
+    from featurizer.c3d.video_features import FeatureSettings, LocalVideo, VideoFeaturizer
 
-    root, _alignments, _counters = featurized
-    segment = sorted(table_store.read_rows(str(root), tables.SEGMENTS), key=lambda s: (s["video_id"], s["segment_index"]))[0]
-    video = tiny_world.video_path(segment["video_id"])
-    direct = load_c3d_extractor().videos_features(
-        [(video, [(segment["start_frame"], segment["end_frame"])])], ClipOptions(mirror=True))[0].features[0]
-    np.testing.assert_allclose(segment["features"], direct, rtol=1e-4, atol=1e-5)
+    root, _alignments, _counters, _gif_rows = featurized
+    segments = sorted(table_store.read_rows(str(root), tables.SEGMENTS), key=lambda s: (s["video_id"], s["segment_index"]))
+    video_id = segments[0]["video_id"]
+    mine = [s for s in segments if s["video_id"] == video_id]
+    featurizer = VideoFeaturizer(load_c3d_extractor(), FeatureSettings(batch_size=8))
+    [direct] = featurizer.featurize([LocalVideo(str(tiny_world.video_path(video_id)))])
+    featurizer.close()
+    by_start = {s.start_frame: i for i, s in enumerate(direct.segments)}
+    assert {s["start_frame"] for s in mine} <= set(by_start)  # the view keeps the labelled ones
+    for segment in mine:
+        np.testing.assert_allclose(segment["features"], direct.features[by_start[segment["start_frame"]]],
+                                   rtol=1e-4, atol=1e-5)
 
 
 def test_bad_options_are_clear_errors(tmp_path):

@@ -1,5 +1,5 @@
-"""featurizer.c3d: the importers against numpy forward passes in each file's own layout,
-the clip preparation against hand-computed numbers, and the video path's bookkeeping.
+"""featurizer.c3d: the importers against numpy forward passes in each file's own layout, and
+the clip preparation against hand-computed numbers (the video path: test_video_features.py).
 
 No published weights can be downloaded here, so weight files of the published shapes are
 written from seeded random numbers: the Lasagne pickle in Python 2's format, and the Keras
@@ -10,19 +10,16 @@ import io
 import pickle
 import struct
 
-import av
 import h5py
 import keras
 import numpy as np
 import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 
-from featurizer.c3d import (BGR, CLIP_SHAPE, RANDOM_NAME, RGB, C3DFeatureExtractor, ClipOptions, WeightsError,
-                            layer_flops, load_c3d, load_c3d_extractor, load_snippet_mean, read_weights, segment_clips,
-                            snippet_starts)
+from featurizer.c3d import (BGR, CLIP_SHAPE, RANDOM_NAME, RGB, WeightsError, layer_flops, load_c3d, load_c3d_extractor,
+                            load_snippet_mean, read_weights, segment_clips, snippet_starts)
 from featurizer.c3d.preprocess import write_clip
 from featurizer.c3d.weights import CONV_LAYERS, MEAN_SHAPE
-from featurizer.media.video import iter_video_frames
 
 # (out, in) of the convolutions; fc6..fc8 as (inputs, units): the published Sports-1M net.
 CONV_SHAPES = [(filters, inputs) for _, inputs, filters in CONV_LAYERS]
@@ -367,90 +364,3 @@ def test_write_clip_leaves_the_window_untouched():
     before = window.copy()
     write_clip(window, np.ones((16, 112, 112, 3), np.float32), np.empty(CLIP_SHAPE, np.float32), mirrored=True)
     np.testing.assert_array_equal(window, before)
-
-
-# ---- video path -----------------------------------------------------------------------
-
-def cheap_stand_in_extractor():
-    """An extractor whose model is cheap but sees every pixel: mean-pooled then projected to 4096."""
-    clips = keras.Input(CLIP_SHAPE)
-    x = keras.layers.AveragePooling3D((4, 28, 28))(clips)
-    x = keras.layers.Flatten()(x)
-    model = keras.Model(clips, keras.layers.Dense(4096, kernel_initializer=keras.initializers.RandomNormal(seed=1))(x))
-    mean = np.random.default_rng(2).uniform(80, 120, MEAN_SHAPE).astype(np.float32)
-    return C3DFeatureExtractor(model, mean, "stand-in")
-
-
-@pytest.fixture(scope="module")
-def moving_video(tmp_path_factory):
-    """60 frames at 25 fps, 160x96, of a gradient that moves, so every frame differs."""
-    path = tmp_path_factory.mktemp("c3d-video") / "moving.mp4"
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("mpeg4", rate=25)
-        stream.width, stream.height, stream.pix_fmt = 160, 96, "yuv420p"
-        y, x = np.mgrid[0:96, 0:160]
-        for t in range(60):
-            rgb = np.stack([(x * 2 + t * 5) % 256, (y * 3 + t * 7) % 256, np.full_like(x, t * 4)], -1)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(rgb.astype(np.uint8), format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
-
-
-def decoded_at_c3d_size(path):
-    return np.concatenate([b.frames for b in iter_video_frames(path, size=(171, 128), gray=False)])
-
-
-def test_video_segments_equal_in_memory_segments(moving_video):
-    extractor = cheap_stand_in_extractor()
-    frames = decoded_at_c3d_size(moving_video)
-    segments = [(2, 26), (30, 58)]
-    result = extractor.video_features(moving_video, segments, ClipOptions(batch_size=3, workers=2))
-    assert result.clip_counts.tolist() == [2 * 2, 2 * 2]  # snippets at 0, 8 of 24 frames; 0, 8 of 28
-    for row, (start, end) in zip(result.features, segments):
-        expected = extractor.segment_feature(frames[start:end], batch_size=3)
-        np.testing.assert_allclose(row, expected, rtol=1e-5, atol=1e-5)
-
-
-def test_video_without_mirroring_and_at_lower_fps(moving_video):
-    extractor = cheap_stand_in_extractor()
-    unmirrored = extractor.video_features(moving_video, [(0, 40)], ClipOptions(mirror=False))
-    assert unmirrored.clip_counts.tolist() == [4]  # starts 0, 8, 16, 24
-    # 12.5 fps keeps every other frame: 20 frames of [0, 40), one snippet and its mirror
-    resampled = extractor.video_features(moving_video, [(0, 40)], ClipOptions(fps=12.5))
-    assert resampled.clip_counts.tolist() == [2]
-    frames = decoded_at_c3d_size(moving_video)
-    np.testing.assert_allclose(resampled.features[0], extractor.segment_feature(frames[0:32:2]), rtol=1e-5, atol=1e-5)
-
-
-def test_segment_past_the_end_gets_no_feature(moving_video):
-    result = cheap_stand_in_extractor().video_features(moving_video, [(0, 16), (50, 80)])
-    assert result.clip_counts.tolist() == [2, 0]
-    assert np.isnan(result.features[1]).all() and not np.isnan(result.features[0]).any()
-
-
-def test_short_or_overlapping_segments_are_refused(moving_video):
-    extractor = cheap_stand_in_extractor()
-    with pytest.raises(ValueError, match=r"\[0, 15\) has 15 frames"):
-        extractor.video_features(moving_video, [(0, 15)])
-    with pytest.raises(ValueError, match="sorted and disjoint"):
-        extractor.video_features(moving_video, [(0, 20), (10, 30)])
-
-
-def test_several_videos_decoded_at_once_equal_each_alone(moving_video, tmp_path):
-    extractor = cheap_stand_in_extractor()
-    videos = [(moving_video, [(0, 24), (24, 60)]), (moving_video, [(8, 40)]), (moving_video, [(16, 32)])]
-    together = extractor.videos_features(videos, ClipOptions(batch_size=5, decoders=3, workers=2))
-    for (path, segments), result in zip(videos, together):
-        alone = extractor.video_features(path, segments)
-        np.testing.assert_array_equal(result.clip_counts, alone.clip_counts)
-        np.testing.assert_allclose(result.features, alone.features, rtol=1e-5, atol=1e-5)
-
-
-def test_decoding_error_reaches_the_caller(moving_video, tmp_path):
-    path = tmp_path / "not-a-video.mp4"
-    path.write_bytes(b"\x00" * 1000)
-    with pytest.raises(ValueError, match="unreadable"):
-        cheap_stand_in_extractor().videos_features([(moving_video, [(0, 60)]), (path, [(0, 16)])],
-                                                   ClipOptions(decoders=2))

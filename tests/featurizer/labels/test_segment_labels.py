@@ -49,6 +49,10 @@ def test_labels_gif_ids_and_why_gifs_gave_no_positive():
     assert all(rows[i]["popularity"] is None for i in range(1, 5))
     assert dropped == {"gifs_without_positive_across_segments": 1, "gifs_without_positive_short_for_its_segment": 1,
                        "gifs_without_positive_in_short_shot": 1}
+    # Context of segment 2: no category, no tags, then 4 s = 4/60 min, 4 s of 260 / 25 = 10.4 s, index 2 / 100
+    assert rows[2]["context"][:48] == [0.0] * 48
+    assert rows[2]["context"][48:] == pytest.approx([4 / 60, 4 / 10.4, 0.02], rel=1e-6)
+    assert {r["split"] for r in rows.values()} == {"train"}
 
 
 def test_unknown_popularity_is_null_not_least_popular():

@@ -1,8 +1,10 @@
 """Segments and labels against hand-computed cases (the paper's 66% rule)."""
 import pytest
 
-from featurizer.labels.segments import (IGNORED, NEGATIVE, POSITIVE, GifSpan, Segment, label_segment,
-                                        segments_from_shots, split_shot)
+from featurizer.labels.segments import GifSpan, Segment, label_segment, segments_from_shots, split_shot
+
+# The labels table's encoding (featurizer/dataset/tables.py): written here, not taken from the code under test.
+POSITIVE, NEGATIVE, IGNORED = 1, 0, -1
 
 
 def test_long_shots_split_into_equal_pieces_of_at_most_max():
@@ -25,7 +27,7 @@ def test_segments_are_numbered_across_shots():
 
 
 @pytest.mark.parametrize("gif_span, label", [
-    ((0, 67), POSITIVE),     # covers 67% > 66%
+    ((0, 67), POSITIVE),     # covers 67 of 100 frames: 67% > the paper's 66%
     ((0, 66), IGNORED),      # exactly 66%: not more than 66%
     ((90, 300), IGNORED),    # overlaps 10 frames
     ((100, 300), NEGATIVE),  # touches the end, no overlap
