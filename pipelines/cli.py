@@ -20,6 +20,7 @@ COMMANDS = {
     "shots": ("pipelines.commands.shots", "main", "detect the shots of a video (JSON)"),
     "featurize": ("pipelines.featurize", "run", "shots, labelled segments and C3D features of a dataset (Beam)"),
     "tables": ("pipelines.commands.tables", "main", "the dataset's tables (JSON lines), or export one as a Parquet file"),
+    "train": ("trainer.task", "main", "train the Robust Deep RankNet on a dataset's labelled segments (TensorFlow)"),
     "demo-site": ("demo_world.site", "main", "serve the demo GIF website on loopback"),
     "demo": ("pipelines.commands.demo", "main", "build the demo world, serve it, and run every stage on it"),
 }
@@ -39,7 +40,7 @@ def configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", force=True)
     for handler in logging.getLogger().handlers:
         handler.addFilter(drop_irrelevant)  # also for what libraries log on loggers of their own
-    for noisy in ("apache_beam", "urllib3"):
+    for noisy in ("apache_beam", "urllib3", "tensorflow", "absl"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

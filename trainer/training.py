@@ -1,0 +1,285 @@
+"""Training the Robust Deep RankNet: epochs over each epoch's pairs, checkpoints, validation, export.
+
+Resumable and deterministic by construction: an epoch's pairs come from a seed of (seed,
+model, epoch, video); dropout masks from a stateless seed of (seed, model, step); the
+learning rate from the epoch; so a run resumed from the checkpoint after epoch e does
+exactly what an uninterrupted run does from there. A killed run loses at most the epoch it
+was in. TensorFlow's op determinism is on, so two runs on one CPU give the same weights.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from trainer import losses
+from trainer.config import TrainConfig, learning_rate_at
+from trainer.data import DataError, PairSettings, SegmentSource, VideoCounts, context_width, epoch_dataset
+from trainer.job_dir import JobDir
+from trainer.model import Architecture, averaged_scorer, build_scorer, training_scores, weight_decay_term
+
+LOG = logging.getLogger("gifrank")
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite: nothing is exported."""
+
+
+def pair_settings(config: TrainConfig) -> PairSettings:
+    return PairSettings(seed=config.seed, negatives_per_video=config.negatives_per_video,
+                        batch_pairs=config.batch_pairs, shuffle_buffer=config.shuffle_buffer,
+                        video_agnostic=config.loss == "video_agnostic",
+                        single_segments=config.loss == "classification")
+
+
+def model_seed(config: TrainConfig, model: int) -> int:
+    return config.seed * 1000 + model
+
+
+def _package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("gifrank")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+@dataclass
+class TrainResult:
+    job_dir: str
+    model_dir: str
+    skipped: bool  # the job had finished before: nothing was done
+    history: list[dict]
+    counts: dict
+
+
+class Trainer:
+    """One job: M models trained one after the other, averaged in the export."""
+
+    def __init__(self, config: TrainConfig):
+        if config.loss not in losses.LOSSES:
+            raise ValueError(f"--loss must be one of {', '.join(losses.LOSSES)}, not {config.loss!r}")
+        if config.models < 1 or config.epochs < 1 or config.batch_pairs < 1:
+            raise ValueError("--models, --epochs and --batch-pairs must be at least 1")
+        self.config = config
+        self.job = JobDir(config.job_dir)
+        self.source = SegmentSource.open(config.dataset, config.segments, config.context, config.feature_extractor,
+                                         config.segmenter)
+
+    def job_record(self) -> dict:
+        return {"flags": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.config).items()},
+                "tables_read": self.source.versions, "package_version": _package_version(), "seed": self.config.seed}
+
+    def _check_job_dir(self) -> None:
+        record, existing = self.job_record(), self.job.read_config()
+        if existing is None:
+            self.job.write_config(record)
+            return
+        ignored = {"job_dir", "progress"}
+        differs = sorted(k for k in set(record["flags"]) | set(existing.get("flags", {}))
+                         if k not in ignored and record["flags"].get(k) != existing["flags"].get(k))
+        if differs or existing.get("tables_read") != record["tables_read"]:
+            what = ", ".join(differs) or "the table versions read"
+            raise ValueError(f"{self.config.job_dir} holds a job with other settings ({what}); rerun it with its "
+                             "own flags to resume it, or give a new --job-dir")
+
+    def run(self) -> TrainResult:
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+        self._check_job_dir()
+        if self.job.finished():
+            LOG.info("train: %s has finished already (%s); nothing to do", self.config.job_dir, self.job.model.uri)
+            return TrainResult(self.config.job_dir, self.job.model.uri, True, [], {})
+        context_dim = context_width(self.source)
+        self.arch = Architecture(context_dim=context_dim, hidden_units=tuple(self.config.hidden_units),
+                                 input_dropout=self.config.input_dropout, hidden_dropout=self.config.hidden_dropout)
+        self.median_popularity = self.source.median_popularity("train")
+        self.strategy = _strategy(self.config.strategy)
+        history, scorers, counts = [], [], {}
+        with tempfile.TemporaryDirectory(prefix="gifrank-train-logs-") as logs:
+            writer = tf.summary.create_file_writer(logs)
+            for model in range(self.config.models):
+                scorer, model_history, counts = self._train_model(model, writer, logs)
+                scorers.append(scorer)
+                history += model_history
+            writer.close()
+        from trainer.export import export_model
+
+        export_model(averaged_scorer(scorers, self.arch), self.arch, self.job)
+        self.job.write_done({"history": history, "counts": counts, "model_dir": self.job.model.uri})
+        LOG.info("train: exported %s", self.job.model.uri)
+        return TrainResult(self.config.job_dir, self.job.model.uri, False, history, counts)
+
+    # ---- one model -----------------------------------------------------------------------------
+    def _train_model(self, model: int, writer, logs: str):
+        import keras
+        import tensorflow as tf
+
+        config = self.config
+        with self.strategy.scope():
+            scorer = build_scorer(self.arch, model_seed(config, model), name=f"scorer_{model}")
+            optimizer = keras.optimizers.SGD(learning_rate=config.learning_rate, momentum=config.momentum,
+                                             nesterov=True)
+            optimizer.build(scorer.trainable_variables)
+        start = 0
+        found = self.job.latest_checkpoint(model)
+        if found is not None:
+            start, arrays = found
+            _restore(scorer, optimizer, arrays)
+            LOG.info("train: model %d resumed after epoch %d", model, start)
+        step = self._train_step(scorer, optimizer, model)
+        history, counts = [], VideoCounts()
+        for epoch in range(start, config.epochs):
+            optimizer.learning_rate.assign(learning_rate_at(config, epoch))
+            counts = VideoCounts()
+            dataset = epoch_dataset(self.source, pair_settings(config), model, epoch, self.median_popularity,
+                                    self.arch.context_dim, counts)
+            started = time.perf_counter()
+            total, batches = 0.0, 0
+            progress = _progress(config.progress, f"model {model} epoch {epoch + 1}/{config.epochs}")
+            for batch in self.strategy.experimental_distribute_dataset(dataset):
+                loss = float(step(batch))
+                if not math.isfinite(loss):
+                    raise TrainingDiverged(
+                        f"model {model} epoch {epoch + 1} step {int(optimizer.iterations.numpy())}: the loss is "
+                        f"{loss}; lower --learning-rate (now {learning_rate_at(config, epoch)}) or check the "
+                        "features. Nothing was exported.")
+                total += loss
+                batches += 1
+                progress.update(batches, loss)
+            if batches == 0:
+                raise DataError("no training pairs: no video of split 'train' has both a positive and a negative "
+                                f"segment ({counts.as_dict()})")
+            seconds = time.perf_counter() - started
+            accuracy, val_pairs = self.validation_accuracy(scorer)
+            record = {"model": model, "epoch": epoch + 1, "loss": total / batches, "pairs": counts.pairs,
+                      "pairs_per_sec": counts.pairs / seconds, "learning_rate": learning_rate_at(config, epoch),
+                      "val_pairwise_accuracy": accuracy, "val_pairs": val_pairs, **{
+                          k: v for k, v in counts.as_dict().items() if k.startswith("skipped")}}
+            progress.done(record)
+            history.append(record)
+            with writer.as_default(step=epoch + 1 + model * config.epochs):
+                tf.summary.scalar(f"model_{model}/train_loss", record["loss"])
+                tf.summary.scalar(f"model_{model}/learning_rate", record["learning_rate"])
+                if accuracy is not None:
+                    tf.summary.scalar(f"model_{model}/val_pairwise_accuracy", accuracy)
+            writer.flush()
+            self.job.upload_tree(logs, self.job.logs)
+            self.job.save_checkpoint(model, epoch + 1, _state(scorer, optimizer))
+        return scorer, history, counts.as_dict()
+
+    def _train_step(self, scorer, optimizer, model: int):
+        import tensorflow as tf
+
+        config, arch, strategy = self.config, self.arch, self.strategy
+        seed = model_seed(config, model)
+        single = config.loss == "classification"
+
+        def loss_of(batch, step_seed):
+            if single:
+                scores = training_scores(scorer, arch, batch["features"], batch.get("context"), step_seed)
+                per_example = losses.classification_loss(scores, batch["label"])
+            else:
+                both = tf.concat([batch["positive"], batch["negative"]], axis=0)
+                context = (tf.concat([batch["positive_context"], batch["negative_context"]], axis=0)
+                           if arch.context_dim else None)
+                scores = training_scores(scorer, arch, both, context, step_seed)  # one pass: the same masks' draw
+                positive, negative = tf.split(scores, 2)
+                per_example = losses.pair_loss(config.loss, positive, negative, batch["popularity"],
+                                               config.huber_delta)
+            return tf.reduce_mean(per_example) + config.weight_decay * weight_decay_term(scorer)
+
+        def replica_step(batch):
+            # The dropout seed: the model's and the step's, so a resumed run draws the same masks.
+            step_seed = tf.stack([tf.constant(seed, tf.int32), tf.cast(optimizer.iterations, tf.int32)])
+            replica = tf.distribute.get_replica_context()
+            step_seed += tf.stack([0, 1 << 24]) * replica.replica_id_in_sync_group
+            with tf.GradientTape() as tape:
+                loss = loss_of(batch, step_seed) / strategy.num_replicas_in_sync  # replicas' gradients are summed
+            gradients = tape.gradient(loss, scorer.trainable_variables)
+            optimizer.apply_gradients(zip(gradients, scorer.trainable_variables))
+            return loss
+
+        @tf.function(reduce_retracing=True)
+        def step(batch):
+            return strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(replica_step, args=(batch,)), axis=None)
+
+        return step
+
+    # ---- validation ------------------------------------------------------------------------------
+    def validation_accuracy(self, scorer) -> tuple[float | None, int]:
+        """Share of val pairs (every positive with every negative of its video) the scorer orders right."""
+        right = pairs = 0
+        for video in self.source.videos("val"):
+            positive, negative = video.labels == 1, video.labels == 0
+            if not positive.any() or not negative.any():
+                continue
+            scores = score_segments(scorer, video.features, video.context)
+            difference = scores[positive][:, None] - scores[negative][None, :]
+            right += int((difference > 0).sum()) + 0.5 * int((difference == 0).sum())
+            pairs += difference.size
+        return (right / pairs if pairs else None), pairs
+
+
+def score_segments(scorer, features: np.ndarray, context: np.ndarray | None, batch: int = 4096) -> np.ndarray:
+    inputs = {"features": features}
+    if context is not None:
+        inputs["context"] = context
+    return np.concatenate([np.asarray(scorer.predict_on_batch({k: v[i:i + batch] for k, v in inputs.items()}))
+                           .reshape(-1) for i in range(0, len(features), batch)])
+
+
+def _state(scorer, optimizer) -> dict:
+    arrays = {f"model_{i}": w for i, w in enumerate(scorer.get_weights())}
+    arrays.update({f"optimizer_{i}": np.asarray(v.numpy()) for i, v in enumerate(optimizer.variables)})
+    return arrays
+
+
+def _restore(scorer, optimizer, arrays: dict) -> None:
+    weights = [arrays[f"model_{i}"] for i in range(len(scorer.get_weights()))]
+    scorer.set_weights(weights)
+    for i, variable in enumerate(optimizer.variables):
+        variable.assign(arrays[f"optimizer_{i}"])
+
+
+def _strategy(name: str):
+    import tensorflow as tf
+
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    raise ValueError(f"--strategy must be default or mirrored, not {name!r}")
+
+
+class _progress:
+    """A progress bar on a terminal (Keras's), plain log lines elsewhere."""
+
+    def __init__(self, mode: str, title: str):
+        self.title = title
+        self.bar = None
+        if mode == "bar" or (mode == "auto" and sys.stderr.isatty()):
+            import keras
+
+            self.bar = keras.utils.Progbar(None, stateful_metrics=["loss"], unit_name="batch")
+        self.last_log = time.monotonic()
+
+    def update(self, batches: int, loss: float) -> None:
+        if self.bar is not None:
+            self.bar.update(batches, [("loss", loss)])
+        elif time.monotonic() - self.last_log > 10:
+            self.last_log = time.monotonic()
+            LOG.info("train: %s: %d batches, loss %.4f", self.title, batches, loss)
+
+    def done(self, record: dict) -> None:
+        accuracy = record["val_pairwise_accuracy"]
+        LOG.info("train: %s: loss %.4f, %d pairs (%.0f/s), val pairwise accuracy %s", self.title, record["loss"],
+                 record["pairs"], record["pairs_per_sec"], "n/a" if accuracy is None else f"{accuracy:.4f}")
+
