@@ -247,9 +247,10 @@ class PairSettings:
     agnostic_pool: int = 1024  # negatives of recent videos the video-agnostic baseline draws from
 
 
-def epoch_examples(source: SegmentSource, settings: PairSettings, model: int, epoch: int, median_popularity: float,
-                   counts: VideoCounts) -> Iterator[dict]:
-    """One training video's examples at a time, as numpy arrays (the generator behind epoch_dataset)."""
+def epoch_videos(source: SegmentSource, settings: PairSettings, model: int, epoch: int, median_popularity: float,
+                 counts: VideoCounts) -> Iterator[dict]:
+    """One training video's pairs at a time, compactly: its segments' features once, and per pair the rows
+    of its positive and negative (and the positive's popularity, the median where unknown)."""
     pool: list[np.ndarray] = []
     pool_rng = np.random.default_rng([settings.seed, model, epoch, 1])
     for video in source.videos("train"):
@@ -269,34 +270,112 @@ def epoch_examples(source: SegmentSource, settings: PairSettings, model: int, ep
             continue
         popularity = video.popularity[positive]
         popularity = np.where(np.isnan(popularity), median_popularity, popularity).astype(np.float32)
-        example = {"positive": video.features[positive], "popularity": popularity}
-        if settings.video_agnostic:
+        segments, context = video.features, video.context
+        if settings.video_agnostic:  # negatives drawn from recent videos' negatives, this one's included
             pool.extend(video.features[np.flatnonzero(video.labels == NEGATIVE)])
             del pool[:max(0, len(pool) - settings.agnostic_pool)]
-            example["negative"] = np.stack([pool[i] for i in pool_rng.integers(0, len(pool), len(positive))])
-        else:
-            example["negative"] = video.features[negative]
-        if video.context is not None:
-            example["positive_context"] = video.context[positive]
-            example["negative_context"] = (video.context[negative] if not settings.video_agnostic
-                                           else np.zeros_like(video.context[positive]))
+            others = np.stack([pool[i] for i in pool_rng.integers(0, len(pool), len(positive))])
+            negative = np.arange(len(segments), len(segments) + len(positive))
+            segments = np.concatenate([segments, others])
+            if context is not None:  # a negative of another video: no context of this one's
+                context = np.concatenate([context, np.zeros((len(positive), context.shape[1]), np.float32)])
         counts.pairs += len(positive)
+        example = {"segments": segments, "positive_index": positive.astype(np.int32),
+                   "negative_index": negative.astype(np.int32), "popularity": popularity}
+        if context is not None:
+            example["context"] = context
         yield example
 
 
-def example_signature(settings: PairSettings, context_dim: int) -> dict:
+def pairs_of(example: dict, gather=None) -> dict:
+    """A video's compact pairs (epoch_videos) as one row per pair; `gather` is np.take or tf.gather."""
+    gather = gather or (lambda values, index: np.take(values, index, axis=0))
+    pairs = {"positive": gather(example["segments"], example["positive_index"]),
+             "negative": gather(example["segments"], example["negative_index"]), "popularity": example["popularity"]}
+    if "context" in example:
+        pairs["positive_context"] = gather(example["context"], example["positive_index"])
+        pairs["negative_context"] = gather(example["context"], example["negative_index"])
+    return pairs
+
+
+def epoch_examples(source: SegmentSource, settings: PairSettings, model: int, epoch: int, median_popularity: float,
+                   counts: VideoCounts) -> Iterator[dict]:
+    """One training video's examples at a time, a row per pair (or segment, for classification)."""
+    for example in epoch_videos(source, settings, model, epoch, median_popularity, counts):
+        yield example if settings.single_segments else pairs_of(example)
+
+
+def video_signature(settings: PairSettings, context_dim: int) -> dict:
     import tensorflow as tf
 
     def matrix(width):
         return tf.TensorSpec((None, width), tf.float32)
 
-    vector = tf.TensorSpec((None,), tf.float32)
+    vector, index = tf.TensorSpec((None,), tf.float32), tf.TensorSpec((None,), tf.int32)
     if settings.single_segments:
         signature = {"features": matrix(FEATURE_DIM), "label": vector}
-        if context_dim:
-            signature["context"] = matrix(context_dim)
-        return signature
-    signature = {"positive": matrix(FEATURE_DIM), "negative": matrix(FEATURE_DIM), "popularity": vector}
+    else:
+        signature = {"segments": matrix(FEATURE_DIM), "positive_index": index, "negative_index": index,
+                     "popularity": vector}
+    if context_dim:
+        signature["context"] = matrix(context_dim)
+    return signature
+
+
+def shuffled_pair_batches(videos: Iterator[dict], batch_pairs: int, buffer_pairs: int,
+                          rng: np.random.Generator) -> Iterator[dict]:
+    """Batches of pairs from compact videos (epoch_videos), shuffled across videos a block at a time:
+    videos are gathered until the block holds `buffer_pairs` pairs, whose order is then permuted, so
+    memory stays at one block of segments. Rows are gathered with numpy, a batch at a time."""
+    block: list[dict] = []
+    held = 0
+    carry: dict | None = None  # pairs left over from the last block, already gathered
+
+    def emit(examples: list[dict], final: bool):
+        nonlocal carry
+        offsets = np.cumsum([0] + [len(e["segments"]) for e in examples])
+        segments = np.concatenate([e["segments"] for e in examples])
+        context = np.concatenate([e["context"] for e in examples]) if "context" in examples[0] else None
+        positive = np.concatenate([e["positive_index"] + o for e, o in zip(examples, offsets)])
+        negative = np.concatenate([e["negative_index"] + o for e, o in zip(examples, offsets)])
+        popularity = np.concatenate([e["popularity"] for e in examples])
+        order = rng.permutation(len(positive))
+        for begin in range(0, len(order), batch_pairs):
+            chosen = order[begin:begin + batch_pairs]
+            batch = pairs_of({"segments": segments, "positive_index": positive[chosen],
+                              "negative_index": negative[chosen], "popularity": popularity[chosen],
+                              **({"context": context} if context is not None else {})})
+            if carry is not None:
+                batch = {k: np.concatenate([carry[k], v]) for k, v in batch.items()}
+                carry = None
+            if len(batch["positive"]) > batch_pairs:  # the carried pairs made it too long: keep the excess
+                carry = {k: v[batch_pairs:] for k, v in batch.items()}
+                batch = {k: v[:batch_pairs] for k, v in batch.items()}
+            if len(batch["positive"]) < batch_pairs and not final:
+                carry = batch
+                continue
+            yield batch
+
+    for example in videos:
+        block.append(example)
+        held += len(example["positive_index"])
+        if held >= buffer_pairs:
+            yield from emit(block, final=False)
+            block, held = [], 0
+    if block:
+        yield from emit(block, final=True)
+    if carry is not None and len(carry["positive"]):
+        yield carry
+
+
+def batch_signature(settings: PairSettings, context_dim: int) -> dict:
+    import tensorflow as tf
+
+    def matrix(width):
+        return tf.TensorSpec((None, width), tf.float32)
+
+    signature = {"positive": matrix(FEATURE_DIM), "negative": matrix(FEATURE_DIM),
+                 "popularity": tf.TensorSpec((None,), tf.float32)}
     if context_dim:
         signature.update(positive_context=matrix(context_dim), negative_context=matrix(context_dim))
     return signature
@@ -304,17 +383,21 @@ def example_signature(settings: PairSettings, context_dim: int) -> dict:
 
 def epoch_dataset(source: SegmentSource, settings: PairSettings, model: int, epoch: int, median_popularity: float,
                   context_dim: int, counts: VideoCounts):
-    """The epoch's batches: videos read in the generator's thread while the model trains, their
-    examples mixed in a bounded buffer (seeded), batched, prefetched."""
+    """The epoch's batches, made in tf.data's generator thread while the model trains: videos read,
+    paired, mixed across videos in bounded blocks (seeded), batched; prefetched."""
     import tensorflow as tf
 
+    videos = lambda: epoch_videos(source, settings, model, epoch, median_popularity, counts)  # noqa: E731
+    if settings.single_segments:  # the classification baseline: segments, not pairs
+        dataset = tf.data.Dataset.from_generator(videos, output_signature=video_signature(settings, context_dim))
+        dataset = dataset.unbatch().shuffle(settings.shuffle_buffer, seed=settings.seed * 7919 + model * 104729 + epoch,
+                                            reshuffle_each_iteration=False)
+        return dataset.batch(2 * settings.batch_pairs).prefetch(tf.data.AUTOTUNE)
+    rng = np.random.default_rng([settings.seed, model, epoch, 2])
     dataset = tf.data.Dataset.from_generator(
-        lambda: epoch_examples(source, settings, model, epoch, median_popularity, counts),
-        output_signature=example_signature(settings, context_dim))
-    dataset = dataset.unbatch().shuffle(settings.shuffle_buffer, seed=settings.seed * 7919 + model * 104729 + epoch,
-                                        reshuffle_each_iteration=False)
-    batch = settings.batch_pairs * (2 if settings.single_segments else 1)
-    return dataset.batch(batch).prefetch(tf.data.AUTOTUNE)
+        lambda: shuffled_pair_batches(videos(), settings.batch_pairs, settings.shuffle_buffer, rng),
+        output_signature=batch_signature(settings, context_dim))
+    return dataset.prefetch(4)
 
 
 def context_width(source: SegmentSource) -> int:

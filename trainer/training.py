@@ -9,7 +9,6 @@ was in. TensorFlow's op determinism is on, so two runs on one CPU give the same 
 from __future__ import annotations
 
 import logging
-import math
 import sys
 import tempfile
 import time
@@ -24,6 +23,8 @@ from trainer.job_dir import JobDir
 from trainer.model import Architecture, averaged_scorer, build_scorer, training_scores, weight_decay_term
 
 LOG = logging.getLogger("gifrank")
+# How often the loss is looked at (a wait for the device): often enough to stop soon after a NaN.
+CHECK_EVERY_BATCHES = 50
 
 
 class TrainingDiverged(RuntimeError):
@@ -97,11 +98,8 @@ class Trainer:
         if self.job.finished():
             LOG.info("train: %s has finished already (%s); nothing to do", self.config.job_dir, self.job.model.uri)
             return TrainResult(self.config.job_dir, self.job.model.uri, True, [], {})
-        context_dim = context_width(self.source)
-        self.arch = Architecture(context_dim=context_dim, hidden_units=tuple(self.config.hidden_units),
-                                 input_dropout=self.config.input_dropout, hidden_dropout=self.config.hidden_dropout)
+        self._prepare()
         self.median_popularity = self.source.median_popularity("train")
-        self.strategy = _strategy(self.config.strategy)
         history, scorers, counts = [], [], {}
         with tempfile.TemporaryDirectory(prefix="gifrank-train-logs-") as logs:
             writer = tf.summary.create_file_writer(logs)
@@ -117,17 +115,32 @@ class Trainer:
         LOG.info("train: exported %s", self.job.model.uri)
         return TrainResult(self.config.job_dir, self.job.model.uri, False, history, counts)
 
+    def _prepare(self) -> None:
+        self.arch = Architecture(context_dim=context_width(self.source), hidden_units=tuple(self.config.hidden_units),
+                                 input_dropout=self.config.input_dropout, hidden_dropout=self.config.hidden_dropout)
+        self.strategy = _strategy(self.config.strategy)
+
+    def _new_model(self, model: int):
+        import keras
+
+        with self.strategy.scope():
+            scorer = build_scorer(self.arch, model_seed(self.config, model), name=f"scorer_{model}")
+            optimizer = keras.optimizers.SGD(learning_rate=self.config.learning_rate, momentum=self.config.momentum,
+                                             nesterov=True)
+            optimizer.build(scorer.trainable_variables)
+        return scorer, optimizer
+
+    def bare_step(self):
+        """The compiled training step of a fresh model, for benchmarks: step(batch) -> loss."""
+        self._prepare()
+        return self._train_step(*self._new_model(0), 0)
+
     # ---- one model -----------------------------------------------------------------------------
     def _train_model(self, model: int, writer, logs: str):
-        import keras
         import tensorflow as tf
 
         config = self.config
-        with self.strategy.scope():
-            scorer = build_scorer(self.arch, model_seed(config, model), name=f"scorer_{model}")
-            optimizer = keras.optimizers.SGD(learning_rate=config.learning_rate, momentum=config.momentum,
-                                             nesterov=True)
-            optimizer.build(scorer.trainable_variables)
+        scorer, optimizer = self._new_model(model)
         start = 0
         found = self.job.latest_checkpoint(model)
         if found is not None:
@@ -142,18 +155,16 @@ class Trainer:
             dataset = epoch_dataset(self.source, pair_settings(config), model, epoch, self.median_popularity,
                                     self.arch.context_dim, counts)
             started = time.perf_counter()
-            total, batches = 0.0, 0
             progress = _progress(config.progress, f"model {model} epoch {epoch + 1}/{config.epochs}")
+            losses_seen, batches = [], 0
             for batch in self.strategy.experimental_distribute_dataset(dataset):
-                loss = float(step(batch))
-                if not math.isfinite(loss):
-                    raise TrainingDiverged(
-                        f"model {model} epoch {epoch + 1} step {int(optimizer.iterations.numpy())}: the loss is "
-                        f"{loss}; lower --learning-rate (now {learning_rate_at(config, epoch)}) or check the "
-                        "features. Nothing was exported.")
-                total += loss
+                losses_seen.append(step(batch))  # a tensor: no wait for the step here, so steps pipeline
                 batches += 1
-                progress.update(batches, loss)
+                if batches % CHECK_EVERY_BATCHES == 0:
+                    self._check_finite(losses_seen[-CHECK_EVERY_BATCHES:], model, epoch, optimizer)
+                    progress.update(batches, float(losses_seen[-1]))
+            self._check_finite(losses_seen[-CHECK_EVERY_BATCHES:], model, epoch, optimizer)
+            total = float(np.sum([float(loss) for loss in losses_seen])) if losses_seen else 0.0
             if batches == 0:
                 raise DataError("no training pairs: no video of split 'train' has both a positive and a negative "
                                 f"segment ({counts.as_dict()})")
@@ -174,6 +185,13 @@ class Trainer:
             self.job.upload_tree(logs, self.job.logs)
             self.job.save_checkpoint(model, epoch + 1, _state(scorer, optimizer))
         return scorer, history, counts.as_dict()
+
+    def _check_finite(self, recent: list, model: int, epoch: int, optimizer) -> None:
+        if recent and not np.isfinite(np.asarray([float(loss) for loss in recent])).all():
+            raise TrainingDiverged(
+                f"model {model} epoch {epoch + 1} step {int(optimizer.iterations.numpy())}: the loss is not finite; "
+                f"lower --learning-rate (now {learning_rate_at(self.config, epoch)}) or check the features. "
+                "Nothing was exported.")
 
     def _train_step(self, scorer, optimizer, model: int):
         import tensorflow as tf

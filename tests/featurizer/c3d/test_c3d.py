@@ -6,9 +6,6 @@ written from seeded random numbers: the Lasagne pickle in Python 2's format, and
 HDF5 port in both its TensorFlow (channels-last) and Theano (channels-first) layouts.
 """
 import hashlib
-import io
-import pickle
-import struct
 
 import h5py
 import keras
@@ -20,6 +17,7 @@ from featurizer.c3d import (BGR, CLIP_SHAPE, RANDOM_NAME, RGB, WeightsError, lay
                             load_snippet_mean, read_weights, segment_clips, snippet_starts)
 from featurizer.c3d.preprocess import write_clip
 from featurizer.c3d.weights import CONV_LAYERS, MEAN_SHAPE
+from tests.python2_pickle import write_python2_pickle
 
 # (out, in) of the convolutions; fc6..fc8 as (inputs, units): the published Sports-1M net.
 CONV_SHAPES = [(filters, inputs) for _, inputs, filters in CONV_LAYERS]
@@ -47,24 +45,6 @@ def lasagne_arrays():
         arrays += [np.zeros((inputs, units), np.float32), np.zeros(units, np.float32)]
     assert all(array.dtype == np.float32 for array in arrays)
     return arrays
-
-
-class Python2Pickler(pickle._Pickler):
-    """Writes bytes as Python 2 str (BINSTRING), as the published pickle holds array data."""
-    dispatch = pickle._Pickler.dispatch.copy()
-
-    def save_bytes_as_str(self, data):
-        self.write(pickle.BINSTRING + struct.pack("<i", len(data)) + data)
-        self.memoize(data)
-
-    dispatch[bytes] = save_bytes_as_str
-
-
-def write_python2_pickle(path, arrays):
-    buffer = io.BytesIO()
-    Python2Pickler(buffer, protocol=2).dump(arrays)
-    # Python 2's numpy lived in numpy.core.
-    path.write_bytes(buffer.getvalue().replace(b"cnumpy._core.multiarray\n", b"cnumpy.core.multiarray\n"))
 
 
 def channels_last_arrays(lasagne):
