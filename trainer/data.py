@@ -30,8 +30,8 @@ import pyarrow.parquet as pq
 
 from featurizer.dataset import table_store, tables
 from featurizer.dataset.storage import DatasetRoot, open_file_system
-from featurizer.dataset.training_view import training_batches
 from featurizer.dataset.tables import C3D_FEATURES as FEATURE_DIM
+from featurizer.dataset.training_view import training_batches
 
 POSITIVE, NEGATIVE = 1, 0
 BASE_COLUMNS = ["video_id", "segment_index", "label", "popularity", "features", "split"]
@@ -164,6 +164,15 @@ class SegmentSource:
         video = flush()
         if video is not None:
             yield video
+
+    def mean_absolute_feature(self, split: str = "train") -> float:
+        total, count = 0.0, 0
+        for video in self.videos(split):
+            total += float(np.abs(video.features).sum(dtype=np.float64))
+            count += video.features.size
+        if not count or total == 0:
+            raise DataError(f"no {split} features to scale by (--input-scale auto)")
+        return total / count
 
     def median_popularity(self, split: str = "train") -> float:
         """The median known popularity of the split's positives: what an unknown one stands for."""

@@ -31,6 +31,7 @@ class Architecture:
     hidden_units: tuple[int, ...] = (512, 128)
     input_dropout: float = 0.8
     hidden_dropout: float = 0.25  # after the first hidden layer
+    input_scale: float = 1.0  # features are multiplied by this first (part of the model: serving takes raw fc6)
 
 
 def model_inputs(arch: Architecture) -> dict:
@@ -43,7 +44,7 @@ def model_inputs(arch: Architecture) -> dict:
 def build_scorer(arch: Architecture, seed: int, name: str = "scorer") -> keras.Model:
     """The scoring network, initialised from `seed` (Glorot uniform weights, zero biases)."""
     inputs = model_inputs(arch)
-    x = inputs["features"]
+    x = keras.layers.Rescaling(arch.input_scale, name="input_scale")(inputs["features"])
     if arch.context_dim:
         x = keras.layers.Concatenate(name="features_and_context")([x, inputs["context"]])
     for i, units in enumerate(arch.hidden_units):
@@ -60,6 +61,7 @@ def dense_layers(scorer: keras.Model) -> list[keras.layers.Dense]:
 
 def training_scores(scorer: keras.Model, arch: Architecture, features, context, seed) -> tf.Tensor:
     """h(s) with dropout, as in training: `seed` is a stateless seed (2 int32s), one per call."""
+    features = features * arch.input_scale
     x = features if context is None else tf.concat([features, context], axis=1)
     seeds = tf.random.experimental.stateless_split(seed, num=len(arch.hidden_units) + 1)
     x = tf.nn.experimental.stateless_dropout(x, rate=arch.input_dropout, seed=seeds[0])

@@ -3,7 +3,10 @@
 A hidden quality per segment drives fc6-like features (non-negative, 4096-d, sparse)
 through a low-dimensional latent plus noise:
 
-    z ~ N(0, I_latent);  quality = <z, q>;  features = relu(scale * (z W + noise * e))
+    z ~ N(0, I_latent);  quality = -|z[:k] - c|^2;  features = relu(scale * (z W + noise * e))
+
+Good segments lie near a prototype c in a few latent directions: a bump, which no linear
+function of the features ranks well, and a small network can.
 
 Users make GIFs of each training (and val) video's best segments, but a share of their
 GIFs are outliers: random mediocre segments, with low popularity. Test videos are labelled
@@ -32,21 +35,21 @@ class SyntheticSegments:
     popularity: tuple[float, float] = (0.3, 1.0)  # of the GIFs that are not outliers
     split_shares: tuple[float, float, float] = (0.6, 0.2, 0.2)  # train, val, test, by video
     context_dim: int = 8
+    quality_dims: int = 3  # k: the latent directions the quality bump lies in
     seed: int = 0
 
     def rows(self) -> list[dict]:
         rng = np.random.default_rng(self.seed)
         projection = np.abs(rng.standard_normal((self.latent_dim, self.feature_dim))).astype(np.float32)
         projection *= rng.random((1, self.feature_dim)) < 0.3  # sparse, as fc6 after ReLU
-        direction = rng.standard_normal(self.latent_dim)
-        direction /= np.linalg.norm(direction)
+        prototype = rng.normal(0.0, 0.5, self.quality_dims)
         bounds = np.cumsum(self.split_shares) * self.videos
         rows = []
         for v in range(self.videos):
             split = "train" if v < bounds[0] else "val" if v < bounds[1] else "test"
             n = int(rng.integers(self.segments_per_video[0], self.segments_per_video[1] + 1))
             latent = rng.standard_normal((n, self.latent_dim))
-            quality = latent @ direction
+            quality = -np.square(latent[:, :self.quality_dims] - prototype).sum(axis=1)
             signal = latent @ projection
             features = np.maximum(0.0, signal + self.noise * rng.standard_normal(signal.shape) * projection.std())
             features = (features / max(1e-6, features.std())).astype(np.float32)

@@ -33,6 +33,9 @@ HELP = {
     "negatives_per_video": "k: negatives sampled per video each epoch, paired with every positive",
     "huber_delta": "delta of the Huber losses (adaptive: delta + p)",
     "input_dropout": "probability of dropping an input unit", "hidden_dropout": "the same after the first hidden layer",
+    "input_scale": "features are multiplied by this before the network (and in the export, so serving takes raw "
+                   "fc6): a number, or auto, 1 / the training features' mean absolute value, for features far "
+                   "from Sports-1M fc6's scale such as random C3D weights'",
     "hidden_units": "units of the hidden layers, comma-separated", "shuffle_buffer": "pairs mixed across videos",
     "strategy": "tf.distribute strategy: default (one device) or mirrored (every GPU of the machine)",
     "progress": "auto: a progress bar on a terminal, log lines elsewhere",

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from evaluation.pairwise import pairwise_accuracy
 from trainer import losses
 from trainer.config import TrainConfig, learning_rate_at
 from trainer.data import DataError, PairSettings, SegmentSource, VideoCounts, context_width, epoch_dataset
@@ -111,13 +112,15 @@ class Trainer:
         from trainer.export import export_model
 
         export_model(averaged_scorer(scorers, self.arch), self.arch, self.job)
-        self.job.write_done({"history": history, "counts": counts, "model_dir": self.job.model.uri})
+        self.job.write_done({"history": history, "counts": counts, "model_dir": self.job.model.uri,
+                             "input_scale": self.arch.input_scale})
         LOG.info("train: exported %s", self.job.model.uri)
         return TrainResult(self.config.job_dir, self.job.model.uri, False, history, counts)
 
     def _prepare(self) -> None:
         self.arch = Architecture(context_dim=context_width(self.source), hidden_units=tuple(self.config.hidden_units),
-                                 input_dropout=self.config.input_dropout, hidden_dropout=self.config.hidden_dropout)
+                                 input_dropout=self.config.input_dropout, hidden_dropout=self.config.hidden_dropout,
+                                 input_scale=self._input_scale())
         self.strategy = _strategy(self.config.strategy)
 
     def _new_model(self, model: int):
@@ -129,6 +132,14 @@ class Trainer:
                                              nesterov=True)
             optimizer.build(scorer.trainable_variables)
         return scorer, optimizer
+
+    def _input_scale(self) -> float:
+        if self.config.input_scale == "auto":
+            return 1.0 / self.source.mean_absolute_feature("train")
+        try:
+            return float(self.config.input_scale)
+        except ValueError:
+            raise ValueError(f"--input-scale takes a number or auto, not {self.config.input_scale!r}") from None
 
     def bare_step(self):
         """The compiled training step of a fresh model, for benchmarks: step(batch) -> loss."""
@@ -232,18 +243,11 @@ class Trainer:
         return step
 
     # ---- validation ------------------------------------------------------------------------------
-    def validation_accuracy(self, scorer) -> tuple[float | None, int]:
-        """Share of val pairs (every positive with every negative of its video) the scorer orders right."""
-        right = pairs = 0
-        for video in self.source.videos("val"):
-            positive, negative = video.labels == 1, video.labels == 0
-            if not positive.any() or not negative.any():
-                continue
-            scores = score_segments(scorer, video.features, video.context)
-            difference = scores[positive][:, None] - scores[negative][None, :]
-            right += int((difference > 0).sum()) + 0.5 * int((difference == 0).sum())
-            pairs += difference.size
-        return (right / pairs if pairs else None), pairs
+    def validation_accuracy(self, scorer, split: str = "val") -> tuple[float | None, int]:
+        """Share of the split's pairs (every positive with every negative of its video) the scorer orders
+        right, ties counted half; and how many pairs there were."""
+        return pairwise_accuracy(lambda video: score_segments(scorer, video.features, video.context),
+                                 self.source.videos(split))
 
 
 def score_segments(scorer, features: np.ndarray, context: np.ndarray | None, batch: int = 4096) -> np.ndarray:

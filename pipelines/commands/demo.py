@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import hashlib
 import os
 import sys
 
@@ -26,6 +27,7 @@ PRIVATE_GIFS = 1
 # Page and media URLs include the site's port; the same port on every run keeps them, and
 # so the rows' keys and the blobs stored for them, the same from one demo run to the next.
 DEMO_PORT = 8765
+DEMO_SPLIT = "0.6,0.2,0.2"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--c3d-mean", help="the snippet mean that goes with --c3d-weights")
     parser.add_argument("--c3d-fps", default="12.5",
                         help="featurize --fps: frames per second C3D sees; the CPU's knob (default: %(default)s)")
+    parser.add_argument("--train-epochs", type=int, default=25, help="gifrank train --epochs (default: %(default)s)")
     return parser
 
 
@@ -61,11 +64,43 @@ def main(argv=None) -> int:
     align.run(["--dataset", args.data, "--runner", "DirectRunner"])
     weights = ["--c3d-weights", args.c3d_weights, "--c3d-mean", args.c3d_mean] if args.c3d_weights else []
     # C3D on a 2-core CPU is the slow part: fewer frames, non-overlapping snippets, no mirror.
+    # A third of the videos in val and test: the demo world is small, and its validation figure
+    # needs enough videos for an interval that means something.
     featurize_args = ["--dataset", args.data, "--fps", args.c3d_fps, "--snippet-stride", "16", "--no-mirror",
-                      *weights, "--runner", "DirectRunner"]
+                      "--split-ratios", DEMO_SPLIT, *weights, "--runner", "DirectRunner"]
     featurize.run(featurize_args)
-    print_summary(args.data, world_root, featurize.feature_set_of(featurize_args))
+    feature_set = featurize.feature_set_of(featurize_args)
+    training = train(args.data, feature_set, args.train_epochs)
+    print_summary(args.data, world_root, feature_set, training)
     return 0
+
+
+def train(data: str, feature_set: tuple[str, str], epochs: int) -> dict:
+    """Trains the ranker on the demo's labelled segments; its figures on val (per video, with an interval)."""
+    from evaluation.pairwise import bootstrap_interval, pooled, video_pairwise_accuracies
+    from trainer.task import config_from
+    from trainer.training import Trainer, score_segments
+
+    segmenter, extractor = feature_set
+    root = DatasetRoot.open(data)
+    versions = "-".join(f"{spec.name}{table_store.snapshot(root, spec).version}" for spec in (tables.LABELS,
+                                                                                                tables.FEATURES))
+    argv = ["--dataset", data, "--segmenter", segmenter, "--feature-extractor", extractor, "--epochs", str(epochs),
+            "--progress", "log",
+            "--input-scale", "auto"]  # C3D with random weights: fc6 a hundred times Sports-1M's scale
+    # The same tables and flags: the same job, trained once; anything else: a job of its own.
+    flags = hashlib.sha256(" ".join(argv).encode()).hexdigest()[:8]
+    job_dir = root.uri_of("jobs", f"demo-{versions}-{flags}")
+    trainer = Trainer(config_from([*argv, "--job-dir", job_dir]))
+    trainer.run()
+    import keras
+
+    scorer = keras.saving.load_model(trainer.job.keras_file.uri)
+    per_video = video_pairwise_accuracies(lambda v: score_segments(scorer, v.features, v.context),
+                                          trainer.source.videos("val"))
+    accuracy, pairs = pooled(per_video)
+    return {"job_dir": job_dir, "val_pairwise_accuracy": accuracy, "val_pairs": pairs, "val_videos": len(per_video),
+            "interval": bootstrap_interval(per_video, seed=0)}
 
 
 def _drop_tables_of_old_layout(data: str) -> None:
@@ -88,7 +123,8 @@ def _start_site(world_root, private_gif_ids, port: int) -> DemoSite:
         return DemoSite(world_root, port=0, private_gif_ids=private_gif_ids).start()
 
 
-def print_summary(data: str, world_root: str, feature_set: tuple[str, str] | None = None, out=sys.stdout) -> None:
+def print_summary(data: str, world_root: str, feature_set: tuple[str, str] | None = None, training: dict | None = None,
+                  out=sys.stdout) -> None:
     """Where the results are; the training view of `feature_set` (segmenter, extractor; default: the only one)."""
     root = DatasetRoot.open(data)
     gifs = table_store.read_table(root, tables.GIFS, columns=["video_id"])
@@ -124,3 +160,10 @@ def print_summary(data: str, world_root: str, feature_set: tuple[str, str] | Non
     print(f"blobs:       {BlobStore(root).count():6d} files  {root.uri_of('blobs')}", file=out)
     print(f"videos:      {len(set(gifs.column('video_id').to_pylist())):6d} with GIFs", file=out)
     print(f"every table: gifrank tables --dataset {data}", file=out)
+    if training:
+        interval = training["interval"]
+        figure = "n/a" if training["val_pairwise_accuracy"] is None else f"{training['val_pairwise_accuracy']:.3f}"
+        span = f", 95% interval over videos [{interval[0]:.3f}, {interval[1]:.3f}]" if interval else ""
+        print(f"ranker:      val pairwise accuracy {figure} ({training['val_pairs']} pairs, "
+              f"{training['val_videos']} videos{span}; random is 0.5)\n"
+              f"    {training['job_dir']}/model (SavedModel), model.keras, logs/ (TensorBoard)", file=out)

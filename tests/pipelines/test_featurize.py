@@ -177,6 +177,25 @@ def test_features_equal_the_library_path(tiny_world, featurized):
                                    rtol=1e-4, atol=1e-5)
 
 
+def test_the_trainer_reads_the_featurized_dataset(featurized, tmp_path):
+    """gifrank train --dataset reads the labelled segments through the dataset layer and records the versions;
+    the tiny world's videos have no negative segment (GIFs cover them), which is counted and a clear error.
+    (`make demo` trains on the demo world's dataset.)"""
+    import json
+
+    from trainer.data import DataError
+    from trainer.task import main as train_main
+
+    root = featurized[0]
+    job = tmp_path / "job"
+    with pytest.raises(DataError, match=r"no training pairs.*'skipped_no_negative': 1"):
+        train_main(["--dataset", str(root), "--job-dir", str(job), "--epochs", "1", "--progress", "log"])
+    config = json.loads((job / "config.json").read_text())
+    assert config["tables_read"] == {"labels": table_store.snapshot(str(root), tables.LABELS).version,
+                                     "features": table_store.snapshot(str(root), tables.FEATURES).version}
+    assert not (job / "model").exists()
+
+
 def test_bad_options_are_clear_errors(tmp_path):
     with pytest.raises(ValueError, match="split-ratios"):
         featurize.run(["--dataset", str(tmp_path), "--split-ratios", "0.5,0.5"])

@@ -29,10 +29,10 @@ def checkpoint(job, model=0, epoch=2):
         return {k: arrays[k] for k in arrays.files}
 
 
-def numpy_scores(arrays, features):
-    """The scorer's forward pass by hand: relu(x W1 + b1) -> relu(. W2 + b2) -> . W3 + b3."""
+def numpy_scores(arrays, features, scale=1.0):
+    """The scorer's forward pass by hand: relu(s x W1 + b1) -> relu(. W2 + b2) -> . W3 + b3."""
     w1, b1, w2, b2, w3, b3 = (arrays[f"model_{i}"] for i in range(6))
-    hidden = np.maximum(0, np.maximum(0, features @ w1 + b1) @ w2 + b2)
+    hidden = np.maximum(0, np.maximum(0, scale * features @ w1 + b1) @ w2 + b2)
     return (hidden @ w3 + b3).reshape(-1)
 
 
@@ -104,6 +104,23 @@ def test_model_averaging_exports_the_mean_score(segments, tmp_path):
     expected = (numpy_scores(checkpoint(job, 0), features) + numpy_scores(checkpoint(job, 1), features)) / 2
     np.testing.assert_allclose(serve(job, features=features), expected, rtol=1e-4, atol=1e-4)
     assert not all(np.array_equal(checkpoint(job, 0)[k], checkpoint(job, 1)[k]) for k in checkpoint(job, 0))
+
+
+def test_input_scale_is_part_of_the_export(segments, tmp_path):
+    job = tmp_path / "job"
+    train(segments, job, "--input-scale", "0.25", "--epochs", "1")
+    features = probe_features()
+    np.testing.assert_allclose(serve(job, features=features), numpy_scores(checkpoint(job, epoch=1), features, 0.25),
+                               rtol=1e-4, atol=1e-4)
+    auto = tmp_path / "auto"
+    train(segments, auto, "--input-scale", "auto", "--epochs", "1")
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(segments, columns=["features", "split"])
+    train_rows = np.stack([f for f, s in zip(table.column("features").to_numpy(zero_copy_only=False),
+                                             table.column("split").to_pylist()) if s == "train"])
+    assert json.loads((auto / "done.json").read_text())["input_scale"] == pytest.approx(1 / np.abs(train_rows).mean(),
+                                                                                        rel=1e-5)
 
 
 def test_context_is_a_second_input(segments, tmp_path):
