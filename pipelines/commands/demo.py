@@ -70,8 +70,8 @@ def main(argv=None) -> int:
                       "--split-ratios", DEMO_SPLIT, *weights, "--runner", "DirectRunner"]
     featurize.run(featurize_args)
     feature_set = featurize.feature_set_of(featurize_args)
-    training = train(args.data, feature_set, args.train_epochs)
-    print_summary(args.data, world_root, feature_set, training)
+    ranker = train(args.data, feature_set, args.train_epochs)
+    print_summary(args.data, world_root, feature_set, ranker)
     return 0
 
 
@@ -123,7 +123,7 @@ def _start_site(world_root, private_gif_ids, port: int) -> DemoSite:
         return DemoSite(world_root, port=0, private_gif_ids=private_gif_ids).start()
 
 
-def print_summary(data: str, world_root: str, feature_set: tuple[str, str] | None = None, training: dict | None = None,
+def print_summary(data: str, world_root: str, feature_set: tuple[str, str] | None = None, ranker: dict | None = None,
                   out=sys.stdout) -> None:
     """Where the results are; the training view of `feature_set` (segmenter, extractor; default: the only one)."""
     root = DatasetRoot.open(data)
@@ -160,10 +160,10 @@ def print_summary(data: str, world_root: str, feature_set: tuple[str, str] | Non
     print(f"blobs:       {BlobStore(root).count():6d} files  {root.uri_of('blobs')}", file=out)
     print(f"videos:      {len(set(gifs.column('video_id').to_pylist())):6d} with GIFs", file=out)
     print(f"every table: gifrank tables --dataset {data}", file=out)
-    if training:
-        interval = training["interval"]
-        figure = "n/a" if training["val_pairwise_accuracy"] is None else f"{training['val_pairwise_accuracy']:.3f}"
+    if ranker:
+        interval = ranker["interval"]
+        figure = "n/a" if ranker["val_pairwise_accuracy"] is None else f"{ranker['val_pairwise_accuracy']:.3f}"
         span = f", 95% interval over videos [{interval[0]:.3f}, {interval[1]:.3f}]" if interval else ""
-        print(f"ranker:      val pairwise accuracy {figure} ({training['val_pairs']} pairs, "
-              f"{training['val_videos']} videos{span}; random is 0.5)\n"
-              f"    {training['job_dir']}/model (SavedModel), model.keras, logs/ (TensorBoard)", file=out)
+        print(f"ranker:      val pairwise accuracy {figure} ({ranker['val_pairs']} pairs, "
+              f"{ranker['val_videos']} videos{span}; random is 0.5)\n"
+              f"    {ranker['job_dir']}/model (SavedModel), model.keras, logs/ (TensorBoard)", file=out)
