@@ -34,6 +34,7 @@ class TrainConfig:
     hidden_dropout: float = 0.25
     hidden_units: tuple[int, ...] = (512, 128)
     input_scale: str = "1"  # a factor, or "auto": 1 / the training features' mean absolute value
+    standardize: bool = False  # each feature less its training mean, over its training standard deviation
     shuffle_buffer: int = 2048
     strategy: str = "default"  # default | mirrored
     progress: str = "auto"  # auto (a bar on a terminal) | bar | log

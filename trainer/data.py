@@ -165,6 +165,21 @@ class SegmentSource:
         if video is not None:
             yield video
 
+    def feature_moments(self, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
+        """Per-feature mean and standard deviation over the split's segments (a floor of 1e-3 on the latter)."""
+        total = squares = None
+        count = 0
+        for video in self.videos(split):
+            features = video.features.astype(np.float64)
+            total = features.sum(0) if total is None else total + features.sum(0)
+            squares = (features ** 2).sum(0) if squares is None else squares + (features ** 2).sum(0)
+            count += len(features)
+        if not count:
+            raise DataError(f"no {split} features to standardise by (--standardize)")
+        mean = total / count
+        std = np.sqrt(np.maximum(squares / count - mean ** 2, 0.0))
+        return mean.astype(np.float32), np.maximum(std, 1e-3).astype(np.float32)
+
     def mean_absolute_feature(self, split: str = "train") -> float:
         total, count = 0.0, 0
         for video in self.videos(split):

@@ -32,6 +32,9 @@ class Architecture:
     input_dropout: float = 0.8
     hidden_dropout: float = 0.25  # after the first hidden layer
     input_scale: float = 1.0  # features are multiplied by this first (part of the model: serving takes raw fc6)
+    # Per-feature mean and standard deviation of the training features: standardised first, when given.
+    input_mean: tuple | None = None
+    input_std: tuple | None = None
 
 
 def model_inputs(arch: Architecture) -> dict:
@@ -44,7 +47,11 @@ def model_inputs(arch: Architecture) -> dict:
 def build_scorer(arch: Architecture, seed: int, name: str = "scorer") -> keras.Model:
     """The scoring network, initialised from `seed` (Glorot uniform weights, zero biases)."""
     inputs = model_inputs(arch)
-    x = keras.layers.Rescaling(arch.input_scale, name="input_scale")(inputs["features"])
+    x = inputs["features"]
+    if arch.input_mean is not None:
+        x = keras.layers.Normalization(mean=list(arch.input_mean), variance=[s * s for s in arch.input_std],
+                                       name="standardize")(x)
+    x = keras.layers.Rescaling(arch.input_scale, name="input_scale")(x)
     if arch.context_dim:
         x = keras.layers.Concatenate(name="features_and_context")([x, inputs["context"]])
     for i, units in enumerate(arch.hidden_units):
@@ -61,6 +68,8 @@ def dense_layers(scorer: keras.Model) -> list[keras.layers.Dense]:
 
 def training_scores(scorer: keras.Model, arch: Architecture, features, context, seed) -> tf.Tensor:
     """h(s) with dropout, as in training: `seed` is a stateless seed (2 int32s), one per call."""
+    if arch.input_mean is not None:
+        features = (features - tf.constant(arch.input_mean, tf.float32)) / tf.constant(arch.input_std, tf.float32)
     features = features * arch.input_scale
     x = features if context is None else tf.concat([features, context], axis=1)
     seeds = tf.random.experimental.stateless_split(seed, num=len(arch.hidden_units) + 1)

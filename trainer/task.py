@@ -36,6 +36,8 @@ HELP = {
     "input_scale": "features are multiplied by this before the network (and in the export, so serving takes raw "
                    "fc6): a number, or auto, 1 / the training features' mean absolute value, for features far "
                    "from Sports-1M fc6's scale such as random C3D weights'",
+    "standardize": "standardise each feature by the training split's mean and standard deviation, inside the model "
+                   "(serving takes raw fc6): for features without Sports-1M's calibration, such as random C3D weights'",
     "hidden_units": "units of the hidden layers, comma-separated", "shuffle_buffer": "pairs mixed across videos",
     "strategy": "tf.distribute strategy: default (one device) or mirrored (every GPU of the machine)",
     "progress": "auto: a progress bar on a terminal, log lines elsewhere",

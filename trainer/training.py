@@ -120,7 +120,7 @@ class Trainer:
     def _prepare(self) -> None:
         self.arch = Architecture(context_dim=context_width(self.source), hidden_units=tuple(self.config.hidden_units),
                                  input_dropout=self.config.input_dropout, hidden_dropout=self.config.hidden_dropout,
-                                 input_scale=self._input_scale())
+                                 input_scale=self._input_scale(), **self._standardization())
         self.strategy = _strategy(self.config.strategy)
 
     def _new_model(self, model: int):
@@ -140,6 +140,12 @@ class Trainer:
             return float(self.config.input_scale)
         except ValueError:
             raise ValueError(f"--input-scale takes a number or auto, not {self.config.input_scale!r}") from None
+
+    def _standardization(self) -> dict:
+        if not self.config.standardize:
+            return {}
+        mean, std = self.source.feature_moments("train")
+        return {"input_mean": tuple(mean.tolist()), "input_std": tuple(std.tolist())}
 
     def bare_step(self):
         """The compiled training step of a fresh model, for benchmarks: step(batch) -> loss."""

@@ -123,6 +123,20 @@ def test_input_scale_is_part_of_the_export(segments, tmp_path):
                                                                                         rel=1e-5)
 
 
+def test_standardization_is_part_of_the_export(segments, tmp_path):
+    job = tmp_path / "job"
+    train(segments, job, "--standardize", "--epochs", "1")
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(segments, columns=["features", "split"])
+    rows = np.stack(table.column("features").to_numpy(zero_copy_only=False))
+    train_rows = rows[np.array(table.column("split").to_pylist()) == "train"].astype(np.float64)
+    mean, std = train_rows.mean(0), np.maximum(train_rows.std(0), 1e-3)
+    features = probe_features()
+    expected = numpy_scores(checkpoint(job, epoch=1), ((features - mean) / std).astype(np.float32))
+    np.testing.assert_allclose(serve(job, features=features), expected, rtol=1e-3, atol=1e-3)
+
+
 def test_context_is_a_second_input(segments, tmp_path):
     job = tmp_path / "job"
     train(segments, job, "--context", "--epochs", "1")
