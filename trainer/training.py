@@ -172,7 +172,7 @@ class Trainer:
             dataset = epoch_dataset(self.source, pair_settings(config), model, epoch, self.median_popularity,
                                     self.arch.context_dim, counts)
             started = time.perf_counter()
-            progress = _progress(config.progress, f"model {model} epoch {epoch + 1}/{config.epochs}")
+            progress = _Progress(config.progress, f"model {model} epoch {epoch + 1}/{config.epochs}")
             losses_seen, batches = [], 0
             for batch in self.strategy.experimental_distribute_dataset(dataset):
                 losses_seen.append(step(batch))  # a tensor: no wait for the step here, so steps pipeline
@@ -287,7 +287,7 @@ def _strategy(name: str):
     raise ValueError(f"--strategy must be default or mirrored, not {name!r}")
 
 
-class _progress:
+class _Progress:
     """A progress bar on a terminal (Keras's), plain log lines elsewhere."""
 
     def __init__(self, mode: str, title: str):
