@@ -81,13 +81,15 @@ class SegmentSource:
 
     @classmethod
     def open(cls, dataset: str | None = None, segments: str | None = None, context: bool = False,
-             feature_extractor: str | None = None, segmenter: str | None = None) -> "SegmentSource":
+             feature_extractor: str | None = None, segmenter: str | None = None,
+             versions: dict | None = None) -> "SegmentSource":
+        """`versions`: the table versions to read (a resumed job's); default: the latest."""
         if (dataset is None) == (segments is None):
             raise ValueError("give one of --dataset ROOT (its labelled segments) or --segments PATH (Parquet shards)")
         source = cls(dataset, segments, context, feature_extractor, segmenter)
         if dataset is not None:
             root = DatasetRoot.open(dataset)
-            source.versions = {spec.name: table_store.snapshot(root, spec).version
+            source.versions = {spec.name: table_store.snapshot(root, spec, (versions or {}).get(spec.name)).version
                                for spec in (tables.LABELS, tables.FEATURES)}
             if source.versions[tables.LABELS.name] is None:
                 raise DataError(f"{dataset}: no labels table yet; run gifrank featurize first")

@@ -86,10 +86,18 @@ class Trainer:
         ignored = {"job_dir", "progress"}
         differs = sorted(k for k in set(record["flags"]) | set(existing.get("flags", {}))
                          if k not in ignored and record["flags"].get(k) != existing["flags"].get(k))
-        if differs or existing.get("tables_read") != record["tables_read"]:
-            what = ", ".join(differs) or "the table versions read"
-            raise ValueError(f"{self.config.job_dir} holds a job with other settings ({what}); rerun it with its "
-                             "own flags to resume it, or give a new --job-dir")
+        if differs:
+            raise ValueError(f"{self.config.job_dir} holds a job with other settings ({', '.join(differs)}); rerun "
+                             "it with its own flags to resume it, or give a new --job-dir")
+        if existing.get("tables_read") != record["tables_read"]:
+            if self.config.dataset is None:
+                raise ValueError(f"{self.config.job_dir} was started on other segment files; give a new --job-dir")
+            # Tables moved on since the job started: it goes on reading the versions it started on.
+            config = self.config
+            self.source = SegmentSource.open(config.dataset, None, config.context, config.feature_extractor,
+                                             config.segmenter, versions=existing["tables_read"])
+            LOG.info("train: resuming %s on the table versions it started on: %s", config.job_dir,
+                     self.source.versions)
 
     def run(self) -> TrainResult:
         import tensorflow as tf

@@ -194,6 +194,23 @@ def test_the_trainer_reads_the_featurized_dataset(featurized, tmp_path):
     assert config["tables_read"] == {"labels": table_store.snapshot(str(root), tables.LABELS).version,
                                      "features": table_store.snapshot(str(root), tables.FEATURES).version}
     assert not (job / "model").exists()
+    # The tables move on (relabelled); the job, rerun, goes on reading the versions it started on.
+    import shutil
+
+    moved = tmp_path / "moved"
+    shutil.copytree(root, moved)
+    config_path = job / "config.json"
+    started = json.loads(config_path.read_text())
+    started["flags"]["dataset"] = str(moved)
+    config_path.write_text(json.dumps(started))
+    featurize.run(["--dataset", str(moved), "--batch-size", "8", "--split-ratios", "0,1,0"])
+    assert table_store.snapshot(str(moved), tables.LABELS).version == config["tables_read"]["labels"] + 1
+    from trainer.config import TrainConfig
+    from trainer.training import Trainer
+
+    trainer = Trainer(TrainConfig(dataset=str(moved), job_dir=str(job), epochs=1, progress="log"))
+    trainer._check_job_dir()
+    assert trainer.source.versions == config["tables_read"]
 
 
 def test_bad_options_are_clear_errors(tmp_path):
