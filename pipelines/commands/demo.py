@@ -3,7 +3,8 @@
 Builds (or reuses) the demo world under DATA/world, serves it as a GIF website on
 loopback, and runs every stage built so far on it with DirectRunner: scrape, align,
 featurize (C3D on the CPU with random weights unless --c3d-weights is given, with
-the CPU knobs --fps and --no-mirror). Prints where the results are.
+the CPU knobs --fps and --no-mirror), then trains the ranker on the labelled segments
+and scores its validation videos. Prints where the results are, and the ranker's figure.
 """
 from __future__ import annotations
 
