@@ -9,8 +9,8 @@ Good segments lie near a prototype c in a few latent directions: a bump, which n
 function of the features ranks well, and a small network can.
 
 Users make GIFs of each training (and val) video's best segments, but a share of their
-GIFs are outliers: random mediocre segments, with low popularity. Test videos are labelled
-clean: their positives are the truly best segments. Written as Parquet in the segments
+GIFs are outliers: random segments among the worst `outlier_pool` of the video, with low
+popularity. Test videos are labelled clean: their positives are the truly best segments. Written as Parquet in the segments
 schema, the same as `gifrank tables --export segments`.
 """
 from __future__ import annotations
@@ -31,6 +31,7 @@ class SyntheticSegments:
     feature_dim: int = tables.C3D_FEATURES
     noise: float = 1.0  # feature noise relative to the latent signal
     outlier_share: float = 0.3  # GIFs of train/val videos made of random segments
+    outlier_pool: float = 0.5  # ... drawn from this share of each video's worst segments
     outlier_popularity: tuple[float, float] = (0.0, 0.3)
     popularity: tuple[float, float] = (0.3, 1.0)  # of the GIFs that are not outliers
     split_shares: tuple[float, float, float] = (0.6, 0.2, 0.2)  # train, val, test, by video
@@ -57,7 +58,8 @@ class SyntheticSegments:
             positives, popularity = [], {}
             for rank in range(self.positives_per_video):
                 outlier = split != "test" and rng.random() < self.outlier_share
-                segment = int(rng.choice(order[n // 2:])) if outlier else int(order[rank])
+                worst = order[min(int(n * (1 - self.outlier_pool)), n - 1):]
+                segment = int(rng.choice(worst)) if outlier else int(order[rank])
                 low, high = self.outlier_popularity if outlier else self.popularity
                 positives.append(segment)
                 popularity[segment] = float(rng.uniform(low, high))
