@@ -36,8 +36,6 @@ def parse_args(argv=None):
 def bare_step_pairs_per_sec(trainer, batch_pairs: int, steps: int) -> float:
     import tensorflow as tf
 
-    from trainer.training import Trainer  # noqa: F401  (the step is the trainer's own)
-
     rng = np.random.default_rng(0)
     batch = {"positive": tf.constant(rng.uniform(0, 2, (batch_pairs, 4096)).astype(np.float32)),
              "negative": tf.constant(rng.uniform(0, 2, (batch_pairs, 4096)).astype(np.float32)),

@@ -167,35 +167,41 @@ class SegmentSource:
         if video is not None:
             yield video
 
-    def feature_moments(self, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
-        """Per-feature mean and standard deviation over the split's segments (a floor of 1e-3 on the latter)."""
+    def statistics(self, split: str = "train") -> "SplitStatistics":
+        """What the trainer needs to know of a split before it trains, in one pass over it."""
         total = squares = None
-        count = 0
+        absolute, segments, videos, context_dim, known = 0.0, 0, 0, 0, []
         for video in self.videos(split):
             features = video.features.astype(np.float64)
             total = features.sum(0) if total is None else total + features.sum(0)
             squares = (features ** 2).sum(0) if squares is None else squares + (features ** 2).sum(0)
-            count += len(features)
-        if not count:
-            raise DataError(f"no {split} features to standardise by (--standardize)")
-        mean = total / count
-        std = np.sqrt(np.maximum(squares / count - mean ** 2, 0.0))
-        return mean.astype(np.float32), np.maximum(std, 1e-3).astype(np.float32)
+            absolute += float(np.abs(features).sum())
+            segments += len(features)
+            videos += 1
+            context_dim = video.context.shape[1] if video.context is not None else 0
+            known.append(video.popularity[(video.labels == POSITIVE) & ~np.isnan(video.popularity)])
+        if not segments:
+            raise DataError(f"the {'training' if split == 'train' else split} split is empty: no video has split "
+                            f"{split!r}")
+        mean = total / segments
+        std = np.sqrt(np.maximum(squares / segments - mean ** 2, 0.0))
+        popularity = np.concatenate(known)
+        return SplitStatistics(
+            videos=videos, segments=segments, context_dim=context_dim,
+            median_popularity=float(np.median(popularity)) if len(popularity) else DEFAULT_MEDIAN_POPULARITY,
+            mean_absolute=absolute / (segments * len(mean)), mean=mean.astype(np.float32),
+            std=np.maximum(std, 1e-3).astype(np.float32))
 
-    def mean_absolute_feature(self, split: str = "train") -> float:
-        total, count = 0.0, 0
-        for video in self.videos(split):
-            total += float(np.abs(video.features).sum(dtype=np.float64))
-            count += video.features.size
-        if not count or total == 0:
-            raise DataError(f"no {split} features to scale by (--input-scale auto)")
-        return total / count
 
-    def median_popularity(self, split: str = "train") -> float:
-        """The median known popularity of the split's positives: what an unknown one stands for."""
-        known = [v.popularity[(v.labels == POSITIVE) & ~np.isnan(v.popularity)] for v in self.videos(split)]
-        values = np.concatenate(known) if known else np.empty(0, np.float32)
-        return float(np.median(values)) if len(values) else DEFAULT_MEDIAN_POPULARITY
+@dataclass(frozen=True)
+class SplitStatistics:
+    videos: int
+    segments: int
+    context_dim: int  # the context vectors' width; 0 without --context
+    median_popularity: float  # of the known positives: what an unknown one stands for
+    mean_absolute: float  # of the features (--input-scale auto)
+    mean: np.ndarray  # per feature (--standardize)
+    std: np.ndarray  # per feature, at least 1e-3
 
 
 def _runs(ids: list[str]) -> Iterator[tuple[int, int]]:
@@ -424,12 +430,3 @@ def epoch_dataset(source: SegmentSource, settings: PairSettings, model: int, epo
         lambda: shuffled_pair_batches(videos(), settings.batch_pairs, settings.shuffle_buffer, rng),
         output_signature=batch_signature(settings, context_dim))
     return dataset.prefetch(4)
-
-
-def context_width(source: SegmentSource) -> int:
-    """The context vectors' width (0 without --context), from the first training video."""
-    if not source.context:
-        return 0
-    for video in source.videos("train"):
-        return video.context.shape[1]
-    raise DataError("the training split is empty: no video has split 'train'")

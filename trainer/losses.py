@@ -21,7 +21,7 @@ from featurizer.c3d.quiet_start import import_tensorflow_quietly
 import_tensorflow_quietly()
 import tensorflow as tf  # noqa: E402
 
-from trainer.config import LOSSES, PAIR_LOSSES  # noqa: E402,F401  (the names losses are known by)
+from trainer.config import PAIR_LOSSES  # noqa: E402
 
 HUBER_DELTA = 1.5
 

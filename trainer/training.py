@@ -18,8 +18,8 @@ import numpy as np
 
 from evaluation.pairwise import pairwise_accuracy
 from trainer import losses
-from trainer.config import TrainConfig, learning_rate_at
-from trainer.data import DataError, PairSettings, SegmentSource, VideoCounts, context_width, epoch_dataset
+from trainer.config import LOSSES, TrainConfig, learning_rate_at
+from trainer.data import DataError, PairSettings, SegmentSource, VideoCounts, epoch_dataset
 from trainer.job_dir import JobDir
 from trainer.model import Architecture, averaged_scorer, build_scorer, training_scores, weight_decay_term
 
@@ -65,8 +65,8 @@ class Trainer:
     """One job: M models trained one after the other, averaged in the export."""
 
     def __init__(self, config: TrainConfig):
-        if config.loss not in losses.LOSSES:
-            raise ValueError(f"--loss must be one of {', '.join(losses.LOSSES)}, not {config.loss!r}")
+        if config.loss not in LOSSES:
+            raise ValueError(f"--loss must be one of {', '.join(LOSSES)}, not {config.loss!r}")
         if config.models < 1 or config.epochs < 1 or config.batch_pairs < 1:
             raise ValueError("--models, --epochs and --batch-pairs must be at least 1")
         self.config = config
@@ -108,7 +108,6 @@ class Trainer:
             LOG.info("train: %s has finished already (%s); nothing to do", self.config.job_dir, self.job.model.uri)
             return TrainResult(self.config.job_dir, self.job.model.uri, True, [], {})
         self._prepare()
-        self.median_popularity = self.source.median_popularity("train")
         history, scorers, counts = [], [], {}
         with tempfile.TemporaryDirectory(prefix="gifrank-train-logs-") as logs:
             writer = tf.summary.create_file_writer(logs)
@@ -126,7 +125,8 @@ class Trainer:
         return TrainResult(self.config.job_dir, self.job.model.uri, False, history, counts)
 
     def _prepare(self) -> None:
-        self.arch = Architecture(context_dim=context_width(self.source), hidden_units=tuple(self.config.hidden_units),
+        self.statistics = self.source.statistics("train")
+        self.arch = Architecture(context_dim=self.statistics.context_dim, hidden_units=tuple(self.config.hidden_units),
                                  input_dropout=self.config.input_dropout, hidden_dropout=self.config.hidden_dropout,
                                  input_scale=self._input_scale(), **self._standardization())
         self.strategy = _strategy(self.config.strategy)
@@ -143,7 +143,9 @@ class Trainer:
 
     def _input_scale(self) -> float:
         if self.config.input_scale == "auto":
-            return 1.0 / self.source.mean_absolute_feature("train")
+            if self.statistics.mean_absolute == 0:
+                raise DataError("the training features are all zero: nothing to scale by (--input-scale auto)")
+            return 1.0 / self.statistics.mean_absolute
         try:
             return float(self.config.input_scale)
         except ValueError:
@@ -152,8 +154,7 @@ class Trainer:
     def _standardization(self) -> dict:
         if not self.config.standardize:
             return {}
-        mean, std = self.source.feature_moments("train")
-        return {"input_mean": tuple(mean.tolist()), "input_std": tuple(std.tolist())}
+        return {"input_mean": tuple(self.statistics.mean.tolist()), "input_std": tuple(self.statistics.std.tolist())}
 
     def bare_step(self):
         """The compiled training step of a fresh model, for benchmarks: step(batch) -> loss."""
@@ -177,7 +178,7 @@ class Trainer:
         for epoch in range(start, config.epochs):
             optimizer.learning_rate.assign(learning_rate_at(config, epoch))
             counts = VideoCounts()
-            dataset = epoch_dataset(self.source, pair_settings(config), model, epoch, self.median_popularity,
+            dataset = epoch_dataset(self.source, pair_settings(config), model, epoch, self.statistics.median_popularity,
                                     self.arch.context_dim, counts)
             started = time.perf_counter()
             progress = _Progress(config.progress, f"model {model} epoch {epoch + 1}/{config.epochs}")

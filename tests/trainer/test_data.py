@@ -51,7 +51,11 @@ def test_videos_come_whole_and_by_split(shards):
 
 
 def test_median_popularity_of_known_training_positives(shards):
-    assert SegmentSource.open(segments=str(shards)).median_popularity("train") == pytest.approx(0.9)  # b's is null
+    statistics = SegmentSource.open(segments=str(shards)).statistics("train")
+    assert statistics.median_popularity == pytest.approx(0.9)  # b's is null
+    assert (statistics.videos, statistics.segments, statistics.context_dim) == (3, 11, 0)
+    # features of a: 1, 2, 3; b: 4..10; c: 20 -> mean (6 + 49 + 20) / 11, all positive so |x| the same
+    assert statistics.mean[0] == pytest.approx(75 / 11) and statistics.mean_absolute == pytest.approx(75 / 11)
 
 
 def test_every_positive_meets_k_sampled_negatives_of_its_video():
