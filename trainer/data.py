@@ -16,9 +16,10 @@ are mixed in a bounded shuffle buffer and batched.
 """
 from __future__ import annotations
 
-import math
 import posixpath
 import zlib
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Iterator
 
@@ -138,31 +139,33 @@ class SegmentSource:
                     row += batch.num_rows
 
     def videos(self, split: str | None = None) -> Iterator[Video]:
-        """One video at a time, in the source's order; only `split`'s when given."""
+        """One video at a time, in the source's order; only `split`'s when given. A record batch is
+        turned into arrays at once, and its videos are views of them (a video across batches is joined)."""
         seen: set[str] = set()
-        pending: list[tuple[str, int, pa.RecordBatch]] = []
+        pending: list[Video] = []  # the parts of the video being read
+        pending_origin = ""
 
         def flush():
-            if pending:
-                video = _video_of(pending, self.context)
-                if video.video_id in seen:
-                    origin = pending[0][0]
-                    raise DataError(f"{origin}: the segments of video {video.video_id} are not contiguous; pairs "
-                                    "are formed within a video, so its rows must come together")
-                seen.add(video.video_id)
-                pending.clear()
-                if split is None or video.split == split:
-                    return video
-            return None
+            if not pending:
+                return None
+            video = pending[0] if len(pending) == 1 else _joined(pending)
+            if video.video_id in seen:
+                raise DataError(f"{pending_origin}: the segments of video {video.video_id} are not contiguous; pairs "
+                                "are formed within a video, so its rows must come together")
+            seen.add(video.video_id)
+            pending.clear()
+            return video if split is None or video.split == split else None
 
         for origin, first_row, batch in self.record_batches():
-            ids = batch.column("video_id").to_pylist()
-            for run_start, run_end in _runs(ids):
-                if pending and pending[-1][2].column("video_id")[0].as_py() != ids[run_start]:
+            rows = _rows_of(batch, origin, first_row, self.context)
+            for start, stop in _runs(rows.video_id):
+                if pending and pending[-1].video_id != rows.video_id[start]:
                     video = flush()
                     if video is not None:
                         yield video
-                pending.append((origin, first_row + run_start, batch.slice(run_start, run_end - run_start)))
+                if not pending:
+                    pending_origin = origin
+                pending.append(rows.part(start, stop))
         video = flush()
         if video is not None:
             yield video
@@ -236,18 +239,36 @@ def _matrix(column: pa.ChunkedArray | pa.Array, width: int | None, origin: str, 
     return matrix
 
 
-def _video_of(parts: list[tuple[str, int, pa.RecordBatch]], with_context: bool) -> Video:
-    table = pa.Table.from_batches([p[2] for p in parts])
-    origin, first_row = parts[0][0], parts[0][1]
-    popularity = table.column("popularity").to_numpy(zero_copy_only=False)
-    return Video(
-        video_id=table.column("video_id")[0].as_py(),
-        split=table.column("split")[0].as_py(),
-        labels=table.column("label").to_numpy().astype(np.int8),
-        popularity=np.asarray([math.nan if v is None else v for v in popularity], np.float32),
-        features=_matrix(table.column("features"), FEATURE_DIM, origin, first_row, "features"),
-        context=_matrix(table.column("context"), None, origin, first_row, "context") if with_context else None,
-    )
+@dataclass
+class _Rows:
+    """One record batch's columns as arrays."""
+
+    video_id: list[str]
+    split: list[str]
+    labels: np.ndarray
+    popularity: np.ndarray
+    features: np.ndarray
+    context: np.ndarray | None
+
+    def part(self, start: int, stop: int) -> Video:
+        return Video(self.video_id[start], self.split[start], self.labels[start:stop], self.popularity[start:stop],
+                     self.features[start:stop], None if self.context is None else self.context[start:stop])
+
+
+def _rows_of(batch: pa.RecordBatch, origin: str, first_row: int, with_context: bool) -> _Rows:
+    column = batch.column
+    return _Rows(
+        video_id=column("video_id").to_pylist(), split=column("split").to_pylist(),
+        labels=column("label").to_numpy(zero_copy_only=False).astype(np.int8),
+        popularity=column("popularity").to_numpy(zero_copy_only=False).astype(np.float32),  # null -> NaN
+        features=_matrix(column("features"), FEATURE_DIM, origin, first_row, "features"),
+        context=_matrix(column("context"), None, origin, first_row, "context") if with_context else None)
+
+
+def _joined(parts: list[Video]) -> Video:
+    return Video(parts[0].video_id, parts[0].split, *(
+        None if getattr(parts[0], name) is None else np.concatenate([getattr(p, name) for p in parts])
+        for name in ("labels", "popularity", "features", "context")))
 
 
 def video_rng(seed: int, model: int, epoch: int, video_id: str) -> np.random.Generator:
@@ -273,7 +294,7 @@ class PairSettings:
     seed: int = 0
     negatives_per_video: int = 4  # k
     batch_pairs: int = 50
-    shuffle_buffer: int = 2048  # pairs mixed across videos; bounded memory (2048 pairs: 64 MiB of fc6)
+    shuffle_buffer: int = 2048  # pairs mixed across videos, a block at a time (2048 pairs: 64 MiB of fc6 pairs)
     video_agnostic: bool = False  # negatives from any video (a baseline of the paper)
     single_segments: bool = False  # segments with their labels, not pairs (the classification baseline)
     agnostic_pool: int = 1024  # negatives of recent videos the video-agnostic baseline draws from
@@ -354,79 +375,67 @@ def video_signature(settings: PairSettings, context_dim: int) -> dict:
     return signature
 
 
-def shuffled_pair_batches(videos: Iterator[dict], batch_pairs: int, buffer_pairs: int,
-                          rng: np.random.Generator) -> Iterator[dict]:
-    """Batches of pairs from compact videos (epoch_videos), shuffled across videos a block at a time:
-    videos are gathered until the block holds `buffer_pairs` pairs, whose order is then permuted, so
-    memory stays at one block of segments. Rows are gathered with numpy, a batch at a time."""
+def shuffled_pair_blocks(videos: Iterator[dict], buffer_pairs: int, rng: np.random.Generator) -> Iterator[dict]:
+    """Compact videos (epoch_videos) joined into blocks of about `buffer_pairs` pairs whose order is
+    permuted: pairs mix across the videos of a block, and memory stays at a block of segments."""
     block: list[dict] = []
     held = 0
-    carry: dict | None = None  # pairs left over from the last block, already gathered
 
-    def emit(examples: list[dict], final: bool):
-        nonlocal carry
+    def joined(examples: list[dict]) -> dict:
         offsets = np.cumsum([0] + [len(e["segments"]) for e in examples])
-        segments = np.concatenate([e["segments"] for e in examples])
-        context = np.concatenate([e["context"] for e in examples]) if "context" in examples[0] else None
-        positive = np.concatenate([e["positive_index"] + o for e, o in zip(examples, offsets)])
-        negative = np.concatenate([e["negative_index"] + o for e, o in zip(examples, offsets)])
-        popularity = np.concatenate([e["popularity"] for e in examples])
-        order = rng.permutation(len(positive))
-        for begin in range(0, len(order), batch_pairs):
-            chosen = order[begin:begin + batch_pairs]
-            batch = pairs_of({"segments": segments, "positive_index": positive[chosen],
-                              "negative_index": negative[chosen], "popularity": popularity[chosen],
-                              **({"context": context} if context is not None else {})})
-            if carry is not None:
-                batch = {k: np.concatenate([carry[k], v]) for k, v in batch.items()}
-                carry = None
-            if len(batch["positive"]) > batch_pairs:  # the carried pairs made it too long: keep the excess
-                carry = {k: v[batch_pairs:] for k, v in batch.items()}
-                batch = {k: v[:batch_pairs] for k, v in batch.items()}
-            if len(batch["positive"]) < batch_pairs and not final:
-                carry = batch
-                continue
-            yield batch
+        order = rng.permutation(sum(len(e["positive_index"]) for e in examples))
+        joined = {name: np.concatenate([e[name] + o for e, o in zip(examples, offsets)])[order]
+                  for name in ("positive_index", "negative_index")}
+        joined["popularity"] = np.concatenate([e["popularity"] for e in examples])[order]
+        for name in ("segments", "context"):
+            if name in examples[0]:
+                joined[name] = np.concatenate([e[name] for e in examples])
+        return joined
 
     for example in videos:
         block.append(example)
         held += len(example["positive_index"])
         if held >= buffer_pairs:
-            yield from emit(block, final=False)
+            yield joined(block)
             block, held = [], 0
     if block:
-        yield from emit(block, final=True)
-    if carry is not None and len(carry["positive"]):
-        yield carry
+        yield joined(block)
 
 
-def batch_signature(settings: PairSettings, context_dim: int) -> dict:
-    import tensorflow as tf
-
-    def matrix(width):
-        return tf.TensorSpec((None, width), tf.float32)
-
-    signature = {"positive": matrix(FEATURE_DIM), "negative": matrix(FEATURE_DIM),
-                 "popularity": tf.TensorSpec((None,), tf.float32)}
-    if context_dim:
-        signature.update(positive_context=matrix(context_dim), negative_context=matrix(context_dim))
-    return signature
+def read_ahead(items: Iterator, depth: int = 1) -> Iterator:
+    """`items` in order, each made in a background thread while the `depth` before it are used."""
+    end = object()
+    pool = ThreadPoolExecutor(1, thread_name_prefix="gifrank-read-ahead")  # one thread: items stay in order
+    try:
+        pending = deque(pool.submit(next, items, end) for _ in range(depth))
+        while (item := pending.popleft().result()) is not end:
+            pending.append(pool.submit(next, items, end))
+            yield item
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def epoch_dataset(source: SegmentSource, settings: PairSettings, model: int, epoch: int, median_popularity: float,
                   context_dim: int, counts: VideoCounts):
-    """The epoch's batches, made in tf.data's generator thread while the model trains: videos read,
-    paired, mixed across videos in bounded blocks (seeded), batched; prefetched."""
+    """The epoch's batches: videos read, paired and mixed across videos in blocks (seeded) by a thread
+    reading ahead while the model trains; each block's pairs gathered and batched in tf.data. Memory:
+    the block in training with its gathered pairs, and the next."""
     import tensorflow as tf
 
+    # Videos are read in a thread of ours, ahead of training: tf.data's prefetch would not run a
+    # Python generator ahead (with op determinism it calls one only on demand).
     videos = lambda: epoch_videos(source, settings, model, epoch, median_popularity, counts)  # noqa: E731
     if settings.single_segments:  # the classification baseline: segments, not pairs
-        dataset = tf.data.Dataset.from_generator(videos, output_signature=video_signature(settings, context_dim))
+        dataset = tf.data.Dataset.from_generator(lambda: read_ahead(videos()),
+                                                 output_signature=video_signature(settings, context_dim))
         dataset = dataset.unbatch().shuffle(settings.shuffle_buffer, seed=settings.seed * 7919 + model * 104729 + epoch,
                                             reshuffle_each_iteration=False)
         return dataset.batch(2 * settings.batch_pairs).prefetch(tf.data.AUTOTUNE)
     rng = np.random.default_rng([settings.seed, model, epoch, 2])
-    dataset = tf.data.Dataset.from_generator(
-        lambda: shuffled_pair_batches(videos(), settings.batch_pairs, settings.shuffle_buffer, rng),
-        output_signature=batch_signature(settings, context_dim))
-    return dataset.prefetch(4)
+    blocks = tf.data.Dataset.from_generator(
+        lambda: read_ahead(shuffled_pair_blocks(videos(), settings.shuffle_buffer, rng)),
+        output_signature=video_signature(settings, context_dim))
+    # A block's rows are gathered at once, then cut into batches that run on across blocks: no Python
+    # per batch. (One map at a time: op determinism makes tf.data's maps sequential anyway.)
+    pairs = blocks.map(lambda block: pairs_of(block, tf.gather))
+    return pairs.rebatch(settings.batch_pairs).prefetch(2)

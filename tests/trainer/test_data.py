@@ -6,7 +6,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from trainer.data import DataError, PairSettings, SegmentSource, VideoCounts, epoch_examples, sample_pairs, video_rng
+from trainer.data import (DataError, PairSettings, SegmentSource, VideoCounts, epoch_dataset, epoch_examples, read_ahead,
+                          sample_pairs, video_rng)
 
 WIDTH = 4096
 
@@ -92,6 +93,31 @@ def test_epoch_pairs_are_seeded_by_video_and_epoch(shards):
     drawn = sample_pairs(type("V", (), {"labels": np.array([1] + [0] * 6, np.int8)}), 4, video_rng(3, 0, 0, "b"))
     assert sorted(b["negative"][:, 0].tolist()) == sorted((4.0 + drawn[1]).tolist())
     assert any(not np.array_equal(x["negative"], y["negative"]) for x, y in zip(examples, later))
+
+
+def test_epoch_batches_hold_each_pair_once_in_full_batches(shards):
+    source = SegmentSource.open(segments=str(shards))
+    settings = PairSettings(seed=3, batch_pairs=4, shuffle_buffer=3)  # blocks of about 3 pairs: batches span them
+    expected = sorted((p, n) for e in epoch_examples(source, settings, 0, 0, 0.5, VideoCounts())
+                      for p, n in zip(e["positive"][:, 0], e["negative"][:, 0]))
+    batches = list(epoch_dataset(source, settings, 0, 0, 0.5, 0, VideoCounts()).as_numpy_iterator())
+    assert [len(b["positive"]) for b in batches] == [4, 2]  # 6 pairs
+    assert sorted((p, n) for b in batches for p, n in zip(b["positive"][:, 0], b["negative"][:, 0])) == expected
+    again = list(epoch_dataset(source, settings, 0, 0, 0.5, 0, VideoCounts()).as_numpy_iterator())
+    assert all(np.array_equal(x["negative"], y["negative"]) for x, y in zip(batches, again))
+
+
+def test_read_ahead_keeps_order_and_raises_where_reading_failed():
+    assert list(read_ahead(iter(range(5)), depth=2)) == [0, 1, 2, 3, 4]
+
+    def failing():
+        yield 1
+        raise DataError("part-3.parquet: row 7: features hold NaN or inf")
+
+    items = read_ahead(failing())
+    assert next(items) == 1
+    with pytest.raises(DataError, match="row 7"):
+        next(items)
 
 
 def test_missing_columns_are_named(tmp_path):

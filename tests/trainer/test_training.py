@@ -190,3 +190,38 @@ def test_help_starts_without_tensorflow():
     code = ("import sys; from trainer import task; task.build_parser(); "
             "print('tensorflow' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+
+
+def test_one_step_descends_the_papers_objective(segments, tmp_path):
+    """One SGD step (no momentum, no dropout) moves the weights by -lr times the gradient of
+    mean l2 rank loss + lambda ||W||^2 over the kernels, the gradient taken by an independent tape."""
+    import tensorflow as tf
+
+    from trainer.config import TrainConfig
+    from trainer.training import Trainer
+
+    lr, lam = 0.01, 0.05
+    trainer = Trainer(TrainConfig(segments=str(segments), job_dir=str(tmp_path / "job"), loss="l2", momentum=0.0,
+                                  learning_rate=lr, weight_decay=lam, input_dropout=0.0, hidden_dropout=0.0,
+                                  hidden_units=(16, 4)))
+    trainer._prepare()
+    scorer, optimizer = trainer._new_model(0)
+    before = [np.array(w) for w in scorer.get_weights()]
+    rng = np.random.default_rng(4)
+    batch = {"positive": rng.uniform(0, 1, (6, 4096)).astype(np.float32),
+             "negative": rng.uniform(0, 1, (6, 4096)).astype(np.float32), "popularity": np.full(6, 0.5, np.float32)}
+    loss = float(tf.function(trainer._train_step(scorer, optimizer, 0))(batch))
+
+    weights = [tf.Variable(w) for w in before]
+
+    def score(x):
+        w1, b1, w2, b2, w3, b3 = weights
+        return tf.reshape(tf.nn.relu(tf.nn.relu(x @ w1 + b1) @ w2 + b2) @ w3 + b3, [-1])
+
+    with tf.GradientTape() as tape:
+        rank = tf.reduce_mean(tf.square(tf.nn.relu(1 - score(batch["positive"]) + score(batch["negative"]))))
+        objective = rank + lam * tf.add_n([tf.reduce_sum(tf.square(w)) for w in weights[::2]])
+    gradients = tape.gradient(objective, weights)
+    assert loss == pytest.approx(float(objective), rel=1e-5)
+    for after, w, g in zip(scorer.get_weights(), before, gradients):
+        np.testing.assert_allclose(after, w - lr * g.numpy(), rtol=1e-4, atol=1e-7)
