@@ -1,0 +1,94 @@
+"""The paper's protocol for one test video: segment scores spread to frames, then nMSD over
+its GIFs and AP against their union, as the Video2GIF dataset's own example evaluates.
+
+    result = evaluate_video(VideoTruth("v1", 900, [(120, 180)]), [(0, 100), (100, 200)], [0.3, 0.9])
+    result.nmsd, result.average_precision
+
+A video the protocol cannot score is excluded with its reason (counted, never dropped
+silently): no aligned GIF, no scored segment, GIFs that cover every frame.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from evaluation.metrics import average_precision, nmsd
+
+ALPHA = 0.5  # the share of a GIF the summary must recall (section 5)
+
+
+@dataclass(frozen=True)
+class VideoTruth:
+    """What users made of a test video: its aligned GIFs as [start_frame, end_frame) ranges."""
+
+    video_id: str
+    num_frames: int
+    gifs: tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True)
+class VideoResult:
+    video_id: str
+    nmsd: float
+    average_precision: float
+    frames: int
+    gifs: int
+    segments: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class Excluded(ValueError):
+    """The video cannot be scored by the protocol; the message says why."""
+
+    def __init__(self, video_id: str, reason: str):
+        super().__init__(f"{video_id}: {reason}")
+        self.video_id, self.reason = video_id, reason
+
+
+def frame_scores(num_frames: int, segments: Sequence[tuple[int, int]], scores: Sequence[float]) -> np.ndarray:
+    """Each frame gets the score of its segment (the best, where segments overlap); frames in no
+    segment get the lowest score, below every segment's."""
+    scores = np.asarray(scores, np.float64).reshape(-1)
+    if len(scores) != len(segments):
+        raise ValueError(f"{len(scores)} scores for {len(segments)} segments")
+    if not len(scores):
+        raise ValueError("no segments to spread over the frames")
+    lowest = scores.min() - 1.0
+    frames = np.full(num_frames, -np.inf)
+    for (start, end), score in zip(segments, scores):
+        window = frames[max(0, start):min(num_frames, end)]
+        np.maximum(window, score, out=window)
+    frames[np.isneginf(frames)] = lowest
+    return frames
+
+
+def gif_frames(truth: VideoTruth) -> list[np.ndarray]:
+    """One 0/1 array over the video's frames per GIF (ranges clipped to the video)."""
+    labels = []
+    for start, end in truth.gifs:
+        label = np.zeros(truth.num_frames)
+        label[max(0, start):min(truth.num_frames, end)] = 1
+        labels.append(label)
+    return labels
+
+
+def evaluate_video(truth: VideoTruth, segments: Sequence[tuple[int, int]], scores: Sequence[float],
+                   alpha: float = ALPHA) -> VideoResult:
+    """nMSD (mean over the video's GIFs) and AP (against their union) of one video; raises
+    Excluded when the protocol cannot score it."""
+    if not truth.gifs:
+        raise Excluded(truth.video_id, "no aligned GIF")
+    if not len(segments):
+        raise Excluded(truth.video_id, "no scored segment")
+    labels = [label for label in gif_frames(truth) if 0 < label.sum()]
+    if len(labels) < len(truth.gifs):
+        raise Excluded(truth.video_id, "a GIF lies outside the video's frames")
+    if any(label.all() for label in labels):
+        raise Excluded(truth.video_id, "a GIF covers every frame: nothing to rank")
+    frames = frame_scores(truth.num_frames, segments, scores)
+    return VideoResult(truth.video_id, nmsd(labels, frames, alpha), average_precision(np.max(labels, axis=0), frames),
+                       truth.num_frames, len(truth.gifs), len(segments))
