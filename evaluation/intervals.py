@@ -42,6 +42,18 @@ def mean_interval(per_video: dict[str, float], level: float = LEVEL, seed: int =
     return Estimate(float(values.mean()), float(interval.low), float(interval.high), len(values))
 
 
+def format_estimate(estimate: dict | None, percent: bool = False) -> str:
+    """An Estimate's dict as text: "0.4412 [0.4301, 0.4530]", or "44.12% [43.01, 45.30]"."""
+    if estimate is None:
+        return "n/a"
+    scale, mean = (100, "{:.2f}%") if percent else (1, "{:.4f}")
+    text = mean.format(scale * estimate["mean"])
+    if estimate["low"] is None:
+        return text
+    bound = "{:.2f}" if percent else "{:.4f}"
+    return f"{text} [{bound.format(scale * estimate['low'])}, {bound.format(scale * estimate['high'])}]"
+
+
 @dataclass(frozen=True)
 class PairedComparison:
     videos: int

@@ -29,9 +29,8 @@ from featurizer.dataset import table_store, tables
 from featurizer.dataset.dead_letter_rows import rows_for, subject
 from featurizer.dataset.table_store import Snapshot
 from featurizer.labels import popularity
-from featurizer.labels.segment_labels import (DEFAULT_MIN_ALIGNMENT_CONFIDENCE, SplitRule, label_rows, parse_ratios,
-                                              read_video_list, split_of, video_job)
-from pipelines.stage import Stage
+from featurizer.labels.segment_labels import SplitRule, label_rows, parse_ratios, read_video_list, split_of, video_job
+from pipelines.stage import GroundTruthOptions, Stage, min_alignment_confidence
 from pipelines.transforms.c3d_inference import C3DVideoHandler
 from pipelines.transforms.dead_letters import WriteDeadLetters
 from pipelines.transforms.progress import Progress
@@ -89,10 +88,6 @@ class FeaturizeOptions(PipelineOptions):
         parser.add_argument("--max-video-sec", dest="max_video_sec", type=float, default=600.0,
                             help="longer videos are not decoded but dead-lettered (too_long), so one long upload "
                                  "cannot fill a worker's disk (default: %(default)s, as the paper's collection)")
-        parser.add_argument("--min-alignment-confidence", dest="min_alignment_confidence", type=float,
-                            default=DEFAULT_MIN_ALIGNMENT_CONFIDENCE,
-                            help="labels come only from alignments at least this confident; the rest count as "
-                                 "unaligned (default: %(default)s, from bench.align_accuracy)")
         parser.add_argument("--retry-failed", dest="retry_failed", action="store_true",
                             help="decode again videos whose earlier dead letter says they cannot be used")
 
@@ -247,7 +242,7 @@ def build_pipeline(p: beam.Pipeline, opts: FeaturizeOptions, dataset: str, run_i
         gifs | "RawPopularity" >> beam.Map(lambda r: (r["source"], popularity.raw_score(r)))
         | "Scored" >> beam.Filter(lambda kv: kv[1] is not None)
         | "BySource" >> beam.GroupByKey() | "Sort" >> beam.MapTuple(lambda source, scores: (source, sorted(scores))))
-    min_confidence = opts.min_alignment_confidence
+    min_confidence = min_alignment_confidence(opts)
     jobs = (
         {"gifs": gifs | "GifsByVideo" >> beam.Map(lambda r: (r["video_sha256"], r)),
          "alignments": alignments | "AlignmentsByVideo" >> beam.Map(lambda a: (a["video_sha256"], a))}
@@ -316,6 +311,7 @@ def check_options(opts: FeaturizeOptions, dataset: str) -> None:
 
 STAGE = Stage(
     name=PIPELINE, command="gifrank featurize", options=FeaturizeOptions, build=build_pipeline, check=check_options,
+    shared_options=(GroundTruthOptions,),
     description="C3D features of every video with aligned GIFs that has none yet, and the labels of all their "
                 "segments (a Beam pipeline) -> the features and labels tables.")
 run = STAGE.run

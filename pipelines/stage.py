@@ -44,6 +44,24 @@ class DatasetOptions(PipelineOptions):
                                  "tables under ROOT/tables/ (default: %(default)s)")
 
 
+class GroundTruthOptions(PipelineOptions):
+    """Which GIFs count as where users put them: shared by the stages that label (featurize) and
+    score against them (evaluate), defined once for the same reason as DatasetOptions."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        from featurizer.labels.segment_labels import DEFAULT_MIN_ALIGNMENT_CONFIDENCE
+
+        parser.add_argument("--min-alignment-confidence", dest="min_alignment_confidence", type=float,
+                            default=DEFAULT_MIN_ALIGNMENT_CONFIDENCE,
+                            help="a GIF's span comes from its alignment only when at least this confident; the "
+                                 "rest count as unaligned (default: %(default)s, from bench.align_accuracy)")
+
+
+def min_alignment_confidence(opts: PipelineOptions) -> float:
+    return opts.view_as(GroundTruthOptions).min_alignment_confidence
+
+
 @dataclass(frozen=True)
 class StageRun:
     """What a finished run reports: its id (in its commits' transaction ids), its dataset, its counters."""
@@ -61,6 +79,7 @@ class Stage:
     options: type[PipelineOptions]
     build: Callable[[beam.Pipeline, Any, str, str], Any]
     check: Callable[[Any, str], Any] | None = None
+    shared_options: tuple[type[PipelineOptions], ...] = ()  # option classes several stages take
 
     @property
     def namespace(self) -> str:
@@ -70,8 +89,8 @@ class Stage:
         """`--help` and early errors: the shared dataset options and the stage's own."""
         parser = argparse.ArgumentParser(prog=self.command, description=self.description,
                                          epilog=BEAM_OPTIONS_EPILOG)
-        DatasetOptions._add_argparse_args(parser)
-        self.options._add_argparse_args(parser)
+        for options in (DatasetOptions, *self.shared_options, self.options):
+            options._add_argparse_args(parser)
         return parser
 
     def run(self, argv=None, save_main_session: bool = True) -> StageRun:

@@ -49,3 +49,60 @@ def export_model(scorer, arch: Architecture, job: JobDir) -> None:
         with open(keras_file, "rb") as f:
             JobDir.write_bytes(job.keras_file, "", f.read())
         JobDir.upload_tree(saved, job.model)
+
+
+class Ranker:
+    """An exported ranker, loaded: `score(features[, context])` -> a score per segment.
+
+    Loaded with tf.saved_model.load (Keras 3's load_model refuses SavedModel folders), from a
+    local folder or gs:// (copied to local disk first: TensorFlow's gs:// cannot reach an emulator).
+    """
+
+    def __init__(self, uri: str):
+        import pyarrow.fs as pafs
+        import tensorflow as tf
+
+        from featurizer.dataset.storage import DatasetRoot
+
+        self.uri = uri
+        source = DatasetRoot.open(uri)
+        if not source.exists("saved_model.pb"):
+            raise FileNotFoundError(f"{uri}: no SavedModel here (an exported model folder holds saved_model.pb; "
+                                    "gifrank train writes it to JOB/model)")
+        self._local = tempfile.TemporaryDirectory(prefix="gifrank-ranker-")
+        if source.fs.type_name == "local":
+            path = source.path
+        else:
+            path = self._local.name
+            pafs.copy_files(source.path, path, source_filesystem=source.fs, destination_filesystem=pafs.LocalFileSystem())
+        self._serve = tf.saved_model.load(path).signatures["serving_default"]
+        inputs = self._serve.structured_input_signature[1]
+        if "features" not in inputs or "score" not in self._serve.structured_outputs:
+            raise ValueError(f"{uri}: serving_default takes {sorted(inputs)} and returns "
+                             f"{sorted(self._serve.structured_outputs)}, not features -> score")
+        self.feature_dim = int(inputs["features"].shape[-1])
+        self.context_dim = int(inputs["context"].shape[-1]) if "context" in inputs else 0
+
+    def widths(self) -> tuple[int, int]:
+        """(feature width, context width; 0 without context): a method, so shared proxies of the model have it."""
+        return self.feature_dim, self.context_dim
+
+    def score(self, features, context=None, batch: int = 4096):
+        import numpy as np
+        import tensorflow as tf
+
+        features = np.asarray(features, np.float32)
+        if features.ndim != 2 or features.shape[1] != self.feature_dim:
+            raise ValueError(f"{self.uri} scores {self.feature_dim}-d features, not {features.shape[1:]}")
+        if self.context_dim:
+            if context is None or np.shape(context)[1:] != (self.context_dim,):
+                raise ValueError(f"{self.uri} also takes {self.context_dim}-d context per segment "
+                                 f"(gifrank train --context), not {None if context is None else np.shape(context)[1:]}")
+            context = np.asarray(context, np.float32)
+        scores = []
+        for start in range(0, len(features), batch):
+            inputs = {"features": tf.constant(features[start:start + batch])}
+            if self.context_dim:
+                inputs["context"] = tf.constant(context[start:start + batch])
+            scores.append(self._serve(**inputs)["score"].numpy())
+        return np.concatenate(scores) if scores else np.zeros(0, np.float32)

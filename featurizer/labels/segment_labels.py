@@ -118,7 +118,7 @@ def _context_tags(gifs: Sequence[dict]) -> dict:
     return {"tags": gif_tags, "tags_from": "gifs" if gif_tags else "none"}
 
 
-def _span_frames(span: dict, fps: float) -> tuple[int, int]:
+def span_frames(span: dict, fps: float) -> tuple[int, int]:
     if "start_frame" in span:
         return span["start_frame"], span["end_frame"]
     return round(span["start_sec"] * fps), round(span["end_sec"] * fps)
@@ -137,7 +137,7 @@ def label_rows(job: dict, boundaries: Sequence[dict], scores_by_source: dict[str
         return [], stats
     fps = boundaries[0]["fps"]
     spans = {s["gif_id"]: s for s in job["spans"]}
-    gif_spans = [GifSpan(g, *_span_frames(s, fps), popularity.normalised(s["raw"], scores_by_source.get(s["source"], ())))
+    gif_spans = [GifSpan(g, *span_frames(s, fps), popularity.normalised(s["raw"], scores_by_source.get(s["source"], ())))
                  for g, s in sorted(spans.items())]
     segments = [Segment(b["segment_index"], b["start_frame"], b["end_frame"]) for b in boundaries]
     labelled = label_segments(segments, gif_spans)

@@ -1,0 +1,72 @@
+"""gifrank evaluate (a DirectRunner pipeline with RunInference) against evaluation in this process."""
+import json
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from evaluation.evaluate import evaluate_in_process
+from evaluation.videos import ChosenVideos
+from pipelines import evaluate
+from tests.eval_dataset import build_dataset, export_ranker
+from trainer.export import Ranker
+
+pytestmark = pytest.mark.timeout(600)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    root = tmp_path_factory.mktemp("eval") / "data"
+    info = build_dataset(root)
+    return str(root), info
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    return export_ranker(tmp_path_factory.mktemp("job"))
+
+
+def test_the_pipeline_gives_the_in_process_numbers_and_counts_every_video(dataset, model, tmp_path):
+    root, info = dataset
+    out = tmp_path / "eval"
+    evaluate.run(["--dataset", root, "--model", model, "--out", str(out)], save_main_session=False)
+    metrics = json.loads((out / "metrics.json").read_text())
+    results, excluded = evaluate_in_process(Ranker(model), root, ChosenVideos.of(root))
+    assert metrics["videos"] + metrics["videos_excluded"] == info["test_videos"]
+    assert metrics["excluded_by_reason"] == {"no aligned GIF": 1, "no features": 1}
+    assert sorted((e["video_id"], e["reason"]) for e in metrics["excluded"]) == sorted(excluded)
+    per_video = pq.read_table(out / "per_video.parquet").to_pylist()
+    assert [r["video_id"] for r in per_video] == sorted(r.video_id for r in results)
+    for row, result in zip(per_video, sorted(results, key=lambda r: r.video_id)):
+        assert row["nmsd"] == pytest.approx(result.nmsd, abs=1e-12)
+        assert row["average_precision"] == pytest.approx(result.average_precision, abs=1e-12)
+    assert metrics["nmsd"]["mean"] == pytest.approx(np.mean([r.nmsd for r in results]), abs=1e-12)
+    assert metrics["nmsd"]["low"] <= metrics["nmsd"]["mean"] <= metrics["nmsd"]["high"]
+
+
+def test_a_model_of_another_width_is_a_clear_error(tmp_path):
+    ranker = Ranker(export_ranker(tmp_path / "job"))
+    with pytest.raises(ValueError, match="scores 4096-d features, not \\(100,\\)"):
+        ranker.score(np.zeros((3, 100), np.float32))
+    with pytest.raises(FileNotFoundError, match="no SavedModel"):
+        Ranker(str(tmp_path))
+
+
+def test_compare_puts_runs_side_by_side_with_a_paired_test(dataset, model, tmp_path, capsys):
+    from pipelines.cli import main
+
+    root, _ = dataset
+    other = export_ranker(tmp_path / "other-job", seed=5)
+    for name, ranker in (("first", model), ("second", other)):
+        assert main(["evaluate", "--dataset", root, "--model", ranker, "--out", str(tmp_path / name)]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", "--compare", str(tmp_path / "first"), str(tmp_path / "second"),
+                 "--out", str(tmp_path / "table")]) == 0
+    printed = capsys.readouterr().out
+    lines = printed.splitlines()
+    assert lines[0].startswith("| Method | nMSD ↓ | mAP ↑") and len(lines) == 4
+    first = json.loads((tmp_path / "first" / "metrics.json").read_text())
+    assert lines[2].startswith(f"| first | {100 * first['nmsd']['mean']:.2f}% [")
+    assert "p = " in lines[3] and "5 videos" in lines[3]
+    assert (tmp_path / "table" / "compare.md").read_text() == printed
+    assert (tmp_path / "table" / "compare.csv").read_text().splitlines()[0] == "method,nmsd,map,videos,vs_first"
