@@ -39,7 +39,8 @@ class EvaluateOptions(PipelineOptions):
     @classmethod
     def _add_argparse_args(cls, parser):
         parser.add_argument("--model", help="the exported ranker: JOB/model of gifrank train, or gifrank "
-                                             "import-ranker's output (a path or gs:// URI)")
+                                             "import-ranker's output (a path or gs:// URI); random[:SEED] for "
+                                             "chance level")
         parser.add_argument("--out", help="where per_video.parquet and metrics.json go (a folder or gs:// URI)")
         parser.add_argument("--split", default="test", help="the split evaluated (default: %(default)s)")
         parser.add_argument("--test-set", dest="test_set", metavar="FILE",

@@ -4,7 +4,8 @@ Builds (or reuses) the demo world under DATA/world, serves it as a GIF website o
 loopback, and runs every stage built so far on it with DirectRunner: scrape, align,
 featurize (C3D on the CPU with random weights unless --c3d-weights is given, with
 the CPU knobs --fps and --no-mirror), then trains the ranker on the labelled segments
-and scores its validation videos. Prints where the results are, and the ranker's figure.
+scores its validation videos, and evaluates it against random scores on the test videos
+(nMSD, mAP). Prints where the results are, and the figures.
 """
 from __future__ import annotations
 
@@ -75,7 +76,8 @@ def main(argv=None) -> int:
     featurize.run(featurize_args)
     feature_set = featurize.feature_set_of(featurize_args)
     ranker = train(args.data, feature_set, args.train_epochs)
-    print_summary(args.data, world_root, feature_set, ranker)
+    table = evaluate_on_test(args.data, feature_set, ranker["job_dir"])
+    print_summary(args.data, world_root, feature_set, ranker, table)
     return 0
 
 
@@ -107,6 +109,23 @@ def train(data: str, feature_set: tuple[str, str], epochs: int) -> dict:
             "interval": bootstrap_interval(per_video, seed=0)}
 
 
+def evaluate_on_test(data: str, feature_set: tuple[str, str], job_dir: str) -> dict:
+    """gifrank evaluate of the trained ranker and of random scores on the test videos, and the two
+    side by side (gifrank evaluate --compare)."""
+    from evaluation.compare import comparison_rows, markdown
+    from pipelines import evaluate
+
+    segmenter, extractor = feature_set
+    root = DatasetRoot.open(data)
+    runs = {"adaptive Huber (demo)": (f"{job_dir}/model", root.uri_of("evaluations", os.path.basename(job_dir))),
+            "random": ("random:0", root.uri_of("evaluations", "random"))}
+    for model, out in runs.values():
+        evaluate.run(["--dataset", data, "--model", model, "--out", out, "--split", "test", "--segmenter", segmenter,
+                      "--feature-extractor", extractor, "--runner", "DirectRunner"])
+    rows = comparison_rows([out for _, out in runs.values()], list(runs))
+    return {"table": markdown(rows), "runs": {name: out for name, (_, out) in runs.items()}}
+
+
 def _drop_tables_of_old_layout(data: str) -> None:
     """A demo dataset made before tables were Delta tables: its tables are remade (blobs and world kept)."""
     root = DatasetRoot.open(data)
@@ -128,7 +147,7 @@ def _start_site(world_root, private_gif_ids, port: int) -> DemoSite:
 
 
 def print_summary(data: str, world_root: str, feature_set: tuple[str, str] | None = None, ranker: dict | None = None,
-                  out=sys.stdout) -> None:
+                  evaluation: dict | None = None, out=sys.stdout) -> None:
     """Where the results are; the training view of `feature_set` (segmenter, extractor; default: the only one)."""
     root = DatasetRoot.open(data)
     gifs = table_store.read_table(root, tables.GIFS, columns=["video_id"])
@@ -171,3 +190,8 @@ def print_summary(data: str, world_root: str, feature_set: tuple[str, str] | Non
         print(f"ranker:      val pairwise accuracy {figure} ({ranker['val_pairs']} pairs, "
               f"{ranker['val_videos']} videos{span}; random is 0.5)\n"
               f"    {ranker['job_dir']}/model (SavedModel), model.keras, logs/ (TensorBoard)", file=out)
+    if evaluation:
+        print("test videos (gifrank evaluate; nMSD lower is better, mAP higher):", file=out)
+        print("    " + evaluation["table"].rstrip("\n").replace("\n", "\n    "), file=out)
+        for name, where in evaluation["runs"].items():
+            print(f"    {name}: {where}/metrics.json, per_video.parquet", file=out)

@@ -22,9 +22,9 @@ class RankerHandler(ModelHandler[dict, PredictionResult, Any]):
         self._videos_per_batch = max(1, videos_per_batch)
 
     def load_model(self):
-        from trainer.export import Ranker  # lazy: TensorFlow only where the model runs
+        from evaluation.baselines import open_scorer
 
-        return Ranker(self._model_uri)
+        return open_scorer(self._model_uri)
 
     def run_inference(self, batch: Sequence[dict], model, inference_args=None) -> Iterable[PredictionResult]:
         sizes = [len(e["features"]) for e in batch]

@@ -44,6 +44,19 @@ def test_the_pipeline_gives_the_in_process_numbers_and_counts_every_video(datase
     assert metrics["nmsd"]["low"] <= metrics["nmsd"]["mean"] <= metrics["nmsd"]["high"]
 
 
+def test_random_scores_depend_on_the_segment_and_seed_alone():
+    from evaluation.baselines import open_scorer
+
+    rng = np.random.default_rng(0)
+    features = rng.uniform(0, 1, (6, 4096)).astype(np.float32)
+    scores = open_scorer("random:3").score(features)
+    assert scores.shape == (6,) and ((0 <= scores) & (scores < 1)).all() and len(set(scores.tolist())) == 6
+    assert open_scorer("random:3").score(features[::-1]).tolist() == scores[::-1].tolist()  # order-free
+    assert open_scorer("random:4").score(features).tolist() != scores.tolist()
+    with pytest.raises(ValueError, match="integer seed"):
+        open_scorer("random:x")
+
+
 def test_a_model_of_another_width_is_a_clear_error(tmp_path):
     ranker = Ranker(export_ranker(tmp_path / "job"))
     with pytest.raises(ValueError, match="scores 4096-d features, not \\(100,\\)"):
