@@ -56,11 +56,12 @@ class EvaluateOptions(PipelineOptions):
 
 
 class _ReadVideo(beam.DoFn):
-    """(video_sha256, its labels rows) -> (video_sha256, (VideoSegments, model inputs)), or an exclusion."""
+    """(video_sha256, its labels rows) -> (video_sha256, {"features", "context", "segments"}), or an exclusion."""
 
     def __init__(self, dataset: str, chosen: ChosenVideos):
         self._dataset, self._chosen = dataset, chosen
         self._videos = Metrics.counter(NAMESPACE, "videos_chosen")
+        self._excluded = Metrics.counter(NAMESPACE, "videos_excluded")
 
     def process(self, keyed):
         sha, rows = keyed
@@ -69,12 +70,13 @@ class _ReadVideo(beam.DoFn):
         try:
             segments = read_segments(self._dataset, self._chosen, rows)
         except NoFeatures:
-            yield beam.pvalue.TaggedOutput("excluded", (rows[0]["video_id"], "no features"))
-            return
-        if not segments.bounds:
-            yield beam.pvalue.TaggedOutput("excluded", (segments.video_id, "no scored segment"))
-            return
-        yield sha, {"features": segments.features, "context": segments.context, "segments": segments}
+            segments = None
+        if segments is None or not segments.bounds:
+            reason = "no features" if segments is None else "no scored segment"
+            self._excluded.inc()
+            yield beam.pvalue.TaggedOutput("excluded", (rows[0]["video_id"], reason))
+        else:
+            yield sha, {"features": segments.features, "context": segments.context, "segments": segments}
 
 
 class _Evaluate(beam.DoFn):
@@ -88,16 +90,15 @@ class _Evaluate(beam.DoFn):
     def process(self, keyed):
         _sha, grouped = keyed
         scored, jobs = list(grouped["scored"]), list(grouped["jobs"])
-        if not scored:
-            return  # not chosen, or excluded when read
-        result = scored[0]
-        segments = result.example["segments"]
-        try:
-            yield scored_video(segments, result.inference, jobs[0] if jobs else None, self._alpha)
-            self._results.inc()
-        except Excluded as exc:
-            self._excluded.inc()
-            yield beam.pvalue.TaggedOutput("excluded", (exc.video_id, exc.reason))
+        for result in scored[:1]:  # none: the video was not chosen, or was excluded when read
+            try:
+                outcome = scored_video(result.example["segments"], result.inference, jobs[0] if jobs else None,
+                                       self._alpha)
+                self._results.inc()
+            except Excluded as exc:
+                self._excluded.inc()
+                outcome = beam.pvalue.TaggedOutput("excluded", (exc.video_id, exc.reason))
+            yield outcome
 
 
 def _write(_, results, excluded, out: str, info: dict, seed: int):

@@ -83,3 +83,11 @@ def test_compare_puts_runs_side_by_side_with_a_paired_test(dataset, model, tmp_p
     assert "p = " in lines[3] and "5 videos" in lines[3]
     assert (tmp_path / "table" / "compare.md").read_text() == printed
     assert (tmp_path / "table" / "compare.csv").read_text().splitlines()[0] == "method,nmsd,map,videos,vs_first"
+
+
+def test_the_counters_add_up(dataset, model, tmp_path):
+    root, info = dataset
+    run = evaluate.run(["--dataset", root, "--model", model, "--out", str(tmp_path / "eval")], save_main_session=False)
+    counters = run.counters
+    assert counters["videos_chosen"] == info["test_videos"]
+    assert counters["videos_evaluated"] + counters["videos_excluded"] == counters["videos_chosen"]
