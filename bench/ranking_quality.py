@@ -31,6 +31,8 @@ def parse_args(argv=None):
     parser.add_argument("--videos", type=int, default=300)
     parser.add_argument("--epochs", type=int, default=25)
     parser.add_argument("--positives", type=int, default=2, help="GIFs per video")
+    parser.add_argument("--quality-shape", choices=("bump", "saddle"), default="bump",
+                        help="the hidden quality (trainer.synthetic): saddle is not linear in the features")
     parser.add_argument("--outlier-share", type=float, default=0.3)
     parser.add_argument("--outlier-pool", type=float, default=0.5, help="outliers come from this share of the worst")
     parser.add_argument("--losses", nargs="+", default=list(LOSSES))
@@ -89,6 +91,7 @@ def run(args) -> dict:
         for seed in args.seeds:
             segments = os.path.join(work, f"segments-{seed}.parquet")
             SyntheticSegments(videos=args.videos, positives_per_video=args.positives, outlier_share=args.outlier_share,
+                              quality_shape=args.quality_shape,
                               outlier_pool=args.outlier_pool, seed=seed).write(segments)
             result = {"seed": seed, "linear_ridge": ridge_ranker_accuracy(SegmentSource.open(segments=segments))}
             for loss in args.losses:
@@ -98,7 +101,8 @@ def run(args) -> dict:
     summary = {m: {"test_mean": statistics.mean(r[m]["test"] for r in per_seed),
                    "test_min": min(r[m]["test"] for r in per_seed),
                    "test_max": max(r[m]["test"] for r in per_seed)} for m in methods}
-    return {"videos": args.videos, "positives_per_video": args.positives, "epochs": args.epochs, "outlier_share": args.outlier_share,
+    return {"videos": args.videos, "positives_per_video": args.positives, "quality_shape": args.quality_shape,
+            "epochs": args.epochs, "outlier_share": args.outlier_share,
             "outlier_pool": args.outlier_pool, "seeds": args.seeds,
             "test_pairwise_accuracy": summary, "per_seed": per_seed}
 

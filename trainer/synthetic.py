@@ -3,10 +3,12 @@
 A hidden quality per segment drives fc6-like features (non-negative, 4096-d, sparse)
 through a low-dimensional latent plus noise:
 
-    z ~ N(0, I_latent);  quality = -|z[:k] - c|^2;  features = relu(scale * (z W + noise * e))
+    z ~ N(0, I_latent);  features = relu(scale * (z W + noise * e))
+    quality = -|z[:k] - c|^2   (shape "bump": good segments lie near a prototype c)
+    quality = z[0] z[1]        (shape "saddle": good where two latent factors agree in sign)
 
-Good segments lie near a prototype c in a few latent directions: a bump, which no linear
-function of the features ranks well, and a small network can.
+A bump is nearly linear in the ReLU features (a linear ranker does well on it); a saddle is
+not, and a small network ranks it better than any linear function of the features.
 
 Users make GIFs of each training (and val) video's best segments, but a share of their
 GIFs are outliers: random segments among the worst `outlier_pool` of the video, with low
@@ -20,6 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from featurizer.dataset import tables
+
+
+QUALITY_SHAPES = ("bump", "saddle")
 
 
 @dataclass(frozen=True)
@@ -37,9 +42,12 @@ class SyntheticSegments:
     split_shares: tuple[float, float, float] = (0.6, 0.2, 0.2)  # train, val, test, by video
     context_dim: int = 8
     quality_dims: int = 3  # k: the latent directions the quality bump lies in
+    quality_shape: str = "bump"  # bump | saddle
     seed: int = 0
 
     def rows(self) -> list[dict]:
+        if self.quality_shape not in QUALITY_SHAPES:
+            raise ValueError(f"quality_shape must be one of {', '.join(QUALITY_SHAPES)}, not {self.quality_shape!r}")
         rng = np.random.default_rng(self.seed)
         projection = np.abs(rng.standard_normal((self.latent_dim, self.feature_dim))).astype(np.float32)
         projection *= rng.random((1, self.feature_dim)) < 0.3  # sparse, as fc6 after ReLU
@@ -50,7 +58,8 @@ class SyntheticSegments:
             split = "train" if v < bounds[0] else "val" if v < bounds[1] else "test"
             n = int(rng.integers(self.segments_per_video[0], self.segments_per_video[1] + 1))
             latent = rng.standard_normal((n, self.latent_dim))
-            quality = -np.square(latent[:, :self.quality_dims] - prototype).sum(axis=1)
+            quality = (latent[:, 0] * latent[:, 1] if self.quality_shape == "saddle"
+                       else -np.square(latent[:, :self.quality_dims] - prototype).sum(axis=1))
             signal = latent @ projection
             features = np.maximum(0.0, signal + self.noise * rng.standard_normal(signal.shape) * projection.std())
             features = (features / max(1e-6, features.std())).astype(np.float32)
