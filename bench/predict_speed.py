@@ -46,16 +46,16 @@ def looped_video(source: str, seconds: float, path: str) -> str:
 def loop_jumps(world, featurizer) -> dict:
     """The picked loop's jump against the naive one, over every segment of the world's videos."""
     from featurizer.c3d.video_features import LocalVideo
+    from featurizer.gifs.best import segment_frames
     from featurizer.gifs.loops import seamless_loop
     from featurizer.gifs.writer import frame_step
-    from pipelines.commands.predict import _segment_frames
 
     picked, naive = [], []
     for video in world.videos:
         path = str(world.video_path(video["video_id"]))
         [result] = featurizer.featurize([LocalVideo(path)])
         step = frame_step(result.fps)
-        for frames in _segment_frames(path, result.segments, step).values():
+        for frames in segment_frames(path, result.segments, step).values():
             loop = seamless_loop(frames)
             picked.append(loop.jump)
             naive.append(loop.naive_jump)

@@ -44,16 +44,7 @@ class ChosenVideos:
         labels = table_store.snapshot(root, tables.LABELS)
         if labels.version is None:
             raise ValueError(f"{dataset}: no labels table yet; run gifrank featurize first")
-        features = table_store.snapshot(root, tables.FEATURES)
-        sets = [s for s in feature_sets(root, features).values()
-                if segmenter in (None, s[0]) and feature_extractor in (None, s[1])]
-        if len(sets) != 1:
-            named = ", ".join(sorted(f"{s} / {e}" for s, e in feature_sets(root, features).values())) or "none"
-            raise ValueError(f"{dataset}: {'no' if not sets else 'more than one'} feature set matches; give "
-                             f"--segmenter and --feature-extractor (the table has: {named})")
-        [(chosen_segmenter, extractor)] = sets
-        files = {sha: f.path for sha, f in tables.features_files_of(features.files, chosen_segmenter,
-                                                                     extractor).items()}
+        chosen_segmenter, extractor, files = feature_set_files(dataset, segmenter, feature_extractor)
         return cls(chosen_segmenter, extractor, files, None if test_set is not None else split,
                    frozenset(test_set) if test_set is not None else None, labels.version)
 
@@ -62,6 +53,22 @@ class ChosenVideos:
         if row["segmenter"] != self.segmenter:
             return False
         return row["video_id"] in self.test_set if self.test_set is not None else row["split"] == self.split
+
+
+def feature_set_files(dataset: str, segmenter: str | None = None,
+                      feature_extractor: str | None = None) -> tuple[str, str, dict[str, str]]:
+    """(segmenter, extractor, {video_sha256: features file}) of the one feature set the names pick."""
+    root = DatasetRoot.open(dataset)
+    features = table_store.snapshot(root, tables.FEATURES)
+    every = feature_sets(root, features).values()
+    sets = [s for s in every if segmenter in (None, s[0]) and feature_extractor in (None, s[1])]
+    if len(sets) != 1:
+        named = ", ".join(sorted(f"{s} / {e}" for s, e in every)) or "none"
+        raise ValueError(f"{dataset}: {'no' if not sets else 'more than one'} feature set matches; give "
+                         f"--segmenter and --feature-extractor (the table has: {named})")
+    [(chosen_segmenter, extractor)] = sets
+    files = tables.features_files_of(features.files, chosen_segmenter, extractor)
+    return chosen_segmenter, extractor, {sha: f.path for sha, f in files.items()}
 
 
 @dataclass(frozen=True)

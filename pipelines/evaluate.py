@@ -26,7 +26,7 @@ from evaluation.protocol import ALPHA, Excluded
 from evaluation.videos import LABEL_COLUMNS, ChosenVideos, NoFeatures, read_segments
 from featurizer.dataset import tables
 from featurizer.labels.segment_labels import read_video_list, video_job
-from pipelines.stage import GroundTruthOptions, Stage, min_alignment_confidence
+from pipelines.stage import FeatureSetOptions, GroundTruthOptions, RankerRunOptions, Stage, min_alignment_confidence
 from pipelines.transforms.ranker_inference import RankerHandler
 from pipelines.transforms.table_io import ReadTable, table_snapshots
 
@@ -38,17 +38,10 @@ NAMESPACE = f"gifrank.{PIPELINE}"
 class EvaluateOptions(PipelineOptions):
     @classmethod
     def _add_argparse_args(cls, parser):
-        parser.add_argument("--model", help="the exported ranker: JOB/model of gifrank train, or gifrank "
-                                             "import-ranker's output (a path or gs:// URI); random[:SEED] for "
-                                             "chance level")
-        parser.add_argument("--out", help="where per_video.parquet and metrics.json go (a folder or gs:// URI)")
         parser.add_argument("--split", default="test", help="the split evaluated (default: %(default)s)")
         parser.add_argument("--test-set", dest="test_set", metavar="FILE",
                             help="evaluate the videos this file lists (one id a line: the Video2GIF dataset's "
                                  "testset.txt) instead of --split")
-        parser.add_argument("--segmenter", help="the feature set's segmenter, when the dataset holds several")
-        parser.add_argument("--feature-extractor", dest="feature_extractor",
-                            help="the feature set's extractor, when the dataset holds several")
         parser.add_argument("--alpha", type=float, default=ALPHA,
                             help="nMSD's recall of each GIF (default: %(default)s, as the paper)")
         parser.add_argument("--bootstrap-seed", dest="bootstrap_seed", type=int, default=0,
@@ -110,14 +103,16 @@ def _write(_, results, excluded, out: str, info: dict, seed: int):
 
 def chosen_videos(opts: EvaluateOptions, dataset: str) -> ChosenVideos:
     test_set = read_video_list(opts.test_set) if opts.test_set else None
-    return ChosenVideos.of(dataset, opts.split, test_set, opts.segmenter, opts.feature_extractor)
+    features = opts.view_as(FeatureSetOptions)
+    return ChosenVideos.of(dataset, opts.split, test_set, features.segmenter, features.feature_extractor)
 
 
 def build_pipeline(p: beam.Pipeline, opts: EvaluateOptions, dataset: str, run_id: str):
     chosen = chosen_videos(opts, dataset)
+    run = opts.view_as(RankerRunOptions)
     snapshots = table_snapshots(dataset, (tables.GIFS, tables.ALIGNMENTS, tables.LABELS))
     min_confidence = min_alignment_confidence(opts)
-    info = {"model": opts.model, "dataset": dataset, "run_id": run_id, "alpha": opts.alpha,
+    info = {"model": run.model, "dataset": dataset, "run_id": run_id, "alpha": opts.alpha,
             "split": chosen.split, "test_set": opts.test_set, "segmenter": chosen.segmenter,
             "feature_extractor": chosen.feature_extractor, "min_alignment_confidence": min_confidence,
             "tables_read": {name: s.version for name, s in snapshots.items()}}
@@ -127,7 +122,7 @@ def build_pipeline(p: beam.Pipeline, opts: EvaluateOptions, dataset: str, run_id
                   | "Chosen" >> beam.Filter(chosen.wants)
                   | "LabelsByVideo" >> beam.Map(lambda r: (r["video_sha256"], r)) | "GroupLabels" >> beam.GroupByKey())
     read = label_rows | "ReadVideos" >> beam.ParDo(_ReadVideo(dataset, chosen)).with_outputs("excluded", main="videos")
-    scored = read.videos | "Score" >> RunInference(KeyedModelHandler(RankerHandler(opts.model)))
+    scored = read.videos | "Score" >> RunInference(KeyedModelHandler(RankerHandler(run.model)))
     gifs = p | "ReadGifs" >> ReadTable(dataset, tables.GIFS, snapshots[tables.GIFS.name])
     alignments = p | "ReadAlignments" >> ReadTable(dataset, tables.ALIGNMENTS, snapshots[tables.ALIGNMENTS.name])
     jobs = ({"gifs": gifs | "GifsByVideo" >> beam.Map(lambda r: (r["video_sha256"], r)),
@@ -141,13 +136,14 @@ def build_pipeline(p: beam.Pipeline, opts: EvaluateOptions, dataset: str, run_id
     excluded = (read.excluded, evaluated.excluded) | "AllExcluded" >> beam.Flatten()
     return (p | "Once" >> beam.Create([None])
             | "WriteOutputs" >> beam.FlatMap(_write, beam.pvalue.AsList(evaluated.results),
-                                             beam.pvalue.AsList(excluded), opts.out, info, opts.bootstrap_seed))
+                                             beam.pvalue.AsList(excluded), run.out, info, opts.bootstrap_seed))
 
 
 def check_options(opts: EvaluateOptions, dataset: str) -> None:
-    if not opts.model:
+    run = opts.view_as(RankerRunOptions)
+    if not run.model:
         raise ValueError("--model is required: the exported ranker (JOB/model)")
-    if not opts.out:
+    if not run.out:
         raise ValueError("--out is required: where per_video.parquet and metrics.json go")
     if not 0 < opts.alpha <= 1:
         raise ValueError(f"--alpha must be in (0, 1], not {opts.alpha}")
@@ -155,7 +151,7 @@ def check_options(opts: EvaluateOptions, dataset: str) -> None:
 
 STAGE = Stage(
     name=PIPELINE, command="gifrank evaluate", options=EvaluateOptions, build=build_pipeline, check=check_options,
-    shared_options=(GroundTruthOptions,),
+    shared_options=(GroundTruthOptions, FeatureSetOptions, RankerRunOptions),
     description="Scores a ranker on a dataset's test videos (a Beam pipeline): nMSD and mAP as the paper, per "
                 "video and overall with intervals -> OUT/per_video.parquet, OUT/metrics.json. "
                 "gifrank evaluate --compare RUN [RUN ...] [--names ...] [--out DIR] puts runs side by side "

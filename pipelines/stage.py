@@ -58,6 +58,27 @@ class GroundTruthOptions(PipelineOptions):
                                  "rest count as unaligned (default: %(default)s, from bench.align_accuracy)")
 
 
+class FeatureSetOptions(PipelineOptions):
+    """Which features a stage reads, when the dataset holds several sets (evaluate, predict)."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        parser.add_argument("--segmenter", help="the feature set's segmenter, when the dataset holds several")
+        parser.add_argument("--feature-extractor", dest="feature_extractor",
+                            help="the feature set's extractor, when the dataset holds several")
+
+
+class RankerRunOptions(PipelineOptions):
+    """The ranker a stage runs and where its outputs go (evaluate, predict)."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        parser.add_argument("--model", help="the exported ranker: JOB/model of gifrank train, or gifrank "
+                                             "import-ranker's output (a path or gs:// URI); random[:SEED] for "
+                                             "chance level")
+        parser.add_argument("--out", help="where the run's outputs go (a folder or gs:// URI)")
+
+
 def min_alignment_confidence(opts: PipelineOptions) -> float:
     return opts.view_as(GroundTruthOptions).min_alignment_confidence
 

@@ -24,7 +24,7 @@ def frame_step(video_fps: float) -> int:
 def gif_size(width: int, height: int) -> tuple[int, int]:
     """At most MAX_WIDTH wide, the aspect kept, even sides."""
     scale = min(1.0, MAX_WIDTH / width)
-    return max(2, int(round(width * scale / 2)) * 2), max(2, int(round(height * scale / 2)) * 2)
+    return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
 
 
 def write_gif(frames: np.ndarray, fps: float, path: str) -> None:

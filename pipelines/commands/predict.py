@@ -2,6 +2,7 @@
 
     gifrank predict VIDEO [VIDEO ...] --model JOB/model [--top 3] [--out gifs/]
         [--c3d-weights c3d.pkl --c3d-mean mean.npy] [--fps 8] [--snippet-stride 16] [--no-mirror]
+    gifrank predict --dataset ROOT --model JOB/model --out gifs/ [Beam options]   (pipelines.predict)
 
 Each video is decoded once into shots and segments and featurized with C3D (the featurize
 pipeline's path, featurizer.c3d.video_features); the ranker scores its segments; the top K
@@ -24,8 +25,7 @@ import time
 import numpy as np
 
 from featurizer.c3d.video_features import FeatureSettings, LocalVideo, VideoFailure
-from featurizer.gifs.loops import seamless_loop
-from featurizer.gifs.writer import frame_step, write_gif
+from featurizer.gifs.best import write_best_gifs
 
 LOG = logging.getLogger("gifrank")
 
@@ -47,6 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    argv = list(argv or [])
+    if any(a == "--dataset" or a.startswith("--dataset=") for a in argv):  # a catalogue: the Beam pipeline
+        from pipelines.predict import run
+
+        run(argv)
+        return 0
     args = build_parser().parse_args(argv)
     if args.top < 1:
         raise ValueError("--top must be at least 1")
@@ -79,52 +85,16 @@ def predict_video(path: str, featurizer, ranker, top: int, out: str) -> dict:
     [result] = featurizer.featurize([LocalVideo(path)])
     if isinstance(result, VideoFailure):
         raise ValueError(f"{path}: {result.message} ({result.kind})")
-    usable = np.flatnonzero(result.snippets > 0)
-    if not len(usable):
+    usable = np.flatnonzero(result.snippets > 0).tolist()
+    if not usable:
         raise ValueError(f"{path}: no segment keeps a C3D snippet at these settings")
-    scores = np.asarray(ranker.score(result.features[usable]), np.float64)
-    chosen = usable[np.argsort(-scores, kind="stable")[:top]]
-    score_of = dict(zip(usable.tolist(), scores.tolist()))
-    step = frame_step(result.fps)
-    frames = _segment_frames(path, [result.segments[i] for i in chosen], step)
+    scores = ranker.score(result.features[usable])
     folder = os.path.join(out, os.path.splitext(os.path.basename(path))[0])
-    os.makedirs(folder, exist_ok=True)
-    gifs = []
-    for rank, index in enumerate(chosen.tolist(), 1):
-        segment = result.segments[index]
-        picked = frames[segment.index]
-        loop = seamless_loop(picked)
-        name = f"gif-{rank}.gif"
-        write_gif(picked[loop.start:loop.stop], result.fps / step, os.path.join(folder, name))
-        start_frame = segment.start_frame + loop.start * step
-        end_frame = min(segment.end_frame, segment.start_frame + loop.stop * step)
-        segment_start, segment_end = result.seconds[index]
-        gifs.append({"rank": rank, "gif": name, "score": score_of[index], "segment_index": segment.index,
-                     "start_sec": start_frame / result.fps, "end_sec": end_frame / result.fps,
-                     "segment_start_sec": segment_start, "segment_end_sec": segment_end,
-                     "loop_jump": loop.jump, "naive_loop_jump": loop.naive_jump})
+    gifs = write_best_gifs(path, result.fps, [result.segments[i] for i in usable],
+                           [result.seconds[i] for i in usable], scores, top, folder)
     predictions = {"video": os.path.abspath(path), "model": ranker.uri, "fps": result.fps,
                    "num_frames": result.num_frames, "segments": len(result.segments), "gifs": gifs,
                    "folder": folder}
     with open(os.path.join(folder, "predictions.json"), "w") as f:
         json.dump(predictions, f, indent=2)
     return predictions
-
-
-def _segment_frames(path: str, segments, step: int) -> dict[int, np.ndarray]:
-    """Segment index -> its frames (every `step`-th, RGB), from one more decode of the video."""
-    from featurizer.media.video import iter_video_frames
-
-    wanted = {}
-    for segment in segments:
-        for frame in range(segment.start_frame, segment.end_frame, step):
-            wanted.setdefault(frame, []).append(segment.index)
-    collected: dict[int, list[np.ndarray]] = {s.index: [] for s in segments}
-    last = max(wanted)
-    for batch in iter_video_frames(path, gray=False, batch_size=64):
-        for picture, index in zip(batch.frames, batch.indices.tolist()):
-            for owner in wanted.get(index, ()):
-                collected[owner].append(picture)
-        if batch.indices[-1] >= last:
-            break
-    return {index: np.stack(pictures) for index, pictures in collected.items() if pictures}

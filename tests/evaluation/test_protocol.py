@@ -1,5 +1,4 @@
 """The per-video protocol: segment scores spread to frames, nMSD over GIFs, AP against their union."""
-import numpy as np
 import pytest
 
 from evaluation.protocol import Excluded, VideoResult, VideoTruth, evaluate_video, frame_scores

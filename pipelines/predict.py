@@ -1,0 +1,142 @@
+"""The catalogue predict pipeline: the best GIFs of every featurized video of a dataset.
+
+    gifrank predict --dataset ./data --model JOB/model --top 3 --out ./gifs
+    gifrank predict --dataset gs://b/v2g --model gs://b/jobs/run1/model --out gs://b/gifs --runner DataflowRunner ...
+
+The same as `gifrank predict VIDEO` does for a file, with the features the dataset has
+already: each video's segments are scored with RunInference (one model per worker
+machine), and its top K become GIFs (featurizer.gifs.best) under OUT/<video_sha256>/ with
+their predictions.json; OUT/predictions.jsonl holds every video's, OUT/failed.jsonl the
+videos that could not be made into GIFs and why (Beam's with_exception_handling):
+videos = predicted + failed.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from evaluation.videos import feature_set_files
+from featurizer.dataset import table_store, tables
+from featurizer.dataset.storage import DatasetRoot
+from featurizer.labels.segments import Segment
+from pipelines.stage import FeatureSetOptions, RankerRunOptions, Stage
+from pipelines.transforms.ranker_inference import RankerHandler
+
+LOG = logging.getLogger("gifrank")
+PIPELINE = "predict"
+NAMESPACE = f"gifrank.{PIPELINE}"
+COLUMNS = ["segment_index", "start_frame", "end_frame", "start_sec", "end_sec", "fps", "snippets", "features"]
+
+
+class PredictOptions(PipelineOptions):
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        parser.add_argument("--top", type=int, default=3, help="GIFs per video (default: %(default)s)")
+
+
+def _read_features(item, dataset: str):
+    """(video_sha256, features file) -> (video_sha256, {"features", "context", "video"}) of its segments with features."""
+    from featurizer.dataset.tables import fixed_size_matrix
+
+    sha, path = item
+    table = table_store.read_file(dataset, tables.FEATURES, path, COLUMNS)
+    keep = table.column("snippets").to_numpy() > 0
+    rows = [r for r, k in zip(table.drop_columns(["features"]).to_pylist(), keep) if k]
+    matrix = fixed_size_matrix(table.column("features").combine_chunks())[keep]
+    video = {"segments": [(r["segment_index"], r["start_frame"], r["end_frame"]) for r in rows],
+             "seconds": [(r["start_sec"], r["end_sec"]) for r in rows], "fps": rows[0]["fps"] if rows else None}
+    yield sha, {"features": matrix, "context": matrix[:, :0], "video": video}
+
+
+class _WriteGifs(beam.DoFn):
+    """(video_sha256, its scored segments) -> its predictions, GIFs written under OUT/<sha>/."""
+
+    def __init__(self, dataset: str, out: str, top: int, model: str):
+        self._dataset, self._out, self._top, self._model = dataset, out, top, model
+        self._gifs = Metrics.counter(NAMESPACE, "gifs_written")
+        self._videos = Metrics.counter(NAMESPACE, "videos_predicted")
+
+    def process(self, keyed):
+        from featurizer.c3d.video_features import BlobVideo
+        from featurizer.gifs.best import write_best_gifs
+
+        sha, result = keyed
+        video = result.example["video"]
+        if not video["segments"]:
+            raise ValueError(f"video {sha}: no segment has features")
+        segments = [Segment(*s) for s in video["segments"]]
+        target = DatasetRoot.open(self._out)
+        with tempfile.TemporaryDirectory(prefix="gifrank-predict-") as local, \
+                BlobVideo(self._dataset, sha).local_path() as path:
+            gifs = write_best_gifs(path, video["fps"], segments, video["seconds"], result.inference, self._top,
+                                   local)
+            predictions = {"video_sha256": sha, "model": self._model, "fps": video["fps"],
+                           "segments": len(segments), "gifs": gifs, "folder": target.uri_of(sha)}
+            with open(os.path.join(local, "predictions.json"), "w") as f:
+                json.dump(predictions, f, indent=2)
+            for name in sorted(os.listdir(local)):
+                with open(os.path.join(local, name), "rb") as f:
+                    data = f.read()
+                target.make_parent_dir(target.join(sha, name))
+                with target.fs.open_output_stream(target.join(sha, name)) as sink:
+                    sink.write(data)
+        self._videos.inc()
+        self._gifs.inc(len(gifs))
+        yield predictions
+
+
+def _write_lines(_, items, out: str, name: str):
+    where = DatasetRoot.open(out)
+    where.make_parent_dir(where.join(name))
+    lines = sorted(json.dumps(item, sort_keys=True) for item in items)
+    with where.fs.open_output_stream(where.join(name)) as sink:
+        sink.write("".join(line + "\n" for line in lines).encode())
+    yield len(lines)
+
+
+def _failure(bad) -> dict:
+    (sha, _result), error = bad[0], bad[1]
+    return {"video_sha256": sha, "error": error[1] if isinstance(error, tuple) and len(error) > 1 else str(error)}
+
+
+def build_pipeline(p: beam.Pipeline, opts: PredictOptions, dataset: str, run_id: str):
+    run, features = opts.view_as(RankerRunOptions), opts.view_as(FeatureSetOptions)
+    segmenter, extractor, files = feature_set_files(dataset, features.segmenter, features.feature_extractor)
+    LOG.info("predict: %d videos of %s / %s", len(files), segmenter, extractor)
+    scored = (p | "Videos" >> beam.Create(sorted(files.items())) | "Spread" >> beam.Reshuffle()
+              | "ReadFeatures" >> beam.FlatMap(_read_features, dataset)
+              | "Score" >> RunInference(KeyedModelHandler(RankerHandler(run.model))))
+    written, failed = (scored | "WriteGifs" >> beam.ParDo(_WriteGifs(dataset, run.out, opts.top, run.model))
+                       .with_exception_handling())
+    failures = failed | "Why" >> beam.Map(_failure)
+    once = p | "Once" >> beam.Create([None])
+    once | "WritePredictions" >> beam.FlatMap(_write_lines, beam.pvalue.AsList(written), run.out, "predictions.jsonl")
+    once | "WriteFailed" >> beam.FlatMap(_write_lines, beam.pvalue.AsList(failures), run.out, "failed.jsonl")
+    failures | "CountFailed" >> beam.Map(lambda _: Metrics.counter(NAMESPACE, "videos_failed").inc())
+    return written, failures
+
+
+def check_options(opts: PredictOptions, dataset: str) -> None:
+    run = opts.view_as(RankerRunOptions)
+    if not run.model or not run.out:
+        raise ValueError("--model and --out are required")
+    if opts.top < 1:
+        raise ValueError("--top must be at least 1")
+
+
+STAGE = Stage(
+    name=PIPELINE, command="gifrank predict --dataset", options=PredictOptions, build=build_pipeline,
+    check=check_options, shared_options=(FeatureSetOptions, RankerRunOptions),
+    description="The best GIFs of every featurized video of a dataset (a Beam pipeline): scored with RunInference, "
+                "written as GIFs with predictions.json under OUT/<video_sha256>/, and OUT/predictions.jsonl.")
+run = STAGE.run
+
+if __name__ == "__main__":
+    STAGE.main()
