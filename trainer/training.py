@@ -12,7 +12,7 @@ import logging
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -181,12 +181,11 @@ class Trainer:
         for epoch in range(start, config.epochs):
             optimizer.learning_rate.assign(learning_rate_at(config, epoch))
             counts = VideoCounts()
-            dataset = epoch_dataset(self.source, pair_settings(config), model, epoch, self.statistics.median_popularity,
-                                    self.arch.context_dim, counts)
+            dataset = self._distributed_epoch(model, epoch, counts)
             started = time.perf_counter()
             progress = _Progress(config.progress, f"model {model} epoch {epoch + 1}/{config.epochs}")
             losses_seen, batches = [], 0
-            iterator = iter(self.strategy.experimental_distribute_dataset(dataset))
+            iterator = iter(dataset)
             while len(chunk := steps(iterator).numpy()):  # up to CHECK_EVERY_BATCHES steps in one call
                 losses_seen.append(chunk)
                 batches += len(chunk)
@@ -213,6 +212,18 @@ class Trainer:
             self.job.upload_tree(logs, self.job.logs)
             self.job.save_checkpoint(model, epoch + 1, _state(scorer, optimizer))
         return scorer, history, counts.as_dict()
+
+    def _distributed_epoch(self, model: int, epoch: int, counts: VideoCounts):
+        """The epoch's batches, each replica's share of --batch-pairs at a time. Our pipeline batches
+        itself (distribute_datasets_from_function): experimental_distribute_dataset would rewrite
+        its batching, and on one device made one batch of a whole shuffle block (measured)."""
+        def replica_batches(context):
+            settings = replace(pair_settings(self.config),
+                               batch_pairs=context.get_per_replica_batch_size(self.config.batch_pairs))
+            return epoch_dataset(self.source, settings, model, epoch, self.statistics.median_popularity,
+                                 self.arch.context_dim, counts)
+
+        return self.strategy.distribute_datasets_from_function(replica_batches)
 
     def _check_finite(self, recent: np.ndarray, model: int, epoch: int, optimizer) -> None:
         if not np.isfinite(recent).all():

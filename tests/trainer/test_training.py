@@ -83,6 +83,17 @@ def test_same_seed_same_model_and_other_settings_refused_in_the_same_job_dir(seg
         train(segments, tmp_path / "a", "--loss", "l2")
 
 
+def test_a_mirrored_strategy_trains_the_same_model(segments, tmp_path):
+    """MirroredStrategy over this machine's one device: its replica step and all-reduce give the
+    default strategy's weights (the multi-GPU path, run where there is one device)."""
+    train(segments, tmp_path / "default")
+    train(segments, tmp_path / "mirrored", "--strategy", "mirrored")
+    default, mirrored = checkpoint(tmp_path / "default"), checkpoint(tmp_path / "mirrored")
+    assert sorted(default) == sorted(mirrored)
+    for name in default:
+        np.testing.assert_allclose(mirrored[name], default[name], rtol=1e-5, atol=1e-6)
+
+
 def test_killed_mid_training_resumes_to_the_uninterrupted_weights(segments, tmp_path):
     argv = ["--segments", str(segments), "--epochs", "6", "--progress", "log", "--hidden-units", "32,8",
             "--batch-pairs", "10"]
