@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DATA ?= ./data
 
-.PHONY: demo test venv bench clean
+.PHONY: demo test venv browser bench clean
 
 $(STAMP): setup.py requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,15 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/gifrank demo --data $(DATA)
 
-test: $(STAMP)
+# The report's test opens it in a real headless browser: Debian's Chromium and its driver (no
+# browser can be downloaded at run time). Installed when missing, with sudo when not root.
+browser:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	fi
+
+test: $(STAMP) browser
 	$(PY) -m pytest tests
 
 bench: $(STAMP)

@@ -29,6 +29,8 @@ PER_VIDEO_SCHEMA = pa.schema([
     pa.field("frames", pa.int64(), nullable=False),
     pa.field("gifs", pa.int64(), nullable=False),
     pa.field("segments", pa.int64(), nullable=False),
+    pa.field("segment_bounds", pa.list_(pa.list_(pa.int64(), 2)), nullable=False),  # [start_frame, end_frame)
+    pa.field("segment_scores", pa.list_(pa.float64()), nullable=False),
 ])
 
 

@@ -36,6 +36,8 @@ class VideoResult:
     frames: int
     gifs: int
     segments: int
+    segment_bounds: tuple[tuple[int, int], ...] = ()  # [start_frame, end_frame) of each scored segment
+    segment_scores: tuple[float, ...] = ()
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -91,4 +93,5 @@ def evaluate_video(truth: VideoTruth, segments: Sequence[tuple[int, int]], score
         raise Excluded(truth.video_id, "a GIF covers every frame: nothing to rank")
     frames = frame_scores(truth.num_frames, segments, scores)
     return VideoResult(truth.video_id, nmsd(labels, frames, alpha), average_precision(np.max(labels, axis=0), frames),
-                       truth.num_frames, len(truth.gifs), len(segments))
+                       truth.num_frames, len(truth.gifs), len(segments),
+                       tuple((int(a), int(b)) for a, b in segments), tuple(float(x) for x in scores))

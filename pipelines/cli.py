@@ -23,6 +23,7 @@ COMMANDS = {
     "train": ("trainer.task", "main", "train the Robust Deep RankNet on a dataset's labelled segments (TensorFlow)"),
     "evaluate": ("pipelines.commands.evaluate", "main",
                  "nMSD and mAP of a ranker on a dataset's test videos (Beam); --compare: runs as Table 2"),
+    "report": ("evaluation.report", "main", "a static HTML report of evaluation runs (table, curves, best GIFs)"),
     "predict": ("pipelines.commands.predict", "main", "the best GIFs of any video, with a trained ranker"),
     "import-ranker": ("trainer.import_weights", "main", "the Video2GIF release's ranker weights as a gifrank export"),
     "demo-site": ("demo_world.site", "main", "serve the demo GIF website on loopback"),

@@ -7,7 +7,8 @@
 Every segment of every chosen video is scored with RunInference (one model per worker
 machine); segment scores are spread to frames; each video gets nMSD (alpha = 0.5, mean over
 its GIFs) and AP against the aligned GIFs (evaluation.protocol). OUT/per_video.parquet and
-OUT/metrics.json (evaluation.evaluate) are written last, from every video's result: the
+OUT/metrics.json (evaluation.evaluate) and OUT/report/ (evaluation.report) are written last,
+from every video's result: the
 same numbers as evaluation.evaluate.evaluate_in_process. Videos the protocol cannot score
 are excluded and counted with their reason: chosen videos = results + exclusions.
 """
@@ -95,9 +96,13 @@ class _Evaluate(beam.DoFn):
 
 
 def _write(_, results, excluded, out: str, info: dict, seed: int):
+    from evaluation.report import write_run_report
+
     metrics = write_outputs(out, list(results), list(excluded), info, seed)
-    LOG.info("evaluate: %d videos, mean nMSD %s, mAP %s; %d excluded; %s", metrics["videos"],
-             format_estimate(metrics["nmsd"]), format_estimate(metrics["map"]), metrics["videos_excluded"], out)
+    metrics["report"] = write_run_report(out, info["dataset"], info["model"])
+    LOG.info("evaluate: %d videos, mean nMSD %s, mAP %s; %d excluded; %s (report: %s)", metrics["videos"],
+             format_estimate(metrics["nmsd"]), format_estimate(metrics["map"]), metrics["videos_excluded"], out,
+             metrics["report"])
     yield metrics
 
 

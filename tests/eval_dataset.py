@@ -57,3 +57,33 @@ def export_ranker(job_dir, context_dim=0, seed=0):
     job = JobDir(str(job_dir))
     export_model(build_scorer(arch, seed), arch, job)
     return job.model.uri
+
+
+def build_media_dataset(root, world, frames_per_segment=20, seed=0):
+    """The tiny world's videos and GIFs in a dataset, every video a test video with segments of
+    `frames_per_segment` frames, random fc6 and labels from the GIFs' true spans."""
+    from featurizer.dataset.blobs import BlobStore
+    from featurizer.media.video import probe_video
+    from tests.rows import alignment_rows, gif_rows_from_world
+
+    rng = np.random.default_rng(seed)
+    gifs = gif_rows_from_world(world, BlobStore(str(root)))
+    alignments = alignment_rows(world, gifs)
+    labels, features = [], []
+    for video in world.videos:
+        mine = [a for a in alignments if a["video_id"] == video["video_id"]]
+        sha = mine[0]["video_sha256"]
+        info = probe_video(str(world.video_path(video["video_id"])))
+        for s, start in enumerate(range(0, info.num_frames - frames_per_segment + 1, frames_per_segment)):
+            end = start + frames_per_segment
+            bounds = {"segment_index": s, "start_frame": start, "end_frame": end, "start_sec": start / info.fps,
+                      "end_sec": end / info.fps, "fps": info.fps, "video_num_frames": info.num_frames}
+            covering = [a["gif_id"] for a in mine if a["start_frame"] < end and start < a["end_frame"]]
+            labels.append({"video_sha256": sha, "segmenter": SEGMENTER, "video_id": video["video_id"], **bounds,
+                           "label": int(bool(covering)), "gif_ids": covering, "context": [0.0, 1.0],
+                           "split": "test"})
+            features.append({"video_sha256": sha, "segmenter": SEGMENTER, "feature_extractor": EXTRACTOR, **bounds,
+                             "snippets": 1, "features": rng.uniform(0, 2, tables.C3D_FEATURES).astype(np.float32)})
+    for spec, rows in ((tables.GIFS, gifs), (tables.ALIGNMENTS, alignments), (tables.LABELS, labels),
+                       (tables.FEATURES, features)):
+        write_table(root, spec, rows)

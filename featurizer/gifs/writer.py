@@ -21,20 +21,20 @@ def frame_step(video_fps: float) -> int:
     return step
 
 
-def gif_size(width: int, height: int) -> tuple[int, int]:
-    """At most MAX_WIDTH wide, the aspect kept, even sides."""
-    scale = min(1.0, MAX_WIDTH / width)
+def gif_size(width: int, height: int, max_width: int = MAX_WIDTH) -> tuple[int, int]:
+    """At most max_width wide, the aspect kept, even sides."""
+    scale = min(1.0, max_width / width)
     return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
 
 
-def write_gif(frames: np.ndarray, fps: float, path: str) -> None:
+def write_gif(frames: np.ndarray, fps: float, path: str, max_width: int = MAX_WIDTH) -> None:
     """frames: uint8 (n, H, W, 3) RGB."""
     import imageio_ffmpeg
 
     count, height, width, _ = frames.shape
     if not count:
         raise ValueError("no frames for the GIF")
-    out_width, out_height = gif_size(width, height)
+    out_width, out_height = gif_size(width, height, max_width)
     graph = (f"scale={out_width}:{out_height}:flags=lanczos,split[a][b];[a]palettegen=stats_mode=diff[p];"
              "[b][p]paletteuse=dither=sierra2_4a:diff_mode=rectangle")
     command = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-nostdin", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",

@@ -113,6 +113,7 @@ def evaluate_on_test(data: str, feature_set: tuple[str, str], job_dir: str) -> d
     """gifrank evaluate of the trained ranker and of random scores on the test videos, and the two
     side by side (gifrank evaluate --compare)."""
     from evaluation.compare import comparison_rows, markdown
+    from evaluation.report import write_report
     from pipelines import evaluate
 
     segmenter, extractor = feature_set
@@ -123,7 +124,9 @@ def evaluate_on_test(data: str, feature_set: tuple[str, str], job_dir: str) -> d
         evaluate.run(["--dataset", data, "--model", model, "--out", out, "--split", "test", "--segmenter", segmenter,
                       "--feature-extractor", extractor, "--runner", "DirectRunner"])
     rows = comparison_rows([out for _, out in runs.values()], list(runs))
-    return {"table": markdown(rows), "runs": {name: out for name, (_, out) in runs.items()}}
+    report = write_report(root.uri_of("evaluations", "report"), [out for _, out in runs.values()], list(runs),
+                          job_dir, data)
+    return {"table": markdown(rows), "runs": {name: out for name, (_, out) in runs.items()}, "report": report}
 
 
 def _drop_tables_of_old_layout(data: str) -> None:
@@ -195,3 +198,4 @@ def print_summary(data: str, world_root: str, feature_set: tuple[str, str] | Non
         print("    " + evaluation["table"].rstrip("\n").replace("\n", "\n    "), file=out)
         for name, where in evaluation["runs"].items():
             print(f"    {name}: {where}/metrics.json, per_video.parquet", file=out)
+        print(f"report:      {evaluation['report']} (open it in a browser)", file=out)

@@ -42,6 +42,7 @@ def test_the_pipeline_gives_the_in_process_numbers_and_counts_every_video(datase
         assert row["average_precision"] == pytest.approx(result.average_precision, abs=1e-12)
     assert metrics["nmsd"]["mean"] == pytest.approx(np.mean([r.nmsd for r in results]), abs=1e-12)
     assert metrics["nmsd"]["low"] <= metrics["nmsd"]["mean"] <= metrics["nmsd"]["high"]
+    assert 'id="metrics"' in (out / "report" / "index.html").read_text()  # evaluate writes its report too
 
 
 def test_random_scores_depend_on_the_segment_and_seed_alone():
