@@ -4,8 +4,9 @@ Builds (or reuses) the demo world under DATA/world, serves it as a GIF website o
 loopback, and runs every stage built so far on it with DirectRunner: scrape, align,
 featurize (C3D on the CPU with random weights unless --c3d-weights is given, with
 the CPU knobs --fps and --no-mirror), then trains the ranker on the labelled segments
-scores its validation videos, and evaluates it against random scores on the test videos
-(nMSD, mAP). Prints where the results are, and the figures.
+scores its validation videos, evaluates it against random scores on the test videos (nMSD,
+mAP, a report page), and turns one video into its best GIFs (gifrank predict). Prints where
+the results are, and the figures.
 """
 from __future__ import annotations
 
@@ -77,8 +78,23 @@ def main(argv=None) -> int:
     feature_set = featurize.feature_set_of(featurize_args)
     ranker = train(args.data, feature_set, args.train_epochs)
     table = evaluate_on_test(args.data, feature_set, ranker["job_dir"])
+    table["predicted"] = predict_one(args.data, world, ranker["job_dir"], args)
     print_summary(args.data, world_root, feature_set, ranker, table)
     return 0
+
+
+def predict_one(data: str, world, job_dir: str, args) -> dict:
+    """gifrank predict on the world's first video, with the demo's C3D settings: its best 3 GIFs."""
+    from evaluation.baselines import open_scorer
+    from featurizer.c3d import load_c3d_extractor
+    from featurizer.c3d.video_features import FeatureSettings, VideoFeaturizer
+    from pipelines.commands.predict import predict_video
+
+    settings = FeatureSettings(fps=float(args.c3d_fps), stride=16, mirror=False, max_video_sec=None)
+    featurizer = VideoFeaturizer(load_c3d_extractor(args.c3d_weights, args.c3d_mean), settings)
+    video = str(world.video_path(world.videos[0]["video_id"]))
+    return predict_video(video, featurizer, open_scorer(f"{job_dir}/model"), 3,
+                         DatasetRoot.open(data).uri_of("predictions"))
 
 
 def train(data: str, feature_set: tuple[str, str], epochs: int) -> dict:
@@ -199,3 +215,9 @@ def print_summary(data: str, world_root: str, feature_set: tuple[str, str] | Non
         for name, where in evaluation["runs"].items():
             print(f"    {name}: {where}/metrics.json, per_video.parquet", file=out)
         print(f"report:      {evaluation['report']} (open it in a browser)", file=out)
+        predicted = evaluation.get("predicted")
+        if predicted:
+            spans = ", ".join(f"{g['start_sec']:.1f}-{g['end_sec']:.1f} s (loop jump {g['loop_jump']:.3f} vs "
+                              f"{g['naive_loop_jump']:.3f})" for g in predicted["gifs"])
+            print(f"predicted:   {len(predicted['gifs'])} GIFs of {os.path.basename(predicted['video'])}: {spans}\n"
+                  f"    {predicted['folder']}/ (gif-1.gif ..., predictions.json)", file=out)
