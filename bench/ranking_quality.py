@@ -9,6 +9,12 @@ segments, low popularity); test videos are labelled clean. Figures are test pair
   the paper's recipe with --loss l1, l2, huber, adaptive_huber, and the baselines
   classification and video_agnostic; and a ridge-regularised linear pairwise ranker (closed
   form on within-video pair differences, its ridge chosen on val).
+
+Measured (2 cores, 1000 videos of 16-32 segments, 4 GIFs each, 25 epochs, seeds 0 and 1):
+  --quality-shape saddle: ridge 0.852, l2 0.877, huber 0.869, adaptive_huber 0.876
+  ... --outlier-share 0.45 --outlier-pool 0.25: ridge 0.765, l2 0.606 (0.715, 0.497),
+      adaptive_huber 0.781 (0.687, 0.876): l2 collapses, adaptive Huber holds up on average
+  --quality-shape bump (the default): ridge 0.867 beats every loss (adaptive_huber 0.805)
 """
 from __future__ import annotations
 
