@@ -23,7 +23,6 @@ import numpy as np
 
 from featurizer.dataset import tables
 
-
 QUALITY_SHAPES = ("bump", "saddle")
 
 
