@@ -48,6 +48,12 @@ class ChosenVideos:
         return cls(chosen_segmenter, extractor, files, None if test_set is not None else split,
                    frozenset(test_set) if test_set is not None else None, labels.version)
 
+    def video_count(self, dataset: str) -> int:
+        """How many videos the labels table has for this evaluation (a cheap read of three columns)."""
+        table = table_store.read_table(dataset, tables.LABELS, columns=["segmenter", "video_id", "split"],
+                                       version=self.labels_version)
+        return len({r["video_id"] for r in table.to_pylist() if self.wants(r)})
+
     def wants(self, row: dict) -> bool:
         """A labels row of a video this evaluation scores."""
         if row["segmenter"] != self.segmenter:

@@ -109,7 +109,11 @@ def _write(_, results, excluded, out: str, info: dict, seed: int):
 def chosen_videos(opts: EvaluateOptions, dataset: str) -> ChosenVideos:
     test_set = read_video_list(opts.test_set) if opts.test_set else None
     features = opts.view_as(FeatureSetOptions)
-    return ChosenVideos.of(dataset, opts.split, test_set, features.segmenter, features.feature_extractor)
+    chosen = ChosenVideos.of(dataset, opts.split, test_set, features.segmenter, features.feature_extractor)
+    if not chosen.video_count(dataset):
+        what = f"of --test-set {opts.test_set}" if test_set is not None else f"of split {opts.split!r}"
+        raise ValueError(f"{dataset}: no labelled video {what} (segmenter {chosen.segmenter}): nothing to evaluate")
+    return chosen
 
 
 def build_pipeline(p: beam.Pipeline, opts: EvaluateOptions, dataset: str, run_id: str):

@@ -86,6 +86,14 @@ def test_compare_puts_runs_side_by_side_with_a_paired_test(dataset, model, tmp_p
     assert (tmp_path / "table" / "compare.csv").read_text().splitlines()[0] == "method,nmsd,map,videos,vs_first"
 
 
+def test_an_empty_split_is_a_clear_error(dataset, model, tmp_path):
+    root, _ = dataset
+    with pytest.raises(ValueError, match="no labelled video of split 'val'"):
+        evaluate.run(["--dataset", root, "--model", model, "--out", str(tmp_path / "e"), "--split", "val"],
+                     save_main_session=False)
+    assert not (tmp_path / "e").exists()  # nothing half-written
+
+
 def test_the_counters_add_up(dataset, model, tmp_path):
     root, info = dataset
     run = evaluate.run(["--dataset", root, "--model", model, "--out", str(tmp_path / "eval")], save_main_session=False)
