@@ -8,9 +8,11 @@ A pipeline module declares its stage and takes `run` from it:
     if __name__ == "__main__":
         STAGE.main()                # python -m pipelines.align ...
 
-`build(p, opts, dataset, run_id)` adds the pipeline to `p`, its last step committing its
-tables (pipelines.transforms.table_io.CommitTables), so a run launched from anywhere
-commits and a failed run leaves the tables as they were. `check(opts, dataset)` raises
+`build(p, opts, dataset, run_id)` adds the pipeline to `p`. A pipeline that writes tables ends
+in the step committing them (pipelines.transforms.table_io.CommitTables), so a run launched
+from anywhere commits and a failed run leaves the tables as they were; evaluate and predict
+write their outputs under --out instead. Options several stages take are classes of their own
+here (`shared_options`): Beam parses every options class in one parser, so a flag is defined once. `check(opts, dataset)` raises
 ValueError for options that cannot work, before anything runs.
 """
 from __future__ import annotations

@@ -431,9 +431,11 @@ def epoch_dataset(source: SegmentSource, settings: PairSettings, model: int, epo
         dataset = dataset.unbatch().shuffle(settings.shuffle_buffer, seed=settings.seed * 7919 + model * 104729 + epoch,
                                             reshuffle_each_iteration=False)
         return dataset.batch(2 * settings.batch_pairs).prefetch(tf.data.AUTOTUNE)
-    rng = np.random.default_rng([settings.seed, model, epoch, 2])
-    blocks = tf.data.Dataset.from_generator(
-        lambda: read_ahead(shuffled_pair_blocks(videos(), settings.shuffle_buffer, rng)),
+    def blocks_of_epoch():  # a fresh shuffle seed each time tf.data starts the generator: same blocks
+        rng = np.random.default_rng([settings.seed, model, epoch, 2])
+        return read_ahead(shuffled_pair_blocks(videos(), settings.shuffle_buffer, rng))
+
+    blocks = tf.data.Dataset.from_generator(blocks_of_epoch,
         output_signature=video_signature(settings, context_dim))
     # A block's rows are gathered at once, then cut into batches that run on across blocks: no Python
     # per batch. (One map at a time: op determinism makes tf.data's maps sequential anyway.)
