@@ -3,6 +3,9 @@
     open_scorer("JOB/model")     # an exported ranker (trainer.export.Ranker)
     open_scorer("random")        # the paper's chance level; "random:7" seeds it
 
+and one evaluation that scores no segment: --model upper-bound, the paper's approximate upper
+bound (users' GIFs scored against each other's: evaluation.protocol.bound_video).
+
 A random segment score is a function of the segment's features and the seed (a hash), not
 of the order or the batches segments come in, so a pipeline gives the same numbers as a loop.
 """
@@ -13,6 +16,11 @@ import hashlib
 import numpy as np
 
 RANDOM = "random"
+UPPER_BOUND = "upper-bound"
+
+
+def is_upper_bound(model: str) -> bool:
+    return model == UPPER_BOUND
 
 
 class RandomScorer:
@@ -32,6 +40,8 @@ class RandomScorer:
 
 def open_scorer(model: str):
     """A scorer by name: "random[:seed]", else the exported ranker at that path or URI."""
+    if is_upper_bound(model):
+        raise ValueError(f"{UPPER_BOUND} scores no segment: it is an evaluation (gifrank evaluate --model {UPPER_BOUND})")
     name, _, seed = model.partition(":")
     if name == RANDOM:
         try:

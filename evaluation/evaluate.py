@@ -5,6 +5,7 @@ same as a Beam pipeline, through the same functions), and writing a run's output
     OUT/metrics.json        mean nMSD and mAP with intervals over videos, counts, exclusions
 
     results, excluded = evaluate_in_process(Ranker("JOB/model"), "./data", ChosenVideos.of("./data"))
+    bound, _ = evaluate_in_process(None, "./data", ChosenVideos.of("./data"))  # the approximate upper bound
     metrics = write_outputs("eval/", results, excluded, {"model": "JOB/model"})
 """
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Iterable
 
 import pyarrow as pa
 
-from evaluation.protocol import ALPHA, Excluded, VideoResult, evaluate_video
+from evaluation.protocol import ALPHA, Excluded, VideoResult, bound_video, evaluate_video
 from evaluation.summary import summarize
 from evaluation.videos import ChosenVideos, NoFeatures, VideoSegments, read_segments, video_truth
 from featurizer.dataset import table_store, tables
@@ -35,16 +36,19 @@ PER_VIDEO_SCHEMA = pa.schema([
 
 
 def scored_video(segments: VideoSegments, scores, job: dict | None, alpha: float = ALPHA) -> VideoResult:
-    """One video's result from its segments' scores and its video job (None: no GIF row); raises Excluded."""
+    """One video's result from its segments' scores and its video job (None: no GIF row); raises
+    Excluded. Scores None: the approximate upper bound (the video's GIFs against each other)."""
     if job is None:
         raise Excluded(segments.video_id, "no aligned GIF")
-    return evaluate_video(video_truth(job, segments.num_frames, segments.fps), segments.bounds, scores, alpha)
+    truth = video_truth(job, segments.num_frames, segments.fps)
+    return bound_video(truth, alpha) if scores is None else evaluate_video(truth, segments.bounds, scores, alpha)
 
 
 def evaluate_in_process(ranker, dataset: str, chosen: ChosenVideos,
                         min_confidence: float = DEFAULT_MIN_ALIGNMENT_CONFIDENCE,
                         alpha: float = ALPHA) -> tuple[list[VideoResult], list[tuple[str, str]]]:
-    """(results, [(video_id, why excluded)]) of every chosen video, one video at a time."""
+    """(results, [(video_id, why excluded)]) of every chosen video, one video at a time; `ranker`
+    None: the approximate upper bound."""
     root = DatasetRoot.open(dataset)
     labels: dict[str, list[dict]] = defaultdict(list)
     for row in table_store.read_rows(root, tables.LABELS):
@@ -62,7 +66,8 @@ def evaluate_in_process(ranker, dataset: str, chosen: ChosenVideos,
         try:
             segments = read_segments(dataset, chosen, labels[sha])
             job = video_job(sha, gifs[sha], alignments[sha], min_confidence) if gifs[sha] else None
-            scores = ranker.score(**segments.model_inputs(ranker.context_dim > 0)) if segments.bounds else []
+            scores = (None if ranker is None else ranker.score(**segments.model_inputs(ranker.context_dim > 0))
+                      if segments.bounds else [])
             results.append(scored_video(segments, scores, job, alpha=alpha))
         except Excluded as exc:
             excluded.append((exc.video_id, exc.reason))

@@ -3,9 +3,11 @@ its GIFs and AP against their union, as the Video2GIF dataset's own example eval
 
     result = evaluate_video(VideoTruth("v1", 900, [(120, 180)]), [(0, 100), (100, 200)], [0.3, 0.9])
     result.nmsd, result.average_precision
+    bound = bound_video(truth)   # the approximate upper bound: its GIFs scored against each other
 
 A video the protocol cannot score is excluded with its reason (counted, never dropped
-silently): no aligned GIF, no scored segment, GIFs that cover every frame.
+silently): no aligned GIF, no scored segment, GIFs that cover every frame; for the bound,
+one GIF only.
 """
 from __future__ import annotations
 
@@ -78,20 +80,42 @@ def gif_frames(truth: VideoTruth) -> list[np.ndarray]:
     return labels
 
 
-def evaluate_video(truth: VideoTruth, segments: Sequence[tuple[int, int]], scores: Sequence[float],
-                   alpha: float = ALPHA) -> VideoResult:
-    """nMSD (mean over the video's GIFs) and AP (against their union) of one video; raises
-    Excluded when the protocol cannot score it."""
+def _checked_gif_frames(truth: VideoTruth) -> list[np.ndarray]:
     if not truth.gifs:
         raise Excluded(truth.video_id, "no aligned GIF")
-    if not len(segments):
-        raise Excluded(truth.video_id, "no scored segment")
     labels = [label for label in gif_frames(truth) if 0 < label.sum()]
     if len(labels) < len(truth.gifs):
         raise Excluded(truth.video_id, "a GIF lies outside the video's frames")
     if any(label.all() for label in labels):
         raise Excluded(truth.video_id, "a GIF covers every frame: nothing to rank")
+    return labels
+
+
+def evaluate_video(truth: VideoTruth, segments: Sequence[tuple[int, int]], scores: Sequence[float],
+                   alpha: float = ALPHA) -> VideoResult:
+    """nMSD (mean over the video's GIFs) and AP (against their union) of one video; raises
+    Excluded when the protocol cannot score it."""
+    labels = _checked_gif_frames(truth)
+    if not len(segments):
+        raise Excluded(truth.video_id, "no scored segment")
     frames = frame_scores(truth.num_frames, segments, scores)
     return VideoResult(truth.video_id, nmsd(labels, frames, alpha), average_precision(np.max(labels, axis=0), frames),
                        truth.num_frames, len(truth.gifs), len(segments),
                        tuple((int(a), int(b)) for a, b in segments), tuple(float(x) for x in scores))
+
+
+def bound_video(truth: VideoTruth, alpha: float = ALPHA) -> VideoResult:
+    """The paper's approximate upper bound (section 5.1) on one video: each GIF, as the scores
+    (1 on its frames, 0 elsewhere), evaluated against the video's other GIFs; the means over its
+    GIFs. Our tables record no GIF's creator, so every GIF counts as another user's; a video
+    needs two GIFs."""
+    labels = _checked_gif_frames(truth)
+    if len(labels) < 2:
+        raise Excluded(truth.video_id, "one GIF: no other user's to score it against")
+    nmsds, precisions = [], []
+    for i, label in enumerate(labels):
+        others = labels[:i] + labels[i + 1:]
+        nmsds.append(nmsd(others, label, alpha))
+        precisions.append(average_precision(np.max(others, axis=0), label))
+    return VideoResult(truth.video_id, float(np.mean(nmsds)), float(np.mean(precisions)), truth.num_frames,
+                       len(truth.gifs), 0)

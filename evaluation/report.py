@@ -21,6 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from evaluation.compare import HEADER, comparison_rows, read_run
+from evaluation.findings import finding_row
 from featurizer.dataset.storage import DatasetRoot
 
 THUMB_WIDTH = 160
@@ -88,10 +89,14 @@ def plot_nmsd(per_run: dict[str, list[float]], path: str) -> None:
     _plot(path, draw)
 
 
-def _table(rows: list[dict]) -> str:
-    head = "".join(f"<th>{html.escape(title)}</th>" for title in HEADER.values())
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(row[k]))}</td>" for k in HEADER) + "</tr>" for row in rows)
-    return f'<table id="metrics"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+def _table(rows: list[dict], header: dict = HEADER, table_id: str = "metrics") -> str:
+    head = "".join(f"<th>{html.escape(title)}</th>" for title in header.values())
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(row[k]))}</td>" for k in header) + "</tr>" for row in rows)
+    return f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+FINDINGS_HEADER = {"claim": "The paper's finding", "compared": "compared", "difference": "nMSD difference",
+                   "p": "p", "verdict": "here"}
 
 
 def video_strips(dataset: str, per_video: dict[str, dict], media: str, videos: int = SAMPLE_VIDEOS) -> str:
@@ -148,14 +153,18 @@ STYLE = ("body{font-family:sans-serif;margin:2em;max-width:70em}table{border-col
 
 
 def write_report(out: str, runs: Sequence[str], names: Sequence[str] | None = None, job_dir: str | None = None,
-                 dataset: str | None = None, videos: int = SAMPLE_VIDEOS) -> str:
-    """Writes OUT/index.html and OUT/media/ (a local folder); returns the page's path."""
+                 dataset: str | None = None, videos: int = SAMPLE_VIDEOS, findings: Sequence | None = None) -> str:
+    """Writes OUT/index.html and OUT/media/ (a local folder); returns the page's path. `findings`:
+    evaluation.findings' checks of these runs, tabled under the metrics."""
     media = os.path.join(out, "media")
     os.makedirs(media, exist_ok=True)
     rows = comparison_rows(list(runs), list(names) if names else None)
     read = [read_run(uri) for uri in runs]
     sections = [f"<h2>Test videos</h2>{_table(rows)}"
                 "<p>nMSD (lower is better) and mAP (higher), means over videos with 95% bootstrap intervals.</p>"]
+    if findings:
+        sections.append("<h2>The paper's findings here</h2>"
+                        + _table([finding_row(f) for f in findings], FINDINGS_HEADER, "findings"))
     plot_nmsd({row["method"]: [r["nmsd"] for r in per_video.values()] for row, (_, per_video) in zip(rows, read)},
               os.path.join(media, "nmsd.png"))
     sections.append('<h2>nMSD per video</h2><img id="nmsd" src="media/nmsd.png" alt="nMSD distribution">')
@@ -164,7 +173,7 @@ def write_report(out: str, runs: Sequence[str], names: Sequence[str] | None = No
         if curves:
             plot_curves(curves, os.path.join(media, "training.png"))
             sections.append('<h2>Training</h2><img id="training" src="media/training.png" alt="training curves">')
-    if dataset and read[0][1]:
+    if dataset and any(r["segment_scores"] for r in read[0][1].values()):  # the upper bound scores no segment
         sections.append(f"<h2>Best and worst segments ({html.escape(rows[0]['method'])})</h2>"
                         + video_strips(dataset, read[0][1], media, videos))
     page = os.path.join(out, "index.html")

@@ -11,6 +11,8 @@ OUT/metrics.json (evaluation.evaluate) and OUT/report/ (evaluation.report) are w
 from every video's result: the
 same numbers as evaluation.evaluate.evaluate_in_process. Videos the protocol cannot score
 are excluded and counted with their reason: chosen videos = results + exclusions.
+`--model random[:seed]` scores at random; `--model upper-bound` scores no segment and gives
+the paper's approximate upper bound (each video's GIFs against each other; two GIFs needed).
 """
 from __future__ import annotations
 
@@ -18,9 +20,10 @@ import logging
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
-from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
+from apache_beam.ml.inference.base import KeyedModelHandler, PredictionResult, RunInference
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from evaluation.baselines import is_upper_bound
 from evaluation.evaluate import scored_video, write_outputs
 from evaluation.intervals import format_estimate
 from evaluation.protocol import ALPHA, Excluded
@@ -131,7 +134,10 @@ def build_pipeline(p: beam.Pipeline, opts: EvaluateOptions, dataset: str, run_id
                   | "Chosen" >> beam.Filter(chosen.wants)
                   | "LabelsByVideo" >> beam.Map(lambda r: (r["video_sha256"], r)) | "GroupLabels" >> beam.GroupByKey())
     read = label_rows | "ReadVideos" >> beam.ParDo(_ReadVideo(dataset, chosen)).with_outputs("excluded", main="videos")
-    scored = read.videos | "Score" >> RunInference(KeyedModelHandler(RankerHandler(run.model)))
+    if is_upper_bound(run.model):  # no model: each video's GIFs are scored against each other
+        scored = read.videos | "NoScores" >> beam.MapTuple(lambda sha, video: (sha, PredictionResult(video, None)))
+    else:
+        scored = read.videos | "Score" >> RunInference(KeyedModelHandler(RankerHandler(run.model)))
     gifs = p | "ReadGifs" >> ReadTable(dataset, tables.GIFS, snapshots[tables.GIFS.name])
     alignments = p | "ReadAlignments" >> ReadTable(dataset, tables.ALIGNMENTS, snapshots[tables.ALIGNMENTS.name])
     jobs = ({"gifs": gifs | "GifsByVideo" >> beam.Map(lambda r: (r["video_sha256"], r)),
@@ -151,7 +157,7 @@ def build_pipeline(p: beam.Pipeline, opts: EvaluateOptions, dataset: str, run_id
 def check_options(opts: EvaluateOptions, dataset: str) -> None:
     run = opts.view_as(RankerRunOptions)
     if not run.model:
-        raise ValueError("--model is required: the exported ranker (JOB/model)")
+        raise ValueError("--model is required: the exported ranker (JOB/model), random[:seed] or upper-bound")
     if not run.out:
         raise ValueError("--out is required: where per_video.parquet and metrics.json go")
     if not 0 < opts.alpha <= 1:

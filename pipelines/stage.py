@@ -77,7 +77,8 @@ class RankerRunOptions(PipelineOptions):
     def _add_argparse_args(cls, parser):
         parser.add_argument("--model", help="the exported ranker: JOB/model of gifrank train, or gifrank "
                                              "import-ranker's output (a path or gs:// URI); random[:SEED] for "
-                                             "chance level")
+                                             "chance level; upper-bound (evaluate only) for the paper's "
+                                             "approximate upper bound")
         parser.add_argument("--out", help="where the run's outputs go (a folder or gs:// URI)")
 
 

@@ -10,25 +10,29 @@ from tests.rows import write_table
 SEGMENTER, EXTRACTOR = "changepoint-v2 test", "c3d-test"
 
 
-def build_dataset(root, videos=8, segments=6, frames_per_segment=10, seed=0):
+def build_dataset(root, videos=8, segments=6, frames_per_segment=10, seed=0, second_gifs=()):
     """Test videos v0.. of `segments` segments each: v0's GIF alignment is too unsure to trust
-    and it has no published span (excluded: no aligned GIF); v1 has no features (excluded)."""
+    and it has no published span (excluded: no aligned GIF); v1 has no features (excluded).
+    The videos numbered in `second_gifs` have a second GIF, 7 frames after the first."""
     rng = np.random.default_rng(seed)
     gifs, alignments, labels, features = [], [], [], []
     for v in range(videos):
         video_id, sha = f"v{v}", f"{v:064x}"
         num_frames = segments * frames_per_segment
         start = int(rng.integers(0, num_frames - 15))
-        gif = {"gif_id": f"g{v}", "source": "demo", "page_url": None, "gif_url": f"http://x/{v}.gif",
-               "gif_sha256": f"{v + 100:064x}", "gif_bytes": 1, "video_id": video_id, "video_url": f"http://x/{v}.mp4",
-               "video_sha256": sha, "video_bytes": 1, "views": 10, "upload_date": dt.date(2025, 1, 1),
-               "scraped_at": dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)}
-        gifs.append(gif)
-        alignments.append({"gif_id": gif["gif_id"], "video_id": video_id, "gif_sha256": gif["gif_sha256"],
-                           "video_sha256": sha, "start_sec": start / 25, "end_sec": (start + 15) / 25,
-                           "start_frame": start, "end_frame": start + 15, "speed": 1.0,
-                           "confidence": 0.01 if v == 0 else 1.0, "inlier_share": 1.0, "mirrored": False,
-                           "video_fps": 25.0, "video_num_frames": num_frames, "aligner": "truth"})
+        for g, gif_start in enumerate([start] + ([min(start + 7, num_frames - 15)] if v in second_gifs else [])):
+            gif_id = f"g{v}" + (f"-{g}" if g else "")
+            gif = {"gif_id": gif_id, "source": "demo", "page_url": None, "gif_url": f"http://x/{gif_id}.gif",
+                   "gif_sha256": f"{v + 100 + 1000 * g:064x}", "gif_bytes": 1, "video_id": video_id,
+                   "video_url": f"http://x/{v}.mp4", "video_sha256": sha, "video_bytes": 1, "views": 10,
+                   "upload_date": dt.date(2025, 1, 1), "scraped_at": dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)}
+            gifs.append(gif)
+            alignments.append({"gif_id": gif_id, "video_id": video_id, "gif_sha256": gif["gif_sha256"],
+                               "video_sha256": sha, "start_sec": gif_start / 25, "end_sec": (gif_start + 15) / 25,
+                               "start_frame": gif_start, "end_frame": gif_start + 15, "speed": 1.0,
+                               "confidence": 0.01 if v == 0 else 1.0, "inlier_share": 1.0, "mirrored": False,
+                               "video_fps": 25.0, "video_num_frames": num_frames, "aligner": "truth"})
+        gif = gifs[-1 - (v in second_gifs)]
         for s in range(segments):
             bounds = {"segment_index": s, "start_frame": s * frames_per_segment,
                       "end_frame": (s + 1) * frames_per_segment, "start_sec": s * frames_per_segment / 25,

@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 PAIR_LOSSES = ("l1", "l2", "huber", "adaptive_huber", "video_agnostic")
-LOSSES = PAIR_LOSSES + ("classification",)
+RANKSVM = "ranksvm"  # the domain-specific rankSVM baseline (trainer.ranksvm), not the network
+LOSSES = PAIR_LOSSES + ("classification", RANKSVM)
 
 
 @dataclass(frozen=True)

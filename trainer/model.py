@@ -44,14 +44,19 @@ def model_inputs(arch: Architecture) -> dict:
     return inputs
 
 
-def build_scorer(arch: Architecture, seed: int, name: str = "scorer") -> keras.Model:
-    """The scoring network, initialised from `seed` (Glorot uniform weights, zero biases)."""
-    inputs = model_inputs(arch)
-    x = inputs["features"]
+def scaled_features(arch: Architecture, features):
+    """The features as the model sees them: standardised (when the architecture says so), then scaled."""
+    x = features
     if arch.input_mean is not None:
         x = keras.layers.Normalization(mean=list(arch.input_mean), variance=[s * s for s in arch.input_std],
                                        name="standardize")(x)
-    x = keras.layers.Rescaling(arch.input_scale, name="input_scale")(x)
+    return keras.layers.Rescaling(arch.input_scale, name="input_scale")(x)
+
+
+def build_scorer(arch: Architecture, seed: int, name: str = "scorer") -> keras.Model:
+    """The scoring network, initialised from `seed` (Glorot uniform weights, zero biases)."""
+    inputs = model_inputs(arch)
+    x = scaled_features(arch, inputs["features"])
     if arch.context_dim:
         x = keras.layers.Concatenate(name="features_and_context")([x, inputs["context"]])
     for i, units in enumerate(arch.hidden_units):

@@ -22,7 +22,8 @@ HELP = {
     "feature_extractor": "with --dataset: whose features, when the dataset holds several feature sets",
     "segmenter": "with --dataset: whose segments, when the dataset holds several",
     "loss": "rank loss: l1, l2, huber (delta 1.5), adaptive_huber (delta 1.5 + p), or the baselines "
-            "video_agnostic (pairs across videos) and classification (logistic, single segments)",
+            "video_agnostic (pairs across videos) and classification (logistic, single segments); ranksvm: "
+            "the domain-specific rankSVM baseline instead of the network (a linear SVM per video category, C = 1)",
     "context": "concatenate the context features (category, tags, position) to the C3D features",
     "epochs": "epochs over the training pairs", "seed": "seed of initialisation, pair sampling, shuffling, dropout",
     "models": "models trained from different initialisations; the export averages their scores",

@@ -18,7 +18,7 @@ import numpy as np
 
 from evaluation.pairwise import pairwise_accuracy
 from trainer import losses
-from trainer.config import LOSSES, TrainConfig, learning_rate_at
+from trainer.config import LOSSES, RANKSVM, TrainConfig, learning_rate_at
 from trainer.data import DataError, PairSettings, SegmentSource, VideoCounts, epoch_dataset
 from trainer.job_dir import JobDir
 from trainer.model import Architecture, averaged_scorer, build_scorer, dense_layers, training_scores, weight_decay_term
@@ -72,8 +72,9 @@ class Trainer:
             raise ValueError("--models, --epochs and --batch-pairs must be at least 1")
         self.config = config
         self.job = JobDir(config.job_dir)
-        self.source = SegmentSource.open(config.dataset, config.segments, config.context, config.feature_extractor,
-                                         config.segmenter)
+        # The rankSVM reads each video's category from its context.
+        self.source = SegmentSource.open(config.dataset, config.segments, config.context or config.loss == RANKSVM,
+                                         config.feature_extractor, config.segmenter)
 
     def job_record(self) -> dict:
         return {"flags": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.config).items()},
@@ -109,17 +110,21 @@ class Trainer:
             LOG.info("train: %s has finished already (%s); nothing to do", self.config.job_dir, self.job.model.uri)
             return TrainResult(self.config.job_dir, self.job.model.uri, True, [], {})
         self._prepare()
-        history, scorers, counts = [], [], {}
-        with tempfile.TemporaryDirectory(prefix="gifrank-train-logs-") as logs:
-            writer = tf.summary.create_file_writer(logs)
-            for model in range(self.config.models):
-                scorer, model_history, counts = self._train_model(model, writer, logs)
-                scorers.append(scorer)
-                history += model_history
-            writer.close()
+        if self.config.loss == RANKSVM:
+            scorer, history, counts = self._fit_ranksvm()
+        else:
+            history, scorers, counts = [], [], {}
+            with tempfile.TemporaryDirectory(prefix="gifrank-train-logs-") as logs:
+                writer = tf.summary.create_file_writer(logs)
+                for model in range(self.config.models):
+                    model_scorer, model_history, counts = self._train_model(model, writer, logs)
+                    scorers.append(model_scorer)
+                    history += model_history
+                writer.close()
+            scorer = averaged_scorer(scorers, self.arch)
         from trainer.export import export_model
 
-        export_model(averaged_scorer(scorers, self.arch), self.arch, self.job)
+        export_model(scorer, self.arch, self.job)
         self.job.write_done({"history": history, "counts": counts, "model_dir": self.job.model.uri,
                              "input_scale": self.arch.input_scale})
         LOG.info("train: exported %s", self.job.model.uri)
@@ -141,6 +146,18 @@ class Trainer:
                                              nesterov=True)
             optimizer.build(scorer.trainable_variables)
         return scorer, optimizer
+
+    def _fit_ranksvm(self):
+        from trainer.ranksvm import fit_ranksvm, ranksvm_scorer
+
+        started = time.perf_counter()
+        weights, pairs = fit_ranksvm(self.source.videos("train"), self.arch, self.config.seed)
+        scorer = ranksvm_scorer(weights, self.arch)
+        accuracy, val_pairs = self.validation_accuracy(scorer)
+        record = {"model": 0, "pairs": sum(pairs.values()), "pairs_by_category": {str(c): n for c, n in pairs.items()},
+                  "seconds": time.perf_counter() - started, "val_pairwise_accuracy": accuracy, "val_pairs": val_pairs}
+        LOG.info("train: rankSVM val pairwise accuracy %s (%d pairs)", accuracy, val_pairs)
+        return scorer, [record], {"pairs": record["pairs"]}
 
     def _input_scale(self) -> float:
         if self.config.input_scale == "auto":

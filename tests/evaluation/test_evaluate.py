@@ -94,6 +94,32 @@ def test_an_empty_split_is_a_clear_error(dataset, model, tmp_path):
     assert not (tmp_path / "e").exists()  # nothing half-written
 
 
+def test_the_upper_bound_scores_users_gifs_against_each_other(tmp_path):
+    from evaluation.baselines import open_scorer
+    from evaluation.protocol import VideoTruth, bound_video
+    from featurizer.dataset import table_store, tables
+
+    root = str(tmp_path / "data")
+    build_dataset(root, second_gifs={2, 3, 5})
+    out = tmp_path / "bound"
+    run = evaluate.run(["--dataset", root, "--model", "upper-bound", "--out", str(out)], save_main_session=False)
+    metrics = json.loads((out / "metrics.json").read_text())
+    results, _ = evaluate_in_process(None, root, ChosenVideos.of(root))
+    assert sorted(r.video_id for r in results) == ["v2", "v3", "v5"]  # the videos with two trusted GIFs
+    assert metrics["excluded_by_reason"] == {"no aligned GIF": 1, "no features": 1,
+                                             "one GIF: no other user's to score it against": 2}  # v4, v6
+    assert metrics["nmsd"]["mean"] == pytest.approx(np.mean([r.nmsd for r in results]), abs=1e-12)
+    assert run.counters["videos_evaluated"] + run.counters["videos_excluded"] == run.counters["videos_chosen"] == 7
+    # v2's GIFs: 15 frames each, the second 7 frames after the first (8 shared), by the protocol
+    v2 = next(r for r in results if r.video_id == "v2")
+    alignments = table_store.read_table(root, tables.ALIGNMENTS).to_pylist()
+    spans = tuple(sorted((a["start_frame"], a["end_frame"]) for a in alignments if a["video_id"] == "v2"))
+    assert v2.nmsd == pytest.approx(bound_video(VideoTruth("v2", 60, spans)).nmsd, abs=1e-12)
+    assert 'id="metrics"' in (out / "report" / "index.html").read_text()
+    with pytest.raises(ValueError, match="scores no segment"):
+        open_scorer("upper-bound")
+
+
 def test_the_counters_add_up(dataset, model, tmp_path):
     root, info = dataset
     run = evaluate.run(["--dataset", root, "--model", model, "--out", str(tmp_path / "eval")], save_main_session=False)

@@ -1,7 +1,7 @@
 """The per-video protocol: segment scores spread to frames, nMSD over GIFs, AP against their union."""
 import pytest
 
-from evaluation.protocol import Excluded, VideoResult, VideoTruth, evaluate_video, frame_scores
+from evaluation.protocol import Excluded, VideoResult, VideoTruth, bound_video, evaluate_video, frame_scores
 from evaluation.summary import summarize
 
 
@@ -35,6 +35,24 @@ def test_videos_the_protocol_cannot_score_are_excluded_with_a_reason(truth, segm
     with pytest.raises(Excluded, match=reason) as caught:
         evaluate_video(truth, segments, [0.0] * len(segments))
     assert caught.value.video_id == truth.video_id
+
+
+def test_the_upper_bound_by_hand():
+    # GIFs on frames 0..3 and 2..5 of 10. Scored by the first (1 on 0..3), the second's frames
+    # score 1, 1, 0, 0: threshold 0.5, 4 frames reach it, alpha |g| = 2 -> (4 - 2) / (10 - 2).
+    # AP: score 1 recalls 2 of 4 among 4 frames (0.5), score 0 all 4 among 10 (0.4) -> 0.45.
+    # The second against the first: the same by symmetry.
+    result = bound_video(VideoTruth("v", 10, ((0, 4), (2, 6))))
+    assert result.nmsd == pytest.approx(0.25) and result.average_precision == pytest.approx(0.45)
+    assert (result.gifs, result.segments, result.segment_scores) == (2, 0, ())
+    # A third GIF far from both: 0 on its frames, so scored by it the others' summaries are every
+    # frame (nMSD 1), and it is every frame of theirs.
+    three = bound_video(VideoTruth("v", 20, ((0, 4), (2, 6), (14, 18))))
+    assert 0.25 < three.nmsd < 1
+    with pytest.raises(Excluded, match="one GIF"):
+        bound_video(VideoTruth("w", 10, ((0, 4),)))
+    with pytest.raises(Excluded, match="no aligned GIF"):
+        bound_video(VideoTruth("w", 10, ()))
 
 
 def test_summary_counts_every_video():

@@ -5,7 +5,9 @@ import shutil
 import pytest
 
 from evaluation.baselines import open_scorer
+from evaluation.compare import read_run
 from evaluation.evaluate import evaluate_in_process, write_outputs
+from evaluation.findings import check_findings
 from evaluation.report import write_report
 from evaluation.videos import ChosenVideos
 from tests.eval_dataset import build_media_dataset, export_ranker
@@ -31,7 +33,10 @@ def test_the_report_opens_in_a_browser_with_every_picture(tiny_world, tmp_path):
     job = tmp_path / "job"
     assert train_main(["--segments", str(tmp_path / "segments.parquet"), "--job-dir", str(job), "--epochs", "2",
                        "--hidden-units", "16,4", "--progress", "log"]) == 0
-    page = write_report(str(tmp_path / "report"), [ranker, chance], ["ranker", "random"], str(job), str(root))
+    findings = check_findings({key: {v: r["nmsd"] for v, r in read_run(run)[1].items()}
+                               for key, run in (("adaptive_huber", ranker), ("random", chance))})
+    page = write_report(str(tmp_path / "report"), [ranker, chance], ["ranker", "random"], str(job), str(root),
+                        findings=findings)
 
     from selenium import webdriver
     from selenium.webdriver.chrome.options import Options
@@ -52,10 +57,13 @@ def test_the_report_opens_in_a_browser_with_every_picture(tiny_world, tmp_path):
             "return Array.from(document.images).map(i => i.complete && i.naturalWidth > 0)")
         methods = [row.find_elements(By.TAG_NAME, "td")[0].text
                    for row in driver.find_elements(By.CSS_SELECTOR, "#metrics tbody tr")]
+        claims = [row.find_elements(By.TAG_NAME, "td")[0].text
+                  for row in driver.find_elements(By.CSS_SELECTOR, "#findings tbody tr")]
         driver.save_screenshot(str(tmp_path / "report.png"))
     finally:
         driver.quit()
     # nMSD histogram, training curves, per sampled video: 3 best, up to 3 worst, the users' GIFs
     assert len(images) >= 2 + 3 + 1 and all(loaded), loaded
     assert methods == ["ranker", "random"]
+    assert claims == ["a ranker beats random"]
     assert (tmp_path / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

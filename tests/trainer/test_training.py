@@ -149,9 +149,11 @@ def test_standardization_is_part_of_the_export(segments, tmp_path):
 
 
 def test_context_is_a_second_input(segments, tmp_path):
+    from featurizer.labels.context import CONTEXT_SIZE
+
     job = tmp_path / "job"
     train(segments, job, "--context", "--epochs", "1")
-    scores = serve(job, features=probe_features(3), context=np.zeros((3, 8), np.float32))
+    scores = serve(job, features=probe_features(3), context=np.zeros((3, CONTEXT_SIZE), np.float32))
     assert scores.shape == (3,)
 
 
