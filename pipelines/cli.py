@@ -19,6 +19,7 @@ COMMANDS = {
     "align-dataset": ("pipelines.align", "run", "align every GIF of a dataset to its video (Beam)"),
     "shots": ("pipelines.commands.shots", "main", "detect the shots of a video (JSON)"),
     "featurize": ("pipelines.featurize", "run", "shots, labelled segments and C3D features of a dataset (Beam)"),
+    "refresh": ("pipelines.refresh", "run", "scrape -> align -> featurize of what is new: a scheduled refresh (Beam)"),
     "tables": ("pipelines.commands.tables", "main", "the dataset's tables (JSON lines), or export one as a Parquet file"),
     "train": ("trainer.task", "main", "train the Robust Deep RankNet on a dataset's labelled segments (TensorFlow)"),
     "evaluate": ("pipelines.commands.evaluate", "main",

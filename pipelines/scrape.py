@@ -6,13 +6,15 @@
         --dataset gs://bucket/v2g --runner DataflowRunner --project P --region R --setup_file ./setup.py
 
 Every seed, listing page and GIF ends either in the gifs table or in the deadletter
-table with its reason. Reruns are idempotent: ids are stable, rows are merged by
-key, and blobs already stored for a URL are not fetched again.
+table with its reason. Reruns are idempotent and incremental: ids are stable, rows are
+merged by key, GIF pages already in the table are not read again (unless
+--rescrape-known), and blobs already stored for a URL are not fetched again.
 """
 from __future__ import annotations
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from featurizer.dataset import tables
@@ -67,6 +69,9 @@ class ScrapeOptions(PipelineOptions):
         parser.add_argument("--max-listing-pages", dest="max_listing_pages", type=int, default=10_000,
                             help="listing pages followed per seed (default: %(default)s)")
         parser.add_argument("--user-agent", dest="user_agent", default=defaults.user_agent)
+        parser.add_argument("--rescrape-known", dest="rescrape_known", action="store_true",
+                            help="read again the GIF pages already in the gifs table (default: only new pages; "
+                                 "listings are always read, to find them)")
 
 
 def scrape_config(opts: ScrapeOptions, dataset: str) -> ScrapeConfig:
@@ -100,6 +105,19 @@ def _describe_video_group(group) -> list[dict]:
     return [subject(url=video_url, gif_id=r["gif_id"]) for r in records]
 
 
+class _NewPages(beam.DoFn):
+    """GIF page URLs not in the gifs table yet; the others are counted (gif_pages_known), not read."""
+
+    def __init__(self):
+        self._known = Metrics.counter(f"gifrank.{PIPELINE}", "gif_pages_known")
+
+    def process(self, page_url: str, known: dict):
+        if page_url in known:
+            self._known.inc()
+        else:
+            yield page_url
+
+
 def _known_blobs(row: dict):
     """URL -> (sha256, size) for the blobs an earlier run stored."""
     yield row["gif_url"], (row["gif_sha256"], row["gif_bytes"])
@@ -126,8 +144,8 @@ def build_pipeline(p: beam.Pipeline, opts: ScrapeOptions, dataset: str, run_id: 
     dead_spec = tables.DEADLETTERS[PIPELINE]
     snapshots = table_snapshots(config.dataset, (tables.GIFS, dead_spec))
     existing_gifs = p | "ReadGifs" >> ReadTable(config.dataset, tables.GIFS, snapshots[tables.GIFS.name],
-                                                columns=["gif_url", "gif_sha256", "gif_bytes", "video_url",
-                                                         "video_sha256", "video_bytes"])
+                                                columns=["page_url", "gif_url", "gif_sha256", "gif_bytes",
+                                                         "video_url", "video_sha256", "video_bytes"])
     known_blobs = beam.pvalue.AsDict(existing_gifs | "KnownBlobs" >> beam.FlatMap(_known_blobs)
                                      | "OneBlobPerUrl" >> beam.CombinePerKey(min))
     records, dead = [], []
@@ -139,7 +157,13 @@ def build_pipeline(p: beam.Pipeline, opts: ScrapeOptions, dataset: str, run_id: 
                                                concurrency=conc, measure=lambda link: {"gif_links_found": 1}))
         dead.append(bad)
         page_urls = (gif_links | "PageUrls" >> beam.Map(lambda link: link["page_url"])
-                     | "DistinctPages" >> beam.Distinct() | "SpreadPages" >> beam.Reshuffle())
+                     | "DistinctPages" >> beam.Distinct())
+        if not opts.rescrape_known:  # a refresh reads only the pages the table has not got
+            known_pages = beam.pvalue.AsDict(existing_gifs | "KnownPages" >> beam.Filter(lambda r: r["page_url"])
+                                             | "PageKeys" >> beam.Map(lambda r: (r["page_url"], True))
+                                             | "OnePerPage" >> beam.CombinePerKey(any))
+            page_urls = page_urls | "NewPages" >> beam.ParDo(_NewPages(), known_pages)
+        page_urls = page_urls | "SpreadPages" >> beam.Reshuffle()
         page_records, bad = page_urls | "ScrapeGifPages" >> ApplyWorker(
             GifPageScraper(config), pipeline=PIPELINE, stage="gif_page", concurrency=conc)
         records.append(page_records)

@@ -8,13 +8,16 @@ Each training video gives every (GIF segment, other segment) pair; the pair's fe
 difference x+ - x- is one example of class +1 (every other one negated, of class -1), for
 scikit-learn's LinearSVC (liblinear; squared hinge, the l2 loss the paper blames for the
 rankSVM's weakness to outliers) without an intercept. A video's category is its context's
-category one-hot (featurizer.labels.context); a category without training pairs scores
-with the model fitted on every category's pairs. The export is a model like the network's:
+category one-hot (featurizer.labels.context); videos without a category have a model of
+their own, and a category without training pairs scores with it, or, when there is none,
+with the mean of the categories' models weighted by their pairs (one SVM on every
+category's pairs together converged badly: 50 iterations, 90 s on 20,000 pairs, unfinished). The export is a model like the network's:
 a SavedModel taking features and context, scoring w[category] . x.
 """
 from __future__ import annotations
 
 import logging
+import warnings
 
 import numpy as np
 
@@ -24,13 +27,13 @@ from trainer.model import Architecture, model_inputs, scaled_features
 
 LOG = logging.getLogger("gifrank")
 C = 1.0  # as the paper, for every category
-EVERY_CATEGORY = CATEGORY_SLOTS  # the row of the model fitted on every category's pairs
+EVERY_CATEGORY = CATEGORY_SLOTS  # the row of videos without a category, and of unseen categories
 # A category's pairs beyond this are a seeded sample (liblinear holds them all, as float64).
 MAX_PAIRS_PER_CATEGORY = 20_000
 # liblinear's primal solver (more pairs than features); scikit-learn's default tolerance, 1e-4,
 # took 1,000 iterations and 200 s on 8,000 synthetic pairs without converging, 1e-3 nine
 # iterations and 15 s (liblinear's own default is 1e-2).
-SOLVER = {"dual": False, "tol": 1e-3}
+SOLVER = {"dual": False, "tol": 1e-3, "max_iter": 200}
 
 
 def category_of(context: np.ndarray) -> int:
@@ -59,6 +62,7 @@ def pair_differences(video, arch: Architecture) -> np.ndarray:
 
 
 def _fit(differences: np.ndarray, seed: int) -> np.ndarray:
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.svm import LinearSVC
 
     if len(differences) > MAX_PAIRS_PER_CATEGORY:
@@ -70,12 +74,17 @@ def _fit(differences: np.ndarray, seed: int) -> np.ndarray:
         differences = np.concatenate([differences, differences])
     classes = np.where(np.arange(len(differences)) % 2, -1.0, 1.0)
     svm = LinearSVC(C=C, fit_intercept=False, random_state=seed, **SOLVER)
-    return svm.fit(differences * classes[:, None], classes).coef_[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # logged below, once
+        svm.fit(differences * classes[:, None], classes)
+    if svm.n_iter_ >= SOLVER["max_iter"]:
+        LOG.warning("train: the rankSVM stopped at %d iterations before liblinear's tolerance", svm.n_iter_)
+    return svm.coef_[0]
 
 
 def fit_ranksvm(videos, arch: Architecture, seed: int = 0) -> tuple[np.ndarray, dict[int, int]]:
-    """(weights: one row per category slot and a last for every category, {category: pairs}) of
-    the training videos."""
+    """(weights: one row per category slot and a last for videos without one, {category: pairs})
+    of the training videos."""
     by_category: dict[int, list[np.ndarray]] = {}
     for video in videos:
         differences = pair_differences(video, arch)
@@ -84,11 +93,12 @@ def fit_ranksvm(videos, arch: Architecture, seed: int = 0) -> tuple[np.ndarray, 
     if not by_category:
         raise DataError("no training pairs: no video of split 'train' has both a positive and a negative segment")
     pairs = {c: sum(len(d) for d in parts) for c, parts in sorted(by_category.items())}
-    every = _fit(np.concatenate([d for parts in by_category.values() for d in parts]), seed)
-    weights = np.tile(every, (CATEGORY_SLOTS + 1, 1))
-    for category, parts in by_category.items():
-        if category != EVERY_CATEGORY:
-            weights[category] = _fit(np.concatenate(parts), seed + 1 + category)
+    fitted = {c: _fit(np.concatenate(parts), seed + 1 + c) for c, parts in sorted(by_category.items())}
+    if EVERY_CATEGORY not in fitted:
+        fitted[EVERY_CATEGORY] = np.average([fitted[c] for c in pairs], axis=0, weights=list(pairs.values()))
+    weights = np.tile(fitted[EVERY_CATEGORY], (CATEGORY_SLOTS + 1, 1))
+    for category, w in fitted.items():
+        weights[category] = w
     LOG.info("train: rankSVM fitted on %d categories (%s pairs)", len(pairs),
              ", ".join(f"{c}: {n}" for c, n in pairs.items()))
     return weights.astype(np.float32), pairs

@@ -75,10 +75,21 @@ def test_rerun_is_idempotent_and_fetches_no_blob_again(tiny_world, demo_site, tm
     gifs, dead = _rows(tmp_path, tables.GIFS), _rows(tmp_path, tables.DEADLETTER)
     media_paths = [demo_site.gif_media_path(g["gif_id"]) for g in tiny_world.gifs] + [
         demo_site.video_media_path(v["video_id"]) for v in tiny_world.videos]
+    page_paths = [demo_site.gif_page_path(g["gif_id"]) for g in tiny_world.gifs]
     media_requests = sum(demo_site.request_count(p) for p in media_paths)
+    page_requests = sum(demo_site.request_count(p) for p in page_paths)
     blob_count = BlobStore(str(tmp_path)).count()
 
+    # A refresh: the listings are read, the GIF pages the table has are not, nothing changes.
     result = _scrape(demo_site, tmp_path)
+    assert result.counters["gif_pages_known"] == len(gifs)
+    assert sum(demo_site.request_count(p) for p in page_paths) == page_requests
+    assert _rows(tmp_path, tables.GIFS) == gifs
+    assert _without_times(_rows(tmp_path, tables.DEADLETTER)) == _without_times(dead)
+
+    # --rescrape-known reads every page again and still fetches no blob.
+    result = _scrape(demo_site, tmp_path, "--rescrape-known")
+    assert sum(demo_site.request_count(p) for p in page_paths) == page_requests + len(gifs)
     assert _without_times(_rows(tmp_path, tables.GIFS)) == _without_times(gifs)
     assert _without_times(_rows(tmp_path, tables.DEADLETTER)) == _without_times(dead)
     assert sum(demo_site.request_count(p) for p in media_paths) == media_requests

@@ -53,9 +53,11 @@ def test_one_svm_per_category_orders_what_no_single_linear_ranker_can(tmp_path):
     accuracy, pairs = pairwise_accuracy(lambda v: ranker.score(v.features, v.context), test_videos)
     assert (accuracy, pairs) == (1.0, 2 * 2 * 6)
     assert result.history[0]["val_pairwise_accuracy"] == 1.0
-    # The export scores w[category] . x, and with no category the model of every category's pairs.
+    # The export scores w[category] . x; without a category (none in training), the categories' mean.
     weights, _ = fit_ranksvm(trainer.source.videos("train"), trainer.arch)
     assert weights[2, 0] > 0 > weights[4, 0]
+    np.testing.assert_allclose(weights[EVERY_CATEGORY], (weights[2] + weights[4]) / 2, rtol=1e-5, atol=1e-7)
+    assert np.array_equal(weights[0], weights[EVERY_CATEGORY])  # a category never seen: the same
     video = test_videos[0]
     category = int(np.argmax(video.context[0, :CATEGORY_SLOTS]))
     expected = model_view(trainer.arch, video.features) @ weights[category]
