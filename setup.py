@@ -25,6 +25,5 @@ setup(
     packages=find_packages(include=["pipelines*", "featurizer*", "trainer*", "evaluation*", "demo_world*"]),
     package_data={"pipelines": ["scraping/sites/*.yaml"]},
     install_requires=_requirements("requirements.txt"),
-    extras_require={"gcp": ["apache-beam[gcp]==2.77.0"]},
     entry_points={"console_scripts": ["gifrank=pipelines.cli:main"]},
 )

@@ -68,7 +68,9 @@ class ScrapeOptions(PipelineOptions):
                             default=defaults.max_media_bytes)
         parser.add_argument("--max-listing-pages", dest="max_listing_pages", type=int, default=10_000,
                             help="listing pages followed per seed (default: %(default)s)")
-        parser.add_argument("--user-agent", dest="user_agent", default=defaults.user_agent)
+        # Not dest user_agent: Beam's own --user_agent (for Google's services) has it, and would win.
+        parser.add_argument("--user-agent", dest="http_user_agent", default=defaults.user_agent,
+                            help="the User-Agent of the scrape's requests (default: %(default)s)")
         parser.add_argument("--rescrape-known", dest="rescrape_known", action="store_true",
                             help="read again the GIF pages already in the gifs table (default: only new pages; "
                                  "listings are always read, to find them)")
@@ -85,7 +87,7 @@ def scrape_config(opts: ScrapeOptions, dataset: str) -> ScrapeConfig:
         except (KeyError, IndexError) as exc:
             raise ValueError(f"--video-url-template may only use {{youtube_id}}: {exc}") from exc
     fetch = FetchConfig(
-        user_agent=opts.user_agent, timeout_sec=opts.timeout, retries=opts.retries, backoff_sec=opts.retry_backoff,
+        user_agent=opts.http_user_agent, timeout_sec=opts.timeout, retries=opts.retries, backoff_sec=opts.retry_backoff,
         max_page_bytes=opts.max_page_bytes, max_media_bytes=opts.max_media_bytes,
         requests_per_sec_per_host=opts.rate_limit or None, allow_hosts=tuple(opts.allow_host),
         pool_size=opts.concurrency)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import apache_beam as beam
-from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions
+from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions, SetupOptions, TestOptions
 
 from pipelines.transforms.progress import Progress
 
@@ -93,6 +93,7 @@ class StageRun:
     run_id: str
     dataset: str
     counters: dict[str, int]
+    job: Any = None  # DataflowRunner's job, as built (what --dry_run=True builds and does not submit)
 
 
 @dataclass(frozen=True)
@@ -132,9 +133,9 @@ class Stage:
         self.build(p, opts, dataset, run_id)
         result = p.run()
         result.wait_until_finish()
-        counters = counters_of(result, self.namespace)
+        counters = {} if built_not_run(options) else counters_of(result, self.namespace)
         print_counters(self.name, counters)
-        return StageRun(run_id=run_id, dataset=dataset, counters=counters)
+        return StageRun(run_id=run_id, dataset=dataset, counters=counters, job=getattr(result, "job", None))
 
     def main(self, argv=None) -> None:
         """`python -m pipelines.<stage>`: the same logging and errors as `gifrank <command>`."""
@@ -149,6 +150,11 @@ class Stage:
 
 def new_run_id() -> str:
     return dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+
+
+def built_not_run(options: PipelineOptions) -> bool:
+    """DataflowRunner builds the job and submits nothing (--dry_run=True), or writes it as a template."""
+    return bool(options.view_as(TestOptions).dry_run or options.view_as(GoogleCloudOptions).template_location)
 
 
 def counters_of(result, namespace: str) -> dict[str, int]:
