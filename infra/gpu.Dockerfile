@@ -23,6 +23,6 @@ RUN pip install --no-cache-dir --no-deps .
 
 # Several SDK processes share a worker's GPU: each takes GPU memory as it needs it, not all of it.
 ENV TF_FORCE_GPU_ALLOW_GROWTH=true \
-    FLEX_TEMPLATE_PYTHON_PY_FILE=/opt/gifrank/pipelines/refresh.py \
+    FLEX_TEMPLATE_PYTHON_PY_FILE=/opt/gifrank/pipelines/flex_template.py \
     FLEX_TEMPLATE_PYTHON_SETUP_FILE=/opt/gifrank/setup.py
 ENTRYPOINT ["/opt/apache/beam/boot"]

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import refresh
+from pipelines import evaluate, refresh
+from pipelines.flex_template import COMMANDS, split_command
 
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra"
@@ -48,7 +49,7 @@ def test_a_worker_image_is_beams_sdk_image_of_our_beam_and_a_template_launcher(d
     assert ("COPY", f"--from=launcher {launcher} {launcher}") in steps
     env = " ".join(args for kind, args in steps if kind == "ENV")
     program = re.search(r"FLEX_TEMPLATE_PYTHON_PY_FILE=(\S+)", env).group(1)
-    assert program == "/opt/gifrank/pipelines/refresh.py" and (ROOT / "pipelines" / "refresh.py").exists()
+    assert program == "/opt/gifrank/pipelines/flex_template.py" and (ROOT / "pipelines" / "flex_template.py").exists()
     assert ("ENTRYPOINT", '["/opt/apache/beam/boot"]') in steps  # workers run Beam's SDK harness
     copied = {args.split()[0] for kind, args in steps if kind == "COPY" and not args.startswith("--from")}
     assert {"pipelines", "featurizer", "trainer", "evaluation"} <= copied
@@ -65,11 +66,20 @@ def test_the_gpu_image_brings_cuda_for_our_tensorflow_and_shares_the_gpu():
     assert "TF_FORCE_GPU_ALLOW_GROWTH=true" in env  # SDK processes take GPU memory as they need it
 
 
-def test_the_refresh_templates_parameters_are_refresh_options():
-    metadata = json.loads((INFRA / "templates" / "refresh-metadata.json").read_text())
-    flags = {option for action in refresh.arg_parser()._actions for option in action.option_strings}
-    names = [p["name"] for p in metadata["parameters"]]
-    assert names and all(f"--{name}" in flags for name in names)
-    assert all(p["label"] and p["helpText"] for p in metadata["parameters"])
-    [dataset] = [p for p in metadata["parameters"] if p["name"] == "dataset"]
-    assert not dataset.get("isOptional") and re.fullmatch(dataset["regexes"][0], "gs://bucket/v2g")
+@pytest.mark.parametrize("template, parser", [("refresh", refresh.arg_parser), ("evaluate", evaluate.STAGE.arg_parser)])
+def test_a_templates_parameters_are_its_commands_options(template, parser):
+    metadata = json.loads((INFRA / "templates" / f"{template}-metadata.json").read_text())
+    flags = {option for action in parser()._actions for option in action.option_strings}
+    parameters = {p["name"]: p for p in metadata["parameters"]}
+    assert set(parameters) - {"command"} and all(f"--{name}" in flags for name in set(parameters) - {"command"})
+    assert all(p["label"] and p["helpText"] for p in parameters.values())
+    # the launcher's program runs the command the template names
+    [pattern] = parameters["command"]["regexes"]
+    assert split_command([f"--command={template}", "--dataset=gs://b/v2g"]) == (template, ["--dataset=gs://b/v2g"])
+    assert re.fullmatch(pattern, template) and COMMANDS[template] == f"pipelines.{template}"
+    assert not parameters["dataset"].get("isOptional") and re.fullmatch(parameters["dataset"]["regexes"][0],
+                                                                        "gs://bucket/v2g")
+
+
+def test_the_launchers_program_runs_refresh_by_default():
+    assert split_command(["--dataset=gs://b/v2g"]) == ("refresh", ["--dataset=gs://b/v2g"])
