@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DATA ?= ./data
 
-.PHONY: demo test venv browser bench clean
+.PHONY: demo test venv airflow browser bench clean
 
 $(STAMP): setup.py requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,19 @@ $(STAMP): setup.py requirements.txt requirements-dev.txt
 
 venv: $(STAMP)
 
+# The scheduler's environment, for the DAG's test (infra/airflow/): Airflow's Google provider
+# and apache-beam[gcp] pin Google's clients differently, so Airflow gets a venv of its own.
+AIRFLOW_VENV := .venv-airflow
+AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed
+
+$(AIRFLOW_STAMP): infra/airflow/requirements.txt
+	$(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/pip install -q --upgrade pip
+	$(AIRFLOW_VENV)/bin/pip install -q -r infra/airflow/requirements.txt
+	touch $(AIRFLOW_STAMP)
+
+airflow: $(AIRFLOW_STAMP)
+
 demo: $(STAMP)
 	$(VENV)/bin/gifrank demo --data $(DATA)
 
@@ -31,11 +44,11 @@ browser:
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; \
 	fi
 
-test: $(STAMP) browser
+test: $(STAMP) browser $(AIRFLOW_STAMP)
 	$(PY) -m pytest tests
 
 bench: $(STAMP)
 	$(PY) -m bench.scrape_throughput
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(AIRFLOW_VENV) build *.egg-info
