@@ -1,0 +1,20 @@
+"""The scrape with faults of every kind on DirectRunner's multi_processing mode (2 workers), as
+bench.fault_load runs it at 10,000 pages, here at a size a test affords."""
+import pytest
+
+from bench.fault_load import FAULTS, parse_args, run
+
+pytestmark = pytest.mark.timeout(900)
+
+
+def test_every_gif_is_accounted_for_per_kind_and_a_rerun_fetches_nothing_that_succeeded():
+    report = run(parse_args(["--pages", "200", "--small-pages", "100", "--fault-share", "0.1"]))
+    for pages, result in report["runs"].items():
+        assert result["faults_injected"] == pages // 10
+        assert result["every_gif_accounted"] and result["per_kind_as_injected"], result
+        assert result["rows"] + result["dead_letters"] == pages
+        assert result["refetched_after_success"] == 0  # the rerun read no stored GIF's page or media again
+    # 20 faults at 200 pages: two of every kind, the retried 500s among the stored GIFs
+    big = report["runs"][200]
+    assert set(big["per_kind"]) == {f"{'gif_page' if w == 'page' else 'gif_media'}/{k}" for w, _s, k in FAULTS if k}
+    assert all(n == 2 for n in big["per_kind"].values()) and big["retried_to_success"] == 2
