@@ -166,7 +166,7 @@ def check_options(opts: EvaluateOptions, dataset: str) -> None:
 
 STAGE = Stage(
     name=PIPELINE, command="gifrank evaluate", options=EvaluateOptions, build=build_pipeline, check=check_options,
-    shared_options=(GroundTruthOptions, FeatureSetOptions, RankerRunOptions),
+    shared_options=(GroundTruthOptions, FeatureSetOptions, RankerRunOptions), writes="out",
     description="Scores a ranker on a dataset's test videos (a Beam pipeline): nMSD and mAP as the paper, per "
                 "video and overall with intervals -> OUT/per_video.parquet, OUT/metrics.json. "
                 "gifrank evaluate --compare RUN [RUN ...] [--names ...] [--out DIR] puts runs side by side "

@@ -133,7 +133,7 @@ def check_options(opts: PredictOptions, dataset: str) -> None:
 
 STAGE = Stage(
     name=PIPELINE, command="gifrank predict --dataset", options=PredictOptions, build=build_pipeline,
-    check=check_options, shared_options=(FeatureSetOptions, RankerRunOptions),
+    check=check_options, shared_options=(FeatureSetOptions, RankerRunOptions), writes="out",
     description="The best GIFs of every featurized video of a dataset (a Beam pipeline): scored with RunInference, "
                 "written as GIFs with predictions.json under OUT/<video_sha256>/, and OUT/predictions.jsonl.")
 run = STAGE.run

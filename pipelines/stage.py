@@ -28,6 +28,7 @@ from typing import Any, Callable
 import apache_beam as beam
 from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions, SetupOptions, TestOptions
 
+from featurizer.dataset.storage import DatasetRoot
 from pipelines.transforms.progress import Progress
 
 LOG = logging.getLogger("gifrank")
@@ -105,6 +106,7 @@ class Stage:
     build: Callable[[beam.Pipeline, Any, str, str], Any]
     check: Callable[[Any, str], Any] | None = None
     shared_options: tuple[type[PipelineOptions], ...] = ()  # option classes several stages take
+    writes: str = "dataset"  # where its outputs go: "dataset" (tables under --dataset) or "out" (--out)
 
     @property
     def namespace(self) -> str:
@@ -126,13 +128,22 @@ class Stage:
         opts, dataset = options.view_as(self.options), options.view_as(DatasetOptions).dataset
         if self.check is not None:
             self.check(opts, dataset)
+        if not built_not_run(options):  # a job only built writes nothing
+            DatasetRoot.open(options.view_as(RankerRunOptions).out if self.writes == "out" else dataset).check_writable()
         run_id = new_run_id()
         LOG.info("%s run %s on %s", self.name, run_id, dataset)
         Progress.reset()
         p = beam.Pipeline(options=options)
         self.build(p, opts, dataset, run_id)
-        result = p.run()
-        result.wait_until_finish()
+        try:
+            result = p.run()
+            result.wait_until_finish()
+        except Exception as exc:
+            cause = _os_error_in(exc)
+            if cause is None:
+                raise  # a bug: its traceback
+            # Storage failed (a full disk, a lost permission): tables commit in the last step only.
+            raise StageFailed(f"{self.name} failed and nothing was committed: {cause}") from exc
         counters = {} if built_not_run(options) else counters_of(result, self.namespace)
         print_counters(self.name, counters)
         return StageRun(run_id=run_id, dataset=dataset, counters=counters, job=getattr(result, "job", None))
@@ -146,6 +157,22 @@ class Stage:
             self.run(argv)
         except (ValueError, FileNotFoundError) as exc:
             sys.exit(report_error(self.command, exc))
+
+
+class StageFailed(ValueError):
+    """A run stopped by its storage (a full disk, a lost permission); its tables are as they were."""
+
+
+def _os_error_in(exc: BaseException) -> OSError | None:
+    """The OSError behind an exception, through the runner's wrapping (Beam re-raises a DoFn's
+    error as a RuntimeError caused by it)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, OSError):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def new_run_id() -> str:
@@ -166,7 +193,8 @@ def counters_of(result, namespace: str) -> dict[str, int]:
     return dict(sorted(totals.items()))
 
 
-def print_counters(title: str, counters: dict[str, int], out=sys.stderr) -> None:
+def print_counters(title: str, counters: dict[str, int], out=None) -> None:
+    out = out or sys.stderr  # looked up at call time: sys.stderr may have been replaced since import
     print(f"{title} metrics:", file=out)
     for name, value in counters.items():
         print(f"  {name:40s} {value:>14,d}", file=out)

@@ -16,6 +16,7 @@ import os
 import posixpath
 import shutil
 import tempfile
+import uuid
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -45,6 +46,10 @@ def _filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
     if scheme in GCS_SCHEMES and emulator:
         return _gcs_for_endpoint(emulator), rest
     return pafs.FileSystem.from_uri(uri)
+
+
+class RootNotWritable(ValueError):
+    """A dataset root or output folder this process cannot write."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,19 @@ class DatasetRoot:
         """Makes the folder that will hold `path` (a filesystem path) where folders are real."""
         if self.fs.type_name not in OBJECT_STORES:
             self.fs.create_dir(posixpath.dirname(path), recursive=True)
+
+    def check_writable(self) -> None:
+        """Writes and deletes a small probe object at the root: a root this process cannot write
+        (no permission, a read-only disk, a bucket it may not write) is a clear error here, before a
+        pipeline starts, not a worker's traceback later."""
+        probe = self.join(f".gifrank-write-probe-{uuid.uuid4().hex}")
+        try:
+            self.make_parent_dir(probe)
+            with self.fs.open_output_stream(probe) as out:
+                out.write(b"ok")
+            self.fs.delete_file(probe)
+        except OSError as exc:
+            raise RootNotWritable(f"{self.uri}: cannot write here ({exc})") from exc
 
     def exists(self, *parts: str) -> bool:
         return self.fs.get_file_info(self.join(*parts)).type != pafs.FileType.NotFound

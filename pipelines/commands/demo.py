@@ -173,8 +173,9 @@ def _start_site(world_root, private_gif_ids, port: int) -> DemoSite:
 
 
 def print_summary(data: str, world_root: str, feature_set: tuple[str, str] | None = None, ranker: dict | None = None,
-                  evaluation: dict | None = None, out=sys.stdout) -> None:
+                  evaluation: dict | None = None, out=None) -> None:
     """Where the results are; the training view of `feature_set` (segmenter, extractor; default: the only one)."""
+    out = out or sys.stdout
     root = DatasetRoot.open(data)
     gifs = table_store.read_table(root, tables.GIFS, columns=["video_id"])
     dead = table_store.read_table(root, tables.DEADLETTER, columns=["pipeline", "stage", "error_kind"]).to_pylist()

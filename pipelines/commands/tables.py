@@ -47,7 +47,8 @@ def _kept_versions(specs: list[str], known) -> dict[str, list[int]]:
     return kept
 
 
-def main(argv=None, out=sys.stdout) -> int:
+def main(argv=None, out=None) -> int:
+    out = out or sys.stdout
     from featurizer.dataset import table_store, tables
     from featurizer.dataset.storage import DatasetRoot
 

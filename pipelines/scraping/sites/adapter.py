@@ -108,6 +108,16 @@ class SiteAdapter:
         for rule in self.fields:
             if rule.type not in FIELD_TYPES:
                 raise ValueError(f"site {self.name!r}: field {rule.name!r} has unknown type {rule.type!r}")
+        # Every selector is compiled now: a bad one is this error, not a failure on every page.
+        selectors = [("listing.gif_links", self.gif_links_css), ("listing.next_page", self.next_page_css)]
+        empty = parsel.Selector(text="<html></html>")
+        for where, css in selectors + [(f"gif_page.fields.{r.name}", r.css) for r in self.fields]:
+            if css is None:
+                continue
+            try:
+                empty.css(css)
+            except Exception as exc:  # cssselect's SelectorError and its kin
+                raise ValueError(f"site {self.name!r}: {where} is not a CSS selector: {css!r} ({exc})") from None
 
     def parse_listing(self, html: str, page_url: str) -> ListingPage:
         selector = parsel.Selector(text=html)
