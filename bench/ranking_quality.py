@@ -10,7 +10,9 @@ segments, low popularity); test videos are labelled clean. Figures are test pair
   classification and video_agnostic; and a ridge-regularised linear pairwise ranker (closed
   form on within-video pair differences, its ridge chosen on val).
 
-Measured (2 cores, 1000 videos of 16-32 segments, 4 GIFs each, 25 epochs, seeds 0 and 1):
+Measured (2 cores, 1000 videos of 16-32 segments, 4 GIFs each, 25 epochs, seeds 0 and 1; with
+trainer.synthetic as issue 10 left it: its context was noise then, drawn from the same stream, so
+the rows of today's generator are other draws of the same distribution):
   --quality-shape saddle: ridge 0.852, l2 0.877, huber 0.869, adaptive_huber 0.876
   ... --outlier-share 0.45 --outlier-pool 0.25: ridge 0.765, l2 0.606 (0.715, 0.497),
       adaptive_huber 0.781 (0.687, 0.876): l2 collapses, adaptive Huber holds up on average

@@ -128,13 +128,13 @@ class Stage:
         opts, dataset = options.view_as(self.options), options.view_as(DatasetOptions).dataset
         if self.check is not None:
             self.check(opts, dataset)
-        if not built_not_run(options):  # a job only built writes nothing
-            DatasetRoot.open(options.view_as(RankerRunOptions).out if self.writes == "out" else dataset).check_writable()
         run_id = new_run_id()
         LOG.info("%s run %s on %s", self.name, run_id, dataset)
         Progress.reset()
         p = beam.Pipeline(options=options)
-        self.build(p, opts, dataset, run_id)
+        self.build(p, opts, dataset, run_id)  # bad input is found here, before anything is written
+        if not built_not_run(options):  # a job only built writes nothing
+            DatasetRoot.open(options.view_as(RankerRunOptions).out if self.writes == "out" else dataset).check_writable()
         try:
             result = p.run()
             result.wait_until_finish()
