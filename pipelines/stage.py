@@ -13,7 +13,8 @@ in the step committing them (pipelines.transforms.table_io.CommitTables), so a r
 from anywhere commits and a failed run leaves the tables as they were; evaluate and predict
 write their outputs under --out instead. Options several stages take are classes of their own
 here (`shared_options`): Beam parses every options class in one parser, so a flag is defined once. `check(opts, dataset)` raises
-ValueError for options that cannot work, before anything runs.
+ValueError for options that cannot work, before anything runs; a root the run cannot write, and
+a run stopped by its storage (a full disk), are one-line errors too (RootNotWritable, StageFailed).
 """
 from __future__ import annotations
 
