@@ -118,7 +118,8 @@ def evaluate_row(key: str, scorer, videos: list[dict]):
                 results.append(bound_video(video["truth"]))
             else:
                 context = video["context"] if scorer.context_dim else None
-                results.append(evaluate_video(video["truth"], video["bounds"], scorer.score(video["features"], context)))
+                scores = scorer.score(video["features"], context)
+                results.append(evaluate_video(video["truth"], video["bounds"], scores))
         except Excluded as exc:
             excluded.append((exc.video_id, exc.reason))
     return results, excluded

@@ -41,7 +41,8 @@ class RandomScorer:
 def open_scorer(model: str):
     """A scorer by name: "random[:seed]", else the exported ranker at that path or URI."""
     if is_upper_bound(model):
-        raise ValueError(f"{UPPER_BOUND} scores no segment: it is an evaluation (gifrank evaluate --model {UPPER_BOUND})")
+        raise ValueError(f"{UPPER_BOUND} scores no segment: it is an evaluation "
+                         f"(gifrank evaluate --model {UPPER_BOUND})")
     name, _, seed = model.partition(":")
     if name == RANDOM:
         try:

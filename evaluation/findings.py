@@ -85,7 +85,8 @@ def check_findings(nmsd_by_method: dict[str, dict[str, float]], seed: int = 0) -
 def finding_row(finding: Finding) -> dict:
     """A finding as the table's cells: claim, compared, difference, p, verdict."""
     difference = format_estimate(finding.comparison.difference.as_dict(), percent=True).replace("%", " pts", 1)
-    return {"claim": finding.claim.text, "compared": f"{METHODS[finding.claim.first]} vs {METHODS[finding.claim.second]}",
+    compared = f"{METHODS[finding.claim.first]} vs {METHODS[finding.claim.second]}"
+    return {"claim": finding.claim.text, "compared": compared,
             "difference": difference, "p": f"{finding.comparison.p_value:.3g}", "verdict": finding.verdict}
 
 

@@ -3,7 +3,8 @@ scheduled dataset refresh runs it.
 
     gifrank refresh --dataset ./data --seed http://127.0.0.1:8000/gifs?page=1 --site demo --allow-host 127.0.0.1
     gifrank refresh --dataset gs://b/v2g --v2g-metadata gs://b/metadata.txt --runner DataflowRunner \\
-        --project P --region R --temp_location gs://b/tmp --c3d-accelerator "type:nvidia-l4;count:1;install-nvidia-driver"
+        --project P --region R --temp_location gs://b/tmp \\
+        --c3d-accelerator "type:nvidia-l4;count:1;install-nvidia-driver"
 
 Each stage is its own Beam pipeline (its own Dataflow job), started when the one before has
 committed its tables, and takes the options of all three (`gifrank scrape --help`,

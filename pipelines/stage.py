@@ -135,7 +135,8 @@ class Stage:
         p = beam.Pipeline(options=options)
         self.build(p, opts, dataset, run_id)  # bad input is found here, before anything is written
         if not built_not_run(options):  # a job only built writes nothing
-            DatasetRoot.open(options.view_as(RankerRunOptions).out if self.writes == "out" else dataset).check_writable()
+            written = options.view_as(RankerRunOptions).out if self.writes == "out" else dataset
+            DatasetRoot.open(written).check_writable()
         try:
             result = p.run()
             result.wait_until_finish()

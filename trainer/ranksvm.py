@@ -11,8 +11,9 @@ rankSVM's weakness to outliers) without an intercept. A video's category is its 
 category one-hot (featurizer.labels.context); videos without a category have a model of
 their own, and a category without training pairs scores with it, or, when there is none,
 with the mean of the categories' models weighted by their pairs (one SVM on every
-category's pairs together converged badly: 50 iterations, 90 s on 20,000 pairs, unfinished). The export is a model like the network's:
-a SavedModel taking features and context, scoring w[category] . x.
+category's pairs together converged badly: 50 iterations, 90 s on 20,000 pairs, unfinished).
+The export is a model like the network's: a SavedModel taking features and context, scoring
+w[category] . x.
 """
 from __future__ import annotations
 
