@@ -66,8 +66,9 @@ def evaluate_in_process(ranker, dataset: str, chosen: ChosenVideos,
         try:
             segments = read_segments(dataset, chosen, labels[sha])
             job = video_job(sha, gifs[sha], alignments[sha], min_confidence) if gifs[sha] else None
-            scores = (None if ranker is None else ranker.score(**segments.model_inputs(ranker.context_dim > 0))
-                      if segments.bounds else [])
+            # no segment: excluded as the pipeline excludes it, whatever scores (or the bound)
+            scores = ([] if not segments.bounds else None if ranker is None
+                      else ranker.score(**segments.model_inputs(ranker.context_dim > 0)))
             results.append(scored_video(segments, scores, job, alpha=alpha))
         except Excluded as exc:
             excluded.append((exc.video_id, exc.reason))

@@ -3,10 +3,11 @@
 Builds (or reuses) the demo world under DATA/world, serves it as a GIF website on
 loopback, and runs every stage built so far on it with DirectRunner: scrape, align,
 featurize (C3D on the CPU with random weights unless --c3d-weights is given, with
-the CPU knobs --fps and --no-mirror), then trains the ranker on the labelled segments
-scores its validation videos, evaluates it against random scores on the test videos (nMSD,
-mAP, a report page), and turns one video into its best GIFs (gifrank predict). Prints where
-the results are, and the figures.
+the CPU knobs --fps and --no-mirror), then trains the ranker on the labelled segments,
+scores its validation videos, evaluates it beside random scores and the approximate upper
+bound on the test videos (nMSD, mAP, the paper's findings these runs can check, a report
+page), and turns one video into its best GIFs (gifrank predict). Prints where the results
+are, and the figures.
 """
 from __future__ import annotations
 
