@@ -259,6 +259,7 @@ def run(args) -> dict:
         "jit_compile": bool(extractor.window_model(mirror).jit_compile), "model": extractor.name,
         "batch_size": args.batch_size, "bare_batch_clips": batch_clips, "mirror": mirror, "fps": args.fps,
         "videos": args.videos, "decode_processes": args.decode_processes, "video": video,
+        "cpu_count": os.cpu_count(),
         "segments": sum(len(r.segments) for r in results), "snippets": int(sum(r.snippets.sum() for r in results)),
         "clips": clips, "gflop_per_clip": gflop_per_clip, "gflop_per_layer": {k: v / 1e9 for k, v in flops.items()},
         "matmul_peak_gflops": matmul,

@@ -32,15 +32,31 @@ def subset_world(world_root: str | os.PathLike, dest: str | os.PathLike, gif_ids
     return dest
 
 
-def replicate_world(world_root: str | os.PathLike, dest: str | os.PathLike, num_gifs: int) -> Path:
-    """Writes a world at `dest` with `num_gifs` GIF entries cycling over the source world's GIFs."""
+def replicate_world(world_root: str | os.PathLike, dest: str | os.PathLike, num_gifs: int,
+                    gifs_per_video: float | None = None) -> Path:
+    """Writes a world at `dest` with `num_gifs` GIF entries cycling over the source world's GIFs.
+
+    Without `gifs_per_video` they all share the source world's few videos. With it, they get
+    videos of their own (the same files under new ids), about that many GIFs to a video, so
+    work grouped by video grows with the input as it does on a real site (the paper's
+    dataset: 120K GIFs from 85K videos, 1.4).
+    """
     manifest, dest = _linked_world(world_root, dest)
     originals = manifest["gifs"]
-    gifs = []
+    videos = {v["video_id"]: v for v in manifest["videos"]}
+    gifs, new_videos, per_source = [], {}, {}
     for i in range(num_gifs):
         gif = dict(originals[i % len(originals)])
         gif["gif_id"] = f"r{i:06d}"
         gif["title"] = f"{gif['title']} #{i}"
+        if gifs_per_video:
+            source = gif["video_id"]
+            nth = per_source[source] = per_source.get(source, -1) + 1
+            gif["video_id"] = f"{source}r{int(nth / gifs_per_video):06d}"
+            new_videos.setdefault(gif["video_id"], {**videos[source], "video_id": gif["video_id"]})
         gifs.append(gif)
-    (dest / "manifest.json").write_text(json.dumps({**manifest, "gifs": gifs}))
+    replicated = {**manifest, "gifs": gifs}
+    if gifs_per_video:
+        replicated["videos"] = list(new_videos.values())
+    (dest / "manifest.json").write_text(json.dumps(replicated))
     return dest

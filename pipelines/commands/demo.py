@@ -6,8 +6,9 @@ featurize (C3D on the CPU with random weights unless --c3d-weights is given, wit
 the CPU knobs --fps and --no-mirror), then trains the ranker on the labelled segments,
 scores its validation videos, evaluates it beside random scores and the approximate upper
 bound on the test videos (nMSD, mAP, the paper's findings these runs can check, a report
-page), and turns one video into its best GIFs (gifrank predict). Prints where the results
-are, and the figures.
+page), and turns one video into its best GIFs (gifrank predict). Prints a numbered line as
+each stage starts and ends (the stages' own progress lines between them), then where the
+results are, the figures, the predicted GIFs and each stage's time.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from featurizer.dataset.blobs import BlobStore
 from featurizer.dataset.storage import DatasetRoot
 from featurizer.dataset.training_view import training_batches
 from pipelines import align, featurize, scrape
+from pipelines.commands.stage_clock import StageClock
 
 # One GIF page is listed under /private/, which robots.txt forbids: the run shows a
 # robots refusal in its dead letters instead of fetching it.
@@ -58,30 +60,43 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+STAGES = ("world", "scrape", "align", "featurize", "train", "evaluate", "report", "predict")
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    clock = StageClock(STAGES)
     _drop_tables_of_old_layout(args.data)
     world_root = args.world or os.path.join(args.data, "world")
-    world = build_world(world_root, WorldConfig(seed=args.seed, num_videos=args.videos))
+    with clock.stage("world"):
+        world = build_world(world_root, WorldConfig(seed=args.seed, num_videos=args.videos))
     private = [g["gif_id"] for g in world.gifs[:PRIVATE_GIFS]]
-    with _start_site(world.root, private, args.port) as site:
+    with clock.stage("scrape"), _start_site(world.root, private, args.port) as site:
         print(f"demo site serving {len(world.gifs)} GIFs from {len(world.videos)} videos at {site.url}",
               file=sys.stderr)
         scrape.run([
             "--seed", f"{site.url}/gifs?page=1", "--site", "demo", "--dataset", args.data,
             "--allow-host", "127.0.0.1", "--rate-limit", "200", "--runner", "DirectRunner",
         ])
-    align.run(["--dataset", args.data, "--runner", "DirectRunner"])
+    with clock.stage("align"):
+        align.run(["--dataset", args.data, "--runner", "DirectRunner"])
     weights = ["--c3d-weights", args.c3d_weights, "--c3d-mean", args.c3d_mean] if args.c3d_weights else []
     # C3D on a 2-core CPU is the slow part: fewer frames, non-overlapping snippets, no mirror.
     featurize_args = ["--dataset", args.data, "--fps", args.c3d_fps, "--snippet-stride", "16", "--no-mirror",
                       "--split-ratios", DEMO_SPLIT, *weights, "--runner", "DirectRunner"]
-    featurize.run(featurize_args)
+    with clock.stage("featurize"):
+        featurize.run(featurize_args)
     feature_set = featurize.feature_set_of(featurize_args)
-    ranker = train(args.data, feature_set, args.train_epochs)
-    table = evaluate_on_test(args.data, feature_set, ranker["job_dir"])
-    table["predicted"] = predict_one(args.data, world, ranker["job_dir"], args)
+    with clock.stage("train"):
+        ranker = train(args.data, feature_set, args.train_epochs)
+    with clock.stage("evaluate"):
+        runs = evaluate_on_test(args.data, feature_set, ranker["job_dir"])
+    with clock.stage("report"):
+        table = report(args.data, ranker["job_dir"], runs)
+    with clock.stage("predict"):
+        table["predicted"] = predict_one(args.data, world, ranker["job_dir"], args)
     print_summary(args.data, world_root, feature_set, ranker, table)
+    print(f"stages:      {clock.summary()}")
     return 0
 
 
@@ -127,14 +142,9 @@ def train(data: str, feature_set: tuple[str, str], epochs: int) -> dict:
             "interval": bootstrap_interval(per_video, seed=0)}
 
 
-def evaluate_on_test(data: str, feature_set: tuple[str, str], job_dir: str) -> dict:
+def evaluate_on_test(data: str, feature_set: tuple[str, str], job_dir: str) -> dict[str, str]:
     """gifrank evaluate of the trained ranker, of random scores and of the approximate upper bound
-    on the test videos, side by side (gifrank evaluate --compare), and the paper's findings that
-    these runs can check (evaluation.findings)."""
-    from evaluation.compare import comparison_rows, markdown, read_run
-    from evaluation.findings import METHODS, check_findings
-    from evaluation.findings import markdown as findings_markdown
-    from evaluation.report import write_report
+    on the test videos -> {METHODS key: the run's folder}."""
     from pipelines import evaluate
 
     segmenter, extractor = feature_set
@@ -145,12 +155,23 @@ def evaluate_on_test(data: str, feature_set: tuple[str, str], job_dir: str) -> d
     for model, out in runs.values():
         evaluate.run(["--dataset", data, "--model", model, "--out", out, "--split", "test", "--segmenter", segmenter,
                       "--feature-extractor", extractor, "--runner", "DirectRunner"])
-    outs, names = [out for _, out in runs.values()], [METHODS[key] for key in runs]
-    findings = check_findings({key: {v: r["nmsd"] for v, r in read_run(out)[1].items()}
-                               for key, (_, out) in runs.items()})
-    report = write_report(root.uri_of("evaluations", "report"), outs, names, job_dir, data, findings=findings)
+    return {key: out for key, (_, out) in runs.items()}
+
+
+def report(data: str, job_dir: str, runs: dict[str, str]) -> dict:
+    """The evaluation runs side by side (gifrank evaluate --compare), the paper's findings that
+    they can check (evaluation.findings), and the report page."""
+    from evaluation.compare import comparison_rows, markdown, read_run
+    from evaluation.findings import METHODS, check_findings
+    from evaluation.findings import markdown as findings_markdown
+    from evaluation.report import write_report
+
+    outs, names = list(runs.values()), [METHODS[key] for key in runs]
+    findings = check_findings({key: {v: r["nmsd"] for v, r in read_run(out)[1].items()} for key, out in runs.items()})
+    page = write_report(DatasetRoot.open(data).uri_of("evaluations", "report"), outs, names, job_dir, data,
+                        findings=findings)
     return {"table": markdown(comparison_rows(outs, names)), "findings": findings_markdown(findings),
-            "runs": {name: out for name, out in zip(names, outs)}, "report": report}
+            "runs": dict(zip(names, outs)), "report": page}
 
 
 def _drop_tables_of_old_layout(data: str) -> None:

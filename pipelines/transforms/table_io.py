@@ -140,7 +140,7 @@ class WriteTable(beam.PTransform):
         spec = self._spec
         files = files_by_bucket(spec, self._snapshot)
         tagged = [pcolls["rows"] | "BucketRows" >> beam.Map(lambda r: (spec.bucket_of(r), ("row", r)))]
-        if "settled" in pcolls:
+        if "settled" in pcolls and files:  # nothing stored yet: nothing to settle, nothing to shuffle
             # A settled value may name a row of any bucket: every bucket with files hears of it.
             buckets = sorted(files)
             tagged.append(pcolls["settled"] | "DistinctSettled" >> beam.Distinct()

@@ -18,3 +18,10 @@ def test_every_gif_is_accounted_for_per_kind_and_a_rerun_fetches_nothing_that_su
     big = report["runs"][200]
     assert set(big["per_kind"]) == {f"{'gif_page' if w == 'page' else 'gif_media'}/{k}" for w, _s, k in FAULTS if k}
     assert all(n == 2 for n in big["per_kind"].values()) and big["retried_to_success"] == 2
+    # peak memory of the runner, of its workers (2 SDK processes) and of the tree, at both sizes
+    for result in report["runs"].values():
+        first = result["first"]
+        assert first["runner_peak_rss_mib"] > 50 and first["worker_peak_rss_mib"] > 50
+        assert first["tree_peak_rss_mib"] > max(first["runner_peak_rss_mib"], first["worker_peak_rss_mib"])
+    assert set(report["peak_rss_ratio_large_to_small"]) == {"peak_rss", "runner_peak_rss", "worker_peak_rss",
+                                                             "tree_peak_rss"}
