@@ -15,20 +15,27 @@ worker and of the whole process tree. The site's GIFs come from videos of their 
 to a video as in the paper's dataset, so work grouped by video grows with the input as on a
 real site.
 
+The scrape runs with --pages-per-run (default 2,500: the large input in bounded runs, each
+committing; 0: one run).
+
 Measured (2 cores, 10,000 and 2,500 pages, 5% faults): every GIF accounted for at both sizes,
 each of the 9 dead-letter kinds exactly as injected (50 each at 10,000), the 50 flaky pages
-retried to success, nothing that succeeded fetched again by the rerun; 48 s (rerun 20 s) at
-10,000. Peak RSS, 2,500 -> 10,000 pages: runner 226 -> 322 MiB (1.43x), biggest worker
-247 -> 294 MiB (1.19x), the tree 685 -> 851 MiB (1.24x). Not flat: about 13 KB a GIF in the
-runner and 6 KB in a worker. The runner's share is DirectRunner's design: it keeps each
-stage's output in memory for the next stage, and in multi_processing mode splits a stage's
-input into one bundle per worker (fn_runner's ParallelBundleManager), so a worker's bundle is
-half a stage's input. Python objects are a small part of the growth: tracemalloc counted 106
-MiB in the runner at its peak, about 20 MiB of it the stages' data; the rest is memory outside
-Python's (gRPC's buffers) and the allocator's arenas (MALLOC_ARENA_MAX=2 took the runner from
-307 to 262 MiB; it still grew). On Dataflow the shuffle is the service's and bundles are
-bounded: what keeps a DirectRunner run small is a smaller run (a daily refresh reads only
-the new pages).
+retried to success, nothing that succeeded fetched again by the rerun. Peak RSS, 2,500 ->
+10,000 pages:
+  --pages-per-run 2500  runner 260 -> 311 MiB (1.20x), biggest worker 249 -> 295 (1.19x),
+                        tree 702 -> 872 (1.24x); 94 s in 5 runs (rerun 19 s)
+  --pages-per-run 0     runner 226 -> 322 MiB (1.43x), biggest worker 247 -> 294 (1.19x),
+                        tree 685 -> 851 (1.24x); 48 s (rerun 20 s)
+Not flat. In one run, about 13 KB a GIF in the runner and 6 KB in a worker: DirectRunner
+keeps each stage's output in memory for the next stage, and in multi_processing mode splits a
+stage's input into one bundle per worker (fn_runner's ParallelBundleManager). Python objects
+are a small part of it (tracemalloc: 106 MiB in the runner at its peak, about 20 MiB of it the
+stages' data); the rest is gRPC's buffers and the allocator's arenas (MALLOC_ARENA_MAX=2 took
+the runner from 307 to 262 MiB; it still grew). Bounded runs take that away, and leave what
+every run reads of the dataset: at --pages-per-run 1250 on 10,000 pages the workers' peak went
+248, 264, 270, 277, 281, 287, 293, 294 MiB over runs 1-8 as the gifs table grew by 1,250 rows a
+run, about 5 KB a stored GIF (the known pages and blobs side inputs, every bucket rewritten),
+and the runner's alike; the first run, on an empty dataset, skips it.
 """
 from __future__ import annotations
 
@@ -67,6 +74,8 @@ def parse_args(argv=None):
     parser.add_argument("--small-pages", type=int, default=2_500, help="the smaller input, for peak memory")
     parser.add_argument("--fault-share", type=float, default=0.05)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--pages-per-run", type=int, default=2_500,
+                        help="the scrape's --pages-per-run (0: every page in one pipeline run)")
     parser.add_argument("--out")
     return parser.parse_args(argv)
 
@@ -115,14 +124,15 @@ def _memory_kib(pid: int) -> dict[str, int]:
             "worker": b"sdk_worker_main" in cmdline}
 
 
-def scrape_process(site: DemoSite, dataset: Path, workers: int, timeout: float = 1800) -> dict:
+def scrape_process(site: DemoSite, dataset: Path, workers: int, pages_per_run: int, timeout: float = 1800) -> dict:
     """One scrape in a process of its own: its wall time and peak resident memory, of the runner's
     own process (Beam's runner: it holds the data between stages), of its biggest SDK worker
     (where gifrank's transforms run), and of the whole process tree at once."""
     argv = [sys.executable, "-m", "pipelines.scrape", "--dataset", str(dataset), "--seed", f"{site.url}/gifs?page=1",
             "--site", "demo", "--allow-host", "127.0.0.1", "--rate-limit", "0", "--concurrency", "16",
             "--timeout", "1", "--retries", "1", "--retry-backoff", "0.05", "--max-media-bytes", str(8 * 2**20),
-            "--direct_running_mode", "multi_processing", "--direct_num_workers", str(workers)]
+            "--direct_running_mode", "multi_processing", "--direct_num_workers", str(workers),
+            "--pages-per-run", str(pages_per_run)]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     started = time.monotonic()
     # stderr to a file, not a pipe: a pipe nobody reads fills up (64 KiB of log lines) and the
@@ -182,7 +192,7 @@ def accounting(dataset: Path, gifs: list[dict], injected: dict) -> dict:
 def run(args) -> dict:
     world = build_world(CACHE, WorldConfig.tiny())
     report = {"pages": args.pages, "small_pages": args.small_pages, "fault_share": args.fault_share,
-              "workers": args.workers, "runs": {}}
+              "workers": args.workers, "pages_per_run": args.pages_per_run, "runs": {}}
     with tempfile.TemporaryDirectory(prefix="gifrank-bench-faults-") as work:
         for pages in (args.small_pages, args.pages):
             wide = replicate_world(world.root, Path(work) / f"world-{pages}", pages, GIFS_PER_VIDEO)
@@ -190,12 +200,12 @@ def run(args) -> dict:
             dataset = Path(work) / f"data-{pages}"
             with DemoSite(wide, page_size=50) as site:
                 injected = inject(site, gifs, args.fault_share)
-                first = scrape_process(site, dataset, args.workers)
+                first = scrape_process(site, dataset, args.workers, args.pages_per_run)
                 counts = accounting(dataset, gifs, injected)
                 succeeded = [p for g in counts.pop("stored")
                              for p in (site.gif_page_path(g), site.gif_media_path(g))]
                 before = sum(site.request_count(p) for p in succeeded)
-                again = scrape_process(site, dataset, args.workers)
+                again = scrape_process(site, dataset, args.workers, args.pages_per_run)
                 refetched = sum(site.request_count(p) for p in succeeded) - before
             report["runs"][pages] = {**counts, "first": first, "rerun": again,
                                      "faults_injected": len(injected), "refetched_after_success": refetched}

@@ -8,9 +8,12 @@
 Every seed, listing page and GIF ends either in the gifs table or in the deadletter
 table with its reason. Reruns are idempotent and incremental: ids are stable, rows are
 merged by key, GIF pages already in the table are not read again (unless
---rescrape-known), and blobs already stored for a URL are not fetched again.
+--rescrape-known), and blobs already stored for a URL are not fetched again. With
+--pages-per-run N the new pages are read N at a time, a pipeline run (and a commit) each.
 """
 from __future__ import annotations
+
+import hashlib
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -74,6 +77,13 @@ class ScrapeOptions(PipelineOptions):
         parser.add_argument("--rescrape-known", dest="rescrape_known", action="store_true",
                             help="read again the GIF pages already in the gifs table (default: only new pages; "
                                  "listings are always read, to find them)")
+        parser.add_argument("--pages-per-run", dest="pages_per_run", type=int, default=0, metavar="N",
+                            help="read at most N new GIF pages in one pipeline run, then run again for the next "
+                                 "N until a run finds fewer: each run commits, and a DirectRunner run's memory "
+                                 "grows with N, not with the site (default: 0, every new page in one run)")
+        parser.add_argument("--pages-after", dest="pages_after", type=int, default=None, metavar="KEY",
+                            help="with --pages-per-run: only pages whose page key (scrape.page_key) is above KEY; "
+                                 "what each run passes the next")
 
 
 def scrape_config(opts: ScrapeOptions, dataset: str) -> ScrapeConfig:
@@ -81,6 +91,11 @@ def scrape_config(opts: ScrapeOptions, dataset: str) -> ScrapeConfig:
         raise ValueError("nothing to scrape: give --seed URL (with --site) or --v2g-metadata PATH")
     if opts.seed and not opts.site:
         raise ValueError("--seed needs --site CONFIG to know how to read the site")
+    if opts.pages_per_run < 0:
+        raise ValueError(f"--pages-per-run must be 0 (no bound) or more, not {opts.pages_per_run}")
+    if opts.pages_per_run and opts.v2g_metadata:
+        raise ValueError("--pages-per-run bounds the GIF pages of --seed listings; scrape --v2g-metadata in a run "
+                         "of its own")
     if opts.video_url_template:
         try:
             opts.video_url_template.format(youtube_id="x")
@@ -118,6 +133,51 @@ class _NewPages(beam.DoFn):
             self._known.inc()
         else:
             yield page_url
+
+
+def page_key(page_url: str) -> int:
+    """A GIF page's place in the order bounded runs read pages in: a hash, so each run's pages
+    spread over the site's listings; 60 bits, so a Beam distribution (int64) carries it."""
+    return int(hashlib.sha256(page_url.encode()).hexdigest()[:15], 16)
+
+
+class _TakePages(beam.DoFn):
+    """The run's pages out of their (key, url) list, counted (gif_pages_taken); the highest key
+    taken (page_key_taken) is where the next run starts."""
+
+    def __init__(self):
+        self._taken = Metrics.counter(f"gifrank.{PIPELINE}", "gif_pages_taken")
+        self._key = Metrics.distribution(f"gifrank.{PIPELINE}", "page_key_taken")
+
+    def process(self, smallest: list):
+        for key, page_url in smallest:
+            self._taken.inc()
+            self._key.update(key)
+            yield page_url
+
+
+class NextPages(beam.PTransform):
+    """The `limit` GIF pages of smallest page key above `after` (None: from the start): one bounded run's."""
+
+    def __init__(self, limit: int, after: int | None):
+        super().__init__()
+        self._limit = limit
+        self._after = after
+
+    def expand(self, page_urls):
+        after = -1 if self._after is None else self._after
+        return (page_urls
+                | "Keyed" >> beam.Map(lambda url: (page_key(url), url))
+                | "AfterLastRun" >> beam.Filter(lambda keyed: keyed[0] > after)
+                | "Smallest" >> beam.combiners.Top.Smallest(self._limit)
+                | "Take" >> beam.ParDo(_TakePages()))
+
+
+def next_run(opts: ScrapeOptions, last) -> list[str] | None:
+    """With --pages-per-run: another run while the last one took its whole share of new pages."""
+    if not opts.pages_per_run or last.counters.get("gif_pages_taken", 0) < opts.pages_per_run:
+        return None
+    return ["--pages-after", str(last.highest["page_key_taken"])]
 
 
 def _known_blobs(row: dict):
@@ -165,6 +225,8 @@ def build_pipeline(p: beam.Pipeline, opts: ScrapeOptions, dataset: str, run_id: 
                                              | "PageKeys" >> beam.Map(lambda r: (r["page_url"], True))
                                              | "OnePerPage" >> beam.CombinePerKey(any))
             page_urls = page_urls | "NewPages" >> beam.ParDo(_NewPages(), known_pages)
+        if opts.pages_per_run:
+            page_urls = page_urls | "NextPages" >> NextPages(opts.pages_per_run, opts.pages_after)
         page_urls = page_urls | "SpreadPages" >> beam.Reshuffle()
         page_records, bad = page_urls | "ScrapeGifPages" >> ApplyWorker(
             GifPageScraper(config), pipeline=PIPELINE, stage="gif_page", concurrency=conc)
@@ -220,6 +282,7 @@ def build_pipeline(p: beam.Pipeline, opts: ScrapeOptions, dataset: str, run_id: 
 
 STAGE = Stage(
     name=PIPELINE, command="gifrank scrape", options=ScrapeOptions, build=build_pipeline, check=scrape_config,
+    next_run=next_run,
     description="Scrape GIFs and their source videos from GIF sites or the published Video2GIF metadata into a "
                 "dataset (a Beam pipeline; DirectRunner unless --runner says otherwise).")
 run = STAGE.run

@@ -15,6 +15,8 @@ write their outputs under --out instead. Options several stages take are classes
 here (`shared_options`): Beam parses every options class in one parser, so a flag is defined once. `check(opts, dataset)` raises
 ValueError for options that cannot work, before anything runs; a root the run cannot write, and
 a run stopped by its storage (a full disk), are one-line errors too (RootNotWritable, StageFailed).
+A stage whose work comes in bounded runs declares `next_run(opts, last_run)`: the arguments
+of one more run, or None when it is done (scrape's --pages-per-run).
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ import datetime as dt
 import logging
 import sys
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import apache_beam as beam
@@ -90,12 +92,17 @@ def min_alignment_confidence(opts: PipelineOptions) -> float:
 
 @dataclass(frozen=True)
 class StageRun:
-    """What a finished run reports: its id (in its commits' transaction ids), its dataset, its counters."""
+    """What a finished run reports: its id (in its commits' transaction ids), its dataset, its counters.
+
+    A stage that ran as several bounded runs (Stage.next_run) reports the last run's id, the
+    counters summed over them, and each run in `runs`."""
 
     run_id: str
     dataset: str
     counters: dict[str, int]
     job: Any = None  # DataflowRunner's job, as built (what --dry_run=True builds and does not submit)
+    highest: dict[str, int] = field(default_factory=dict)  # each distribution metric's maximum
+    runs: tuple[StageRun, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -108,6 +115,9 @@ class Stage:
     check: Callable[[Any, str], Any] | None = None
     shared_options: tuple[type[PipelineOptions], ...] = ()  # option classes several stages take
     writes: str = "dataset"  # where its outputs go: "dataset" (tables under --dataset) or "out" (--out)
+    # A stage whose work comes in bounded runs: after a run, the arguments that add the next
+    # run (appended to the command's), or None when the stage is done.
+    next_run: Callable[[Any, StageRun], list[str] | None] | None = None
 
     @property
     def namespace(self) -> str:
@@ -122,7 +132,28 @@ class Stage:
         return parser
 
     def run(self, argv=None, save_main_session: bool = True) -> StageRun:
+        """One pipeline run; with `next_run`, as many as it asks for, one after another, each
+        committing its own tables (a run killed midway leaves the earlier runs' work)."""
         argv = list(sys.argv[1:] if argv is None else argv)
+        first = self._run_once(argv, save_main_session)
+        runs, extra = [first], self.next_run and self.next_run(self._options(argv), first)
+        while extra:
+            LOG.info("%s: run %d, %s", self.name, len(runs) + 1, " ".join(extra))
+            runs.append(self._run_once([*argv, *extra], save_main_session))
+            extra = self.next_run(self._options(argv), runs[-1])
+        if len(runs) == 1:
+            return first
+        counters: dict[str, int] = {}
+        for run in runs:
+            for name, value in run.counters.items():
+                counters[name] = counters.get(name, 0) + value
+        return StageRun(run_id=runs[-1].run_id, dataset=first.dataset, counters=dict(sorted(counters.items())),
+                        job=runs[-1].job, highest=runs[-1].highest, runs=tuple(runs))
+
+    def _options(self, argv: list[str]):
+        return PipelineOptions(argv).view_as(self.options)
+
+    def _run_once(self, argv: list[str], save_main_session: bool) -> StageRun:
         self.arg_parser().parse_known_args(argv)  # --help, and a clear error for a bad option value
         options = PipelineOptions(argv)
         options.view_as(SetupOptions).save_main_session = save_main_session
@@ -146,9 +177,11 @@ class Stage:
                 raise  # a bug: its traceback
             # Storage failed (a full disk, a lost permission): tables commit in the last step only.
             raise StageFailed(f"{self.name} failed and nothing was committed: {cause}") from exc
-        counters = {} if built_not_run(options) else counters_of(result, self.namespace)
+        ran = not built_not_run(options)
+        counters = counters_of(result, self.namespace) if ran else {}
         print_counters(self.name, counters)
-        return StageRun(run_id=run_id, dataset=dataset, counters=counters, job=getattr(result, "job", None))
+        return StageRun(run_id=run_id, dataset=dataset, counters=counters, job=getattr(result, "job", None),
+                        highest=highest_of(result, self.namespace) if ran else {})
 
     def main(self, argv=None) -> None:
         """`python -m pipelines.<stage>`: the same logging and errors as `gifrank <command>`."""
@@ -193,6 +226,18 @@ def counters_of(result, namespace: str) -> dict[str, int]:
         value = counter.committed if counter.committed is not None else counter.attempted
         totals[counter.key.metric.name] = totals.get(counter.key.metric.name, 0) + (value or 0)
     return dict(sorted(totals.items()))
+
+
+def highest_of(result, namespace: str) -> dict[str, int]:
+    """The maximum of each distribution metric of `namespace`."""
+    query = result.metrics().query(beam.metrics.MetricsFilter().with_namespace(namespace))
+    highest: dict[str, int] = {}
+    for distribution in query["distributions"]:
+        value = distribution.committed if distribution.committed is not None else distribution.attempted
+        if value is not None and value.count:
+            name = distribution.key.metric.name
+            highest[name] = max(highest.get(name, value.max), value.max)
+    return dict(sorted(highest.items()))
 
 
 def print_counters(title: str, counters: dict[str, int], out=None) -> None:
