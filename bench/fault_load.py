@@ -15,27 +15,29 @@ worker and of the whole process tree. The site's GIFs come from videos of their 
 to a video as in the paper's dataset, so work grouped by video grows with the input as on a
 real site.
 
-The scrape runs with --pages-per-run (default 2,500: the large input in bounded runs, each
-committing; 0: one run).
+The scrape runs in bounded runs, --pages-per-run (default: half of --small-pages, so that
+both sizes also run on a dataset that has tables, as a refresh does; 0: one run).
 
 Measured (2 cores, 10,000 and 2,500 pages, 5% faults): every GIF accounted for at both sizes,
 each of the 9 dead-letter kinds exactly as injected (50 each at 10,000), the 50 flaky pages
 retried to success, nothing that succeeded fetched again by the rerun. Peak RSS, 2,500 ->
 10,000 pages:
-  --pages-per-run 2500  runner 260 -> 311 MiB (1.20x), biggest worker 249 -> 295 (1.19x),
-                        tree 702 -> 872 (1.24x); 94 s in 5 runs (rerun 19 s)
-  --pages-per-run 0     runner 226 -> 322 MiB (1.43x), biggest worker 247 -> 294 (1.19x),
-                        tree 685 -> 851 (1.24x); 48 s (rerun 20 s)
-Not flat. In one run, about 13 KB a GIF in the runner and 6 KB in a worker: DirectRunner
+  --pages-per-run 1250 (default)  runner 255 -> 278 MiB (1.09x), biggest worker 260 -> 286
+                                  (1.10x), tree 738 -> 813 (1.10x); 168 s in 9 runs, rerun 20 s
+  --pages-per-run 0 (one run)     runner 226 -> 322 MiB (1.43x), biggest worker 247 -> 294
+                                  (1.19x), tree 685 -> 851 (1.24x); 48 s, rerun 20 s
+In one run, memory grows about 13 KB a GIF in the runner and 6 KB in a worker: DirectRunner
 keeps each stage's output in memory for the next stage, and in multi_processing mode splits a
 stage's input into one bundle per worker (fn_runner's ParallelBundleManager). Python objects
 are a small part of it (tracemalloc: 106 MiB in the runner at its peak, about 20 MiB of it the
 stages' data); the rest is gRPC's buffers and the allocator's arenas (MALLOC_ARENA_MAX=2 took
-the runner from 307 to 262 MiB; it still grew). Bounded runs take that away, and leave what
-every run reads of the dataset: at --pages-per-run 1250 on 10,000 pages the workers' peak went
-248, 264, 270, 277, 281, 287, 293, 294 MiB over runs 1-8 as the gifs table grew by 1,250 rows a
-run, about 5 KB a stored GIF (the known pages and blobs side inputs, every bucket rewritten),
-and the runner's alike; the first run, on an empty dataset, skips it.
+the runner from 307 to 262 MiB; it still grew). Bounded runs take that away. What is left
+grows with the dataset each run reads, not with the pages it reads: at --pages-per-run 1250
+on 10,000 pages the workers' peak went 264, 267, 276, 275, 274, 280, 283 MiB over runs 2-8
+(the runner's 256 -> 271) as the gifs table grew by 1,250 rows a run: about 2.5 KB a stored
+GIF (the index of known pages and blobs, every bucket rewritten). With that index as side
+inputs, as before pipelines.scraping.known, it was 5 KB (264 -> 294 MiB; the runner's 259 ->
+318).
 """
 from __future__ import annotations
 
@@ -74,8 +76,9 @@ def parse_args(argv=None):
     parser.add_argument("--small-pages", type=int, default=2_500, help="the smaller input, for peak memory")
     parser.add_argument("--fault-share", type=float, default=0.05)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--pages-per-run", type=int, default=2_500,
-                        help="the scrape's --pages-per-run (0: every page in one pipeline run)")
+    parser.add_argument("--pages-per-run", type=int,
+                        help="the scrape's --pages-per-run (default: half of --small-pages, so that both sizes "
+                             "run on a dataset that has tables; 0: every page in one pipeline run)")
     parser.add_argument("--out")
     return parser.parse_args(argv)
 
@@ -190,6 +193,8 @@ def accounting(dataset: Path, gifs: list[dict], injected: dict) -> dict:
 
 
 def run(args) -> dict:
+    if args.pages_per_run is None:
+        args.pages_per_run = args.small_pages // 2
     world = build_world(CACHE, WorldConfig.tiny())
     report = {"pages": args.pages, "small_pages": args.small_pages, "fault_share": args.fault_share,
               "workers": args.workers, "pages_per_run": args.pages_per_run, "runs": {}}

@@ -52,9 +52,9 @@ def one_at_a_time_scrape(seed: str, dataset: Path, rate_limit: float) -> int:
     by_video: dict[str, list[dict]] = {}
     for link in crawl(seed):
         for record in pages(link["page_url"]):
-            for with_gif in gifs(record, {}):
+            for with_gif in gifs(record):
                 by_video.setdefault(with_gif["video_url"], []).append(with_gif)
-    return sum(len(list(videos(group, {}))) for group in by_video.items())
+    return sum(len(list(videos(group))) for group in by_video.items())
 
 
 def timed(world_root: Path, num_pages: int, latency_ms: int, workdir: Path, scrape_fn, **kwargs) -> dict:

@@ -13,6 +13,7 @@ merged by key, GIF pages already in the table are not read again (unless
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 
 import apache_beam as beam
@@ -23,6 +24,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from featurizer.dataset import tables
 from featurizer.dataset.dead_letter_rows import subject
 from pipelines.scraping import v2g_metadata
+from pipelines.scraping.known import known_gifs
 from pipelines.scraping.sites.adapter import SiteAdapter
 from pipelines.scraping.steps import (VIDEO_DOWNLOADERS, GifDownloader, GifPageScraper, ListingCrawler, ScrapeConfig,
                                       VideoDownloader)
@@ -30,7 +32,7 @@ from pipelines.scraping.web.client import FetchConfig
 from pipelines.stage import Stage
 from pipelines.transforms.apply_worker import ApplyWorker
 from pipelines.transforms.dead_letters import ToDeadLetterRows, WriteDeadLetters
-from pipelines.transforms.table_io import CommitTables, ReadTable, WriteTable, settled_values, table_snapshots
+from pipelines.transforms.table_io import CommitTables, WriteTable, settled_values, table_snapshots
 
 PIPELINE = "scrape"
 
@@ -125,11 +127,15 @@ def _describe_video_group(group) -> list[dict]:
 class _NewPages(beam.DoFn):
     """GIF page URLs not in the gifs table yet; the others are counted (gif_pages_known), not read."""
 
-    def __init__(self):
+    def __init__(self, config: ScrapeConfig):
+        self._config = config
         self._known = Metrics.counter(f"gifrank.{PIPELINE}", "gif_pages_known")
 
-    def process(self, page_url: str, known: dict):
-        if page_url in known:
+    def setup(self):
+        self._pages = known_gifs(self._config.dataset, self._config.known_files).pages
+
+    def process(self, page_url: str):
+        if page_url in self._pages:
             self._known.inc()
         else:
             yield page_url
@@ -180,12 +186,6 @@ def next_run(opts: ScrapeOptions, last) -> list[str] | None:
     return ["--pages-after", str(last.highest["page_key_taken"])]
 
 
-def _known_blobs(row: dict):
-    """URL -> (sha256, size) for the blobs an earlier run stored."""
-    yield row["gif_url"], (row["gif_sha256"], row["gif_bytes"])
-    yield row["video_url"], (row["video_sha256"], row["video_bytes"])
-
-
 def _gif_row(record: dict) -> dict:
     return tables.GIFS.conform({k: v for k, v in record.items() if not k.startswith("_")})
 
@@ -201,15 +201,12 @@ SETTLED_FIELDS = ("gif_id", "page_url", "gif_url", "video_url")
 
 def build_pipeline(p: beam.Pipeline, opts: ScrapeOptions, dataset: str, run_id: str):
     """Adds the scrape to `p`; returns the PCollections of gif rows and dead-letter rows."""
-    config = scrape_config(opts, dataset)
     conc = opts.concurrency
     dead_spec = tables.DEADLETTERS[PIPELINE]
-    snapshots = table_snapshots(config.dataset, (tables.GIFS, dead_spec))
-    existing_gifs = p | "ReadGifs" >> ReadTable(config.dataset, tables.GIFS, snapshots[tables.GIFS.name],
-                                                columns=["page_url", "gif_url", "gif_sha256", "gif_bytes",
-                                                         "video_url", "video_sha256", "video_bytes"])
-    known_blobs = beam.pvalue.AsDict(existing_gifs | "KnownBlobs" >> beam.FlatMap(_known_blobs)
-                                     | "OneBlobPerUrl" >> beam.CombinePerKey(min))
+    snapshots = table_snapshots(dataset, (tables.GIFS, dead_spec))
+    # what the table holds, looked up by each worker in the files of the version this run read
+    config = dataclasses.replace(scrape_config(opts, dataset),
+                                 known_files=tuple(f.path for f in snapshots[tables.GIFS.name].files))
     records, dead = [], []
 
     if opts.seed:
@@ -221,10 +218,7 @@ def build_pipeline(p: beam.Pipeline, opts: ScrapeOptions, dataset: str, run_id: 
         page_urls = (gif_links | "PageUrls" >> beam.Map(lambda link: link["page_url"])
                      | "DistinctPages" >> beam.Distinct())
         if not opts.rescrape_known:  # a refresh reads only the pages the table has not got
-            known_pages = beam.pvalue.AsDict(existing_gifs | "KnownPages" >> beam.Filter(lambda r: r["page_url"])
-                                             | "PageKeys" >> beam.Map(lambda r: (r["page_url"], True))
-                                             | "OnePerPage" >> beam.CombinePerKey(any))
-            page_urls = page_urls | "NewPages" >> beam.ParDo(_NewPages(), known_pages)
+            page_urls = page_urls | "NewPages" >> beam.ParDo(_NewPages(config))
         if opts.pages_per_run:
             page_urls = page_urls | "NextPages" >> NextPages(opts.pages_per_run, opts.pages_after)
         page_urls = page_urls | "SpreadPages" >> beam.Reshuffle()
@@ -256,7 +250,7 @@ def build_pipeline(p: beam.Pipeline, opts: ScrapeOptions, dataset: str, run_id: 
     # a GIF listed twice is stored once (content addressing) and its rows merge by key on write.
     with_gifs, bad = records | "AllRecords" >> beam.Flatten() | "DownloadGifs" >> ApplyWorker(
         GifDownloader(config), pipeline=PIPELINE, stage="gif_media", concurrency=conc,
-        side_inputs=(known_blobs,), describe=lambda r: _describe_record(r, "gif_url"),
+        describe=lambda r: _describe_record(r, "gif_url"),
         measure=lambda r: {"gif_bytes_fetched": r["gif_bytes"] if r["_gif_fetched"] else 0,
                            "gif_blobs_reused": 0 if r["_gif_fetched"] else 1})
     dead.append(bad)
@@ -265,7 +259,7 @@ def build_pipeline(p: beam.Pipeline, opts: ScrapeOptions, dataset: str, run_id: 
         | "GroupVideo" >> beam.GroupByKey()
         | "DownloadVideos" >> ApplyWorker(
             VideoDownloader(config), pipeline=PIPELINE, stage="video_media", concurrency=conc,
-            side_inputs=(known_blobs,), describe=_describe_video_group,
+            describe=_describe_video_group,
             measure=lambda r: {"video_bytes_fetched": r["video_bytes"] if r["_video_fetched"] else 0}))
     dead.append(bad)
 

@@ -12,9 +12,10 @@ A pipeline module declares its stage and takes `run` from it:
 in the step committing them (pipelines.transforms.table_io.CommitTables), so a run launched
 from anywhere commits and a failed run leaves the tables as they were; evaluate and predict
 write their outputs under --out instead. Options several stages take are classes of their own
-here (`shared_options`): Beam parses every options class in one parser, so a flag is defined once. `check(opts, dataset)` raises
-ValueError for options that cannot work, before anything runs; a root the run cannot write, and
-a run stopped by its storage (a full disk), are one-line errors too (RootNotWritable, StageFailed).
+here (`shared_options`): Beam parses every options class in one parser, so a flag is defined
+once. `check(opts, dataset)` raises ValueError for options that cannot work, before anything
+runs; a root the run cannot write, and a run stopped by its storage (a full disk), are
+one-line errors too (RootNotWritable, StageFailed).
 A stage whose work comes in bounded runs declares `next_run(opts, last_run)`: the arguments
 of one more run, or None when it is done (scrape's --pages-per-run).
 """

@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlparse
 from featurizer.dataset.blobs import BlobStore
 from featurizer.dataset.dead_letter_rows import Failed, is_bad_input, subject
 from featurizer.media import sniff
+from pipelines.scraping.known import known_gifs
 from pipelines.scraping.sites.adapter import SiteAdapter
 from pipelines.scraping.web.client import FetchConfig, HttpClient
 from pipelines.scraping.web.errors import WRONG_CONTENT_TYPE, FetchError
@@ -36,6 +37,7 @@ class ScrapeConfig:
     site: dict | str | None = None  # the adapter's configuration (or a bundled name or YAML path)
     max_listing_pages: int = 10_000
     video_downloader: str = "auto"
+    known_files: tuple[str, ...] = ()  # the gifs table's files the run read: what is stored already
 
 
 _clients: dict[FetchConfig, HttpClient] = {}
@@ -140,9 +142,13 @@ def _require_video(url: str):
 class _BlobDownloader(_Worker):
     """Downloads a URL into the blob store unless this dataset already holds its blob."""
 
-    def store(self, url: str, validate, known_blobs: dict, downloader: str = "http") -> tuple[str, int, bool]:
+    def setup(self) -> None:
+        super().setup()
+        self.known_blobs = known_gifs(self.config.dataset, self.config.known_files).blobs
+
+    def store(self, url: str, validate, downloader: str = "http") -> tuple[str, int, bool]:
         """(sha256, size, fetched): `fetched` is False when the stored blob was reused."""
-        known = known_blobs.get(url)
+        known = self.known_blobs.get(url)
         if known and self.blobs.exists(known[0]):
             return known[0], known[1], False
         with self.blobs.writer(validate) as sink:
@@ -157,18 +163,18 @@ class _BlobDownloader(_Worker):
 class GifDownloader(_BlobDownloader):
     """gif record -> the record with gif_sha256 and gif_bytes, the GIF stored as a blob."""
 
-    def __call__(self, record: dict, known_blobs: dict) -> Iterator[dict]:
-        sha, size, fetched = self.store(record["gif_url"], _require_gif(record["gif_url"]), known_blobs)
+    def __call__(self, record: dict) -> Iterator[dict]:
+        sha, size, fetched = self.store(record["gif_url"], _require_gif(record["gif_url"]))
         yield {**record, "gif_sha256": sha, "gif_bytes": size, "_gif_fetched": fetched}
 
 
 class VideoDownloader(_BlobDownloader):
     """(video_url, gif records) -> each record with video_sha256 and video_bytes; the video fetched once."""
 
-    def __call__(self, video_group: tuple[str, Iterable[dict]], known_blobs: dict) -> Iterator[dict]:
+    def __call__(self, video_group: tuple[str, Iterable[dict]]) -> Iterator[dict]:
         video_url, records = video_group
         downloader = choose_downloader(video_url, self.config.video_downloader)
-        sha, size, fetched = self.store(video_url, _require_video(video_url), known_blobs, downloader)
+        sha, size, fetched = self.store(video_url, _require_video(video_url), downloader)
         scraped_at = dt.datetime.now(dt.timezone.utc)
         for i, record in enumerate(sorted(records, key=lambda r: r["gif_id"])):
             yield {**record, "video_sha256": sha, "video_bytes": size, "scraped_at": scraped_at,

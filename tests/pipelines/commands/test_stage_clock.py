@@ -38,6 +38,7 @@ def test_an_unknown_stage_is_refused():
         pass
 
 
-@pytest.mark.parametrize("seconds, text", [(0.4, "0 s"), (59.4, "59 s"), (59.6, "1 min 00 s"), (60, "1 min 00 s"), (754.6, "12 min 35 s")])
+@pytest.mark.parametrize("seconds, text", [
+    (0.4, "0 s"), (59.4, "59 s"), (59.6, "1 min 00 s"), (60, "1 min 00 s"), (754.6, "12 min 35 s")])
 def test_times_read_in_seconds_then_minutes(seconds, text):
     assert format_seconds(seconds) == text
