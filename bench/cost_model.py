@@ -74,15 +74,18 @@ def decode_cpu_sec_per_frame(frames: int = DECODE_FRAMES) -> dict:
             "video": str(video)}
 
 
-def c3d_figures(path: str | None, run_args: list[str] | None) -> dict | None:
-    """A bench.c3d_speed result: read from `path`, or run here with `run_args` (None: neither)."""
+def c3d_figures(path: str) -> dict:
+    """A bench.c3d_speed result saved with its --out."""
+    return json.loads(Path(path).read_text())
+
+
+def cpu_c3d_figures(path: str | None) -> dict:
+    """bench.c3d_speed on this CPU: read from `path`, or a short run here."""
     if path:
-        return json.loads(Path(path).read_text())
-    if run_args is None:
-        return None
+        return c3d_figures(path)
     from bench import c3d_speed
 
-    return c3d_speed.run(c3d_speed.parse_args(run_args))
+    return c3d_speed.run(c3d_speed.parse_args(["--frames", "200", "--repeats", "1"]))
 
 
 def storage_per_hour(dataset: str) -> dict:
@@ -157,9 +160,9 @@ def markdown(result: dict) -> str:
 
 def run(args) -> dict:
     decode = decode_cpu_sec_per_frame()
-    cpu_c3d = c3d_figures(args.c3d_cpu, ["--frames", "200", "--repeats", "1"])
+    cpu_c3d = cpu_c3d_figures(args.c3d_cpu)
     cpu_c3d.setdefault("cpu_count", os.cpu_count())  # outputs from before c3d_speed recorded it
-    gpu = c3d_figures(args.c3d_gpu, None)
+    gpu = c3d_figures(args.c3d_gpu) if args.c3d_gpu else None
     gpu_clips = gpu["one_step_clips_per_sec"] if gpu else args.gpu_clips_per_sec
     gpu_name = gpu["device"] if gpu else args.gpu_name
     storage = storage_per_hour(args.dataset)

@@ -50,6 +50,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.proc_memory import status_kib
 from bench.report import emit_json
 from demo_world.replicate import replicate_world
 from demo_world.site import DemoSite
@@ -115,16 +116,15 @@ def _tree(pid: int) -> list[int]:
     return tree
 
 
-def _memory_kib(pid: int) -> dict[str, int]:
-    """VmHWM (the process's peak resident memory so far) and VmRSS, KiB; {} once it has ended."""
+def _memory_kib(pid: int) -> dict:
+    """VmHWM (the process's peak resident memory so far) and VmRSS, KiB, and whether it is a Beam
+    SDK worker; {} once it has ended."""
     try:
-        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+        status = status_kib(pid)
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return {}
-    fields = dict(line.split(":", 1) for line in lines if ":" in line)
-    return {"hwm": int(fields.get("VmHWM", "0 kB").split()[0]), "rss": int(fields.get("VmRSS", "0 kB").split()[0]),
-            "worker": b"sdk_worker_main" in cmdline}
+    return {"hwm": status.get("VmHWM", 0), "rss": status.get("VmRSS", 0), "worker": b"sdk_worker_main" in cmdline}
 
 
 def scrape_process(site: DemoSite, dataset: Path, workers: int, pages_per_run: int, timeout: float = 1800) -> dict:

@@ -48,6 +48,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.proc_memory import status_kib
 from bench.report import emit_json
 
 WORK = Path(tempfile.gettempdir()) / "gifrank-bench-tables"
@@ -232,12 +233,8 @@ def encoding_variants(paths: list[str]) -> dict:
 # --- readers, each in a fresh process ---------------------------------------------------------------
 
 def _status_kb(field: str) -> int:
-    """VmRSS (resident now) or VmHWM (its peak) from /proc/self/status, in KB."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(f"{field}:"):
-                return int(line.split()[1])
-    return 0
+    """VmRSS (resident now) or VmHWM (its peak) of this process, in KB."""
+    return status_kib().get(field, 0)
 
 
 def _cpu_seconds() -> float:

@@ -166,7 +166,8 @@ class Stage:
         Progress.reset()
         p = beam.Pipeline(options=options)
         self.build(p, opts, dataset, run_id)  # bad input is found here, before anything is written
-        if not built_not_run(options):  # a job only built writes nothing
+        ran = not built_not_run(options)  # a job only built writes nothing and has no metrics
+        if ran:
             written = options.view_as(RankerRunOptions).out if self.writes == "out" else dataset
             DatasetRoot.open(written).check_writable()
         try:
@@ -178,11 +179,10 @@ class Stage:
                 raise  # a bug: its traceback
             # Storage failed (a full disk, a lost permission): tables commit in the last step only.
             raise StageFailed(f"{self.name} failed and nothing was committed: {cause}") from exc
-        ran = not built_not_run(options)
-        counters = counters_of(result, self.namespace) if ran else {}
+        counters, highest = metrics_of(result, self.namespace) if ran else ({}, {})
         print_counters(self.name, counters)
         return StageRun(run_id=run_id, dataset=dataset, counters=counters, job=getattr(result, "job", None),
-                        highest=highest_of(result, self.namespace) if ran else {})
+                        highest=highest)
 
     def main(self, argv=None) -> None:
         """`python -m pipelines.<stage>`: the same logging and errors as `gifrank <command>`."""
@@ -220,25 +220,22 @@ def built_not_run(options: PipelineOptions) -> bool:
     return bool(options.view_as(TestOptions).dry_run or options.view_as(GoogleCloudOptions).template_location)
 
 
-def counters_of(result, namespace: str) -> dict[str, int]:
+def metrics_of(result, namespace: str) -> tuple[dict[str, int], dict[str, int]]:
+    """The run's counters of `namespace`, summed over steps, and each distribution's maximum."""
     query = result.metrics().query(beam.metrics.MetricsFilter().with_namespace(namespace))
-    totals: dict[str, int] = {}
+
+    def value(metric):
+        return metric.committed if metric.committed is not None else metric.attempted
+
+    counters: dict[str, int] = {}
     for counter in query["counters"]:
-        value = counter.committed if counter.committed is not None else counter.attempted
-        totals[counter.key.metric.name] = totals.get(counter.key.metric.name, 0) + (value or 0)
-    return dict(sorted(totals.items()))
-
-
-def highest_of(result, namespace: str) -> dict[str, int]:
-    """The maximum of each distribution metric of `namespace`."""
-    query = result.metrics().query(beam.metrics.MetricsFilter().with_namespace(namespace))
+        counters[counter.key.metric.name] = counters.get(counter.key.metric.name, 0) + (value(counter) or 0)
     highest: dict[str, int] = {}
     for distribution in query["distributions"]:
-        value = distribution.committed if distribution.committed is not None else distribution.attempted
-        if value is not None and value.count:
+        if (summary := value(distribution)) is not None and summary.count:
             name = distribution.key.metric.name
-            highest[name] = max(highest.get(name, value.max), value.max)
-    return dict(sorted(highest.items()))
+            highest[name] = max(highest.get(name, summary.max), summary.max)
+    return dict(sorted(counters.items())), dict(sorted(highest.items()))
 
 
 def print_counters(title: str, counters: dict[str, int], out=None) -> None:
