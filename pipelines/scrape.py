@@ -17,11 +17,11 @@ import dataclasses
 import hashlib
 
 import apache_beam as beam
-from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from featurizer.dataset import tables
+from featurizer.media.gif import MAX_GIF_BYTES
 from featurizer.dataset.dead_letter_rows import subject
 from pipelines.scraping import v2g_metadata
 from pipelines.scraping.known import known_gifs
@@ -31,7 +31,7 @@ from pipelines.scraping.steps import (VIDEO_DOWNLOADERS, GifDownloader, GifPageS
 from pipelines.scraping.web.client import FetchConfig
 from pipelines.stage import Stage
 from pipelines.transforms.apply_worker import ApplyWorker
-from pipelines.transforms.dead_letters import ToDeadLetterRows, WriteDeadLetters
+from pipelines.transforms.dead_letters import WriteDeadLetters
 from pipelines.transforms.table_io import CommitTables, WriteTable, settled_values, table_snapshots
 
 PIPELINE = "scrape"
@@ -63,14 +63,24 @@ class ScrapeOptions(PipelineOptions):
         parser.add_argument("--concurrency", type=int, default=32,
                             help="requests in flight per worker process and step (default: %(default)s)")
         parser.add_argument("--timeout", type=float, default=defaults.timeout_sec,
-                            help="connect/read timeout in seconds (default: %(default)s)")
+                            help="connect/read timeout in seconds: each socket operation (default: %(default)s)")
+        parser.add_argument("--page-deadline", dest="page_deadline", type=float, default=defaults.page_deadline_sec,
+                            help="seconds for a whole page response, headers and body, however the server "
+                                 "trickles it; then it is retried, and a dead letter 'timeout' (default: %(default)s)")
+        parser.add_argument("--media-deadline", dest="media_deadline", type=float,
+                            default=defaults.media_deadline_sec,
+                            help="the same for a whole GIF or video download (default: %(default)s)")
         parser.add_argument("--retries", type=int, default=defaults.retries,
                             help="retries on 5xx, timeouts and broken bodies (default: %(default)s)")
         parser.add_argument("--retry-backoff", dest="retry_backoff", type=float, default=defaults.backoff_sec,
                             help="first retry waits this many seconds, doubling after (default: %(default)s)")
         parser.add_argument("--max-page-bytes", dest="max_page_bytes", type=int, default=defaults.max_page_bytes)
+        parser.add_argument("--max-gif-bytes", dest="max_gif_bytes", type=int, default=MAX_GIF_BYTES,
+                            help="the most a GIF may be, decompressed, as it streams in (default: %(default)s, what "
+                                 "align reads)")
         parser.add_argument("--max-media-bytes", dest="max_media_bytes", type=int,
-                            default=defaults.max_media_bytes)
+                            default=defaults.max_media_bytes,
+                            help="the most a video may be, decompressed, as it streams in (default: %(default)s)")
         parser.add_argument("--max-listing-pages", dest="max_listing_pages", type=int, default=10_000,
                             help="listing pages followed per seed (default: %(default)s)")
         # Not dest user_agent: Beam's own --user_agent (for Google's services) has it, and would win.
@@ -98,21 +108,28 @@ def scrape_config(opts: ScrapeOptions, dataset: str) -> ScrapeConfig:
     if opts.pages_per_run and opts.v2g_metadata:
         raise ValueError("--pages-per-run bounds the GIF pages of --seed listings; scrape --v2g-metadata in a run "
                          "of its own")
+    for name, value in (("--timeout", opts.timeout), ("--page-deadline", opts.page_deadline),
+                        ("--media-deadline", opts.media_deadline)):
+        if not value > 0:
+            raise ValueError(f"{name} must be a positive number of seconds, not {value}")
     if opts.video_url_template:
         try:
             opts.video_url_template.format(youtube_id="x")
         except (KeyError, IndexError) as exc:
             raise ValueError(f"--video-url-template may only use {{youtube_id}}: {exc}") from exc
+    if opts.v2g_metadata:
+        v2g_metadata.read_header(opts.v2g_metadata)  # a missing file or bad header: one line, now
     fetch = FetchConfig(
-        user_agent=opts.http_user_agent, timeout_sec=opts.timeout, retries=opts.retries, backoff_sec=opts.retry_backoff,
+        user_agent=opts.http_user_agent, timeout_sec=opts.timeout, page_deadline_sec=opts.page_deadline,
+        media_deadline_sec=opts.media_deadline, retries=opts.retries, backoff_sec=opts.retry_backoff,
         max_page_bytes=opts.max_page_bytes, max_media_bytes=opts.max_media_bytes,
         requests_per_sec_per_host=opts.rate_limit or None, allow_hosts=tuple(opts.allow_host),
         pool_size=opts.concurrency)
     site = SiteAdapter.read_config(opts.site) if opts.site else None  # shipped in the job, read once here
     if site is not None:
         SiteAdapter.load(site)  # a bad adapter is a clear error now, not on every worker
-    return ScrapeConfig(dataset=dataset, fetch=fetch, site=site,
-                        max_listing_pages=opts.max_listing_pages, video_downloader=opts.video_downloader)
+    return ScrapeConfig(dataset=dataset, fetch=fetch, site=site, max_listing_pages=opts.max_listing_pages,
+                        max_gif_bytes=opts.max_gif_bytes, video_downloader=opts.video_downloader)
 
 
 def _describe_record(record: dict, url_field: str) -> list[dict]:
@@ -190,10 +207,24 @@ def _gif_row(record: dict) -> dict:
     return tables.GIFS.conform({k: v for k, v in record.items() if not k.startswith("_")})
 
 
-def _metadata_header(path: str) -> tuple[str, ...]:
-    with FileSystems.open(path) as f:
-        first = f.readline().decode("utf-8")
-    return v2g_metadata.parse_header(first)
+def _value_counts(record: dict) -> dict:
+    """The values a record had nulled or clamped (featurizer.dataset.value_bounds), as counters."""
+    return record.get("_counts", {})
+
+
+class NumberedLines(beam.PTransform):
+    """(line number, bytes) of a text file's lines after its header, spread over workers: a line
+    that is not UTF-8 is one record's dead letter, named by file and line, not the run's end."""
+
+    def __init__(self, path: str, header_lines: int):
+        super().__init__()
+        self._path = path
+        self._header_lines = header_lines
+
+    def expand(self, pbegin):
+        return (pbegin | "Path" >> beam.Create([self._path])
+                | "Lines" >> beam.FlatMap(v2g_metadata.numbered_lines, self._header_lines)
+                | "Spread" >> beam.Reshuffle())
 
 
 SETTLED_FIELDS = ("gif_id", "page_url", "gif_url", "video_url")
@@ -223,28 +254,32 @@ def build_pipeline(p: beam.Pipeline, opts: ScrapeOptions, dataset: str, run_id: 
             page_urls = page_urls | "NextPages" >> NextPages(opts.pages_per_run, opts.pages_after)
         page_urls = page_urls | "SpreadPages" >> beam.Reshuffle()
         page_records, bad = page_urls | "ScrapeGifPages" >> ApplyWorker(
-            GifPageScraper(config), pipeline=PIPELINE, stage="gif_page", concurrency=conc)
+            GifPageScraper(config), pipeline=PIPELINE, stage="gif_page", concurrency=conc, measure=_value_counts)
         records.append(page_records)
         dead.append(bad)
 
     if opts.v2g_metadata:
         template = opts.video_url_template or v2g_metadata.YOUTUBE_WATCH_URL
-        video_tags = None
+        side_inputs = ()
         if opts.v2g_video_tags:
-            tag_lines, bad = (p | "ReadVideoTags" >> beam.io.ReadFromText(opts.v2g_video_tags)
-                              | "NonEmptyTags" >> beam.Filter(lambda line: line.strip())
-                              | "ParseVideoTags" >> beam.Map(v2g_metadata.parse_video_tags).with_exception_handling())
-            video_tags = beam.pvalue.AsDict(tag_lines)
-            dead.append(bad | "VideoTagsDeadLetters" >> ToDeadLetterRows(
-                PIPELINE, "video_tags", describe=lambda line: subject(url=f"{opts.v2g_video_tags}: {line[:200]}")))
+            tag_rows, bad = (p | "VideoTagLines" >> NumberedLines(opts.v2g_video_tags, header_lines=0)
+                             | "ParseVideoTags" >> ApplyWorker(v2g_metadata.VideoTagRows(opts.v2g_video_tags),
+                                                               pipeline=PIPELINE, stage="video_tags"))
+            side_inputs = (beam.pvalue.AsDict(tag_rows),)
+            dead.append(bad)
+        meta_rows, bad = (
+            p | "MetadataLines" >> NumberedLines(opts.v2g_metadata, header_lines=1)
+            | "ParseMetadata" >> ApplyWorker(
+                v2g_metadata.MetadataRows(opts.v2g_metadata, v2g_metadata.read_header(opts.v2g_metadata), template),
+                pipeline=PIPELINE, stage="metadata", side_inputs=side_inputs, measure=_value_counts))
+        dead.append(bad)
+        # A gif_id on several lines: the earliest line is the record, the others dead letters.
         meta_records, bad = (
-            p | "ReadMetadata" >> beam.io.ReadFromText(opts.v2g_metadata, skip_header_lines=1)
-            | "NonEmpty" >> beam.Filter(lambda line: line.strip())
-            | "ParseMetadata" >> beam.Map(v2g_metadata.parse_row, _metadata_header(opts.v2g_metadata), template,
-                                          video_tags).with_exception_handling())
+            meta_rows | "ByGifId" >> beam.Map(lambda r: (r["gif_id"], r)) | "GroupGifId" >> beam.GroupByKey()
+            | "OneRowPerGifId" >> ApplyWorker(v2g_metadata.OneRowPerGifId(opts.v2g_metadata), pipeline=PIPELINE,
+                                              stage="metadata_gif_id"))
         records.append(meta_records)
-        dead.append(bad | "MetadataDeadLetters" >> ToDeadLetterRows(
-            PIPELINE, "metadata", describe=lambda line: subject(url=f"{opts.v2g_metadata}: {line[:200]}")))
+        dead.append(bad)
 
     # No grouping by gif_id here, so downloads start while pages are still being read:
     # a GIF listed twice is stored once (content addressing) and its rows merge by key on write.

@@ -17,11 +17,13 @@ from urllib.parse import parse_qs, urlparse
 
 from featurizer.dataset.blobs import BlobStore
 from featurizer.dataset.dead_letter_rows import Failed, is_bad_input, subject
+from featurizer.dataset.value_bounds import MAX_URL_CHARS, URL_TOO_LONG, OutOfBounds, bound_gif_record, shown
 from featurizer.media import sniff
+from featurizer.media.gif import MAX_GIF_BYTES
 from pipelines.scraping.known import known_gifs
 from pipelines.scraping.sites.adapter import SiteAdapter
 from pipelines.scraping.web.client import FetchConfig, HttpClient
-from pipelines.scraping.web.errors import WRONG_CONTENT_TYPE, FetchError
+from pipelines.scraping.web.errors import BAD_URL, WRONG_CONTENT_TYPE, FetchError
 from pipelines.scraping.web.policy import AddressPolicy
 
 YOUTUBE_HOSTS = ("youtube.com", "www.youtube.com", "m.youtube.com", "youtu.be")
@@ -36,6 +38,8 @@ class ScrapeConfig:
     fetch: FetchConfig = field(default_factory=FetchConfig)
     site: dict | str | None = None  # the adapter's configuration (or a bundled name or YAML path)
     max_listing_pages: int = 10_000
+    # A GIF's cap, far below a video's (fetch.max_media_bytes): counted after decompression, as it streams in.
+    max_gif_bytes: int = MAX_GIF_BYTES
     video_downloader: str = "auto"
     known_files: tuple[str, ...] = ()  # the gifs table's files the run read: what is stored already
 
@@ -105,15 +109,23 @@ class ListingCrawler(_Worker):
                 yield Failed((subject(url=url),), exc)  # this listing page's dead letter
                 return
             for page_url in listing.gif_page_urls:
-                yield {"page_url": page_url, "listing_url": url}
+                if len(page_url) > MAX_URL_CHARS:
+                    yield Failed((subject(url=page_url),), OutOfBounds(
+                        URL_TOO_LONG, f"a link on {shown(url)} is {len(page_url):,} characters, more than "
+                                      f"{MAX_URL_CHARS:,}"))
+                else:
+                    yield {"page_url": page_url, "listing_url": url}
+            for href in listing.bad_links:
+                yield Failed((subject(url=href),), FetchError(BAD_URL, shown(href), f"a link on {shown(url)} is no URL"))
             url = listing.next_page_url
 
 
 class GifPageScraper(_Worker):
-    """GIF page URL -> gif record with the page's fields (nothing downloaded yet)."""
+    """GIF page URL -> gif record with the page's fields (nothing downloaded yet), its values in
+    bounds (featurizer.dataset.value_bounds); `_counts` holds the nulled and clamped ones."""
 
     def __call__(self, page_url: str) -> Iterator[dict]:
-        fields = self.adapter.parse_gif_page(self.fetch_html(page_url), page_url)
+        fields, unreadable = self.adapter.read_gif_page(self.fetch_html(page_url), page_url)
         native_id = fields.pop("gif_id", None) or stable_id(page_url)
         record = {
             "gif_id": f"{self.adapter.name}:{native_id}",
@@ -122,7 +134,8 @@ class GifPageScraper(_Worker):
             **fields,
         }
         record["video_id"] = record.get("video_id") or video_id_from_url(record["video_url"])
-        yield record
+        bounded = bound_gif_record(record)
+        yield {**bounded.record, "_counts": {**{f"nulled_{name}": 1 for name in unreadable}, **bounded.counters()}}
 
 
 def _require_gif(url: str):
@@ -146,7 +159,7 @@ class _BlobDownloader(_Worker):
         super().setup()
         self.known_blobs = known_gifs(self.config.dataset, self.config.known_files).blobs
 
-    def store(self, url: str, validate, downloader: str = "http") -> tuple[str, int, bool]:
+    def store(self, url: str, validate, downloader: str = "http", max_bytes: int | None = None) -> tuple[str, int, bool]:
         """(sha256, size, fetched): `fetched` is False when the stored blob was reused."""
         known = self.known_blobs.get(url)
         if known and self.blobs.exists(known[0]):
@@ -155,7 +168,7 @@ class _BlobDownloader(_Worker):
             if downloader == "yt-dlp":
                 download_with_ytdlp(url, sink, self.config.fetch)
             else:
-                self.client.download(url, sink)
+                self.client.download(url, sink, max_bytes)
             sha, size = sink.commit()
         return sha, size, True
 
@@ -164,7 +177,8 @@ class GifDownloader(_BlobDownloader):
     """gif record -> the record with gif_sha256 and gif_bytes, the GIF stored as a blob."""
 
     def __call__(self, record: dict) -> Iterator[dict]:
-        sha, size, fetched = self.store(record["gif_url"], _require_gif(record["gif_url"]))
+        sha, size, fetched = self.store(record["gif_url"], _require_gif(record["gif_url"]),
+                                        max_bytes=self.config.max_gif_bytes)
         yield {**record, "gif_sha256": sha, "gif_bytes": size, "_gif_fetched": fetched}
 
 

@@ -1,13 +1,23 @@
 """The metadata file published with the Video2GIF dataset: one GIF per line.
 
 A header line names the fields; fields are separated by ";\\t". Rows become gif
-records that the scrape pipeline downloads like those found on a site.
+records that the scrape pipeline downloads like those found on a site. Every line after
+the header ends as a record or as a dead letter naming the file and line: bytes that are
+not UTF-8, a row that does not parse, a gif_id already given by an earlier line (the
+earliest line is kept: `repeated_row` when the later one says the same, else
+`conflicting_duplicate`). Values out of bounds are nulled or clamped
+(featurizer.dataset.value_bounds).
 """
 from __future__ import annotations
 
+import io
+import math
 import re
 from typing import Any
 
+from featurizer.dataset.dead_letter_rows import Failed, subject
+from featurizer.dataset.storage import open_file_system
+from featurizer.dataset.value_bounds import bound_gif_record, shown
 from pipelines.scraping.sites.adapter import ParseError
 
 SOURCE = "v2g-metadata"
@@ -26,6 +36,127 @@ class MalformedRow(ParseError):
     kind = "malformed_row"
 
 
+class UndecodableRow(MalformedRow):
+    kind = "undecodable_bytes"
+
+
+REPEATED_ROW = "repeated_row"
+CONFLICTING_DUPLICATE = "conflicting_duplicate"
+
+
+class RowError(ValueError):
+    """A metadata line that cannot become a record: `kind` says why, the message names file and line."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
+
+    def __reduce__(self):
+        return (RowError, (self.kind, str(self)))
+
+
+def _open_lines(path: str) -> io.BufferedReader:
+    """The file (local or gs://) as lines of bytes (pyarrow's streams have no readline)."""
+    fs, fs_path = open_file_system(path)
+    return io.BufferedReader(fs.open_input_stream(fs_path))
+
+
+def read_header(path: str) -> tuple[str, ...]:
+    """The field names of a metadata file: a one-line error for a file that is missing or whose
+    header is not UTF-8."""
+    try:
+        with _open_lines(path) as f:
+            first = f.readline()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no Video2GIF metadata file {path}") from None
+    try:
+        return parse_header(first.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path} line 1: the header is not UTF-8 ({exc.reason} at byte {exc.start})") from None
+
+
+def numbered_lines(path: str, header_lines: int = 1):
+    """(line number from 1, the line's bytes) of every non-blank line after the header, streamed."""
+    with _open_lines(path) as f:
+        for number, raw in enumerate(iter(f.readline, b""), start=1):
+            if number > header_lines and raw.strip():
+                yield number, raw
+
+
+def decoded(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UndecodableRow(f"byte {raw[exc.start]:#04x} at column {exc.start + 1} is not UTF-8 "
+                             "(save the file as UTF-8)") from None
+
+
+def _at_line(path: str, number: int, error: ValueError) -> Failed:
+    return Failed((line_subject(path, number),),
+                  RowError(getattr(error, "kind", MalformedRow.kind), f"{path} line {number}: {error}"))
+
+
+def line_subject(path: str, number: int, gif_id: str | None = None) -> dict:
+    """A metadata line as a dead letter's subject: keyed by file and line, so two bad lines never merge."""
+    return subject(url=f"{path}:{number}", gif_id=gif_id, record_key=f"{path}:{number}")
+
+
+class MetadataRows:
+    """(line number, bytes) -> the line's gif record, its values bounded; `_line` and `_counts`
+    (nulled and clamped values) ride along for the duplicates step and the counters."""
+
+    def __init__(self, path: str, header: tuple[str, ...], video_url_template: str = YOUTUBE_WATCH_URL):
+        self.path = path
+        self.header = header
+        self.video_url_template = video_url_template
+
+    def __call__(self, numbered: tuple[int, bytes], video_tags: dict | None = None):
+        number, raw = numbered
+        try:
+            bounded = bound_gif_record(parse_row(decoded(raw), self.header, self.video_url_template, video_tags))
+        except ValueError as exc:  # MalformedRow, UndecodableRow, OutOfBounds: the line's own fault
+            yield _at_line(self.path, number, exc)
+            return
+        yield {**bounded.record, "_line": number, "_counts": bounded.counters()}
+
+
+class VideoTagRows:
+    """(line number, bytes) of video_tags.txt -> (youtube_id, tags)."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def __call__(self, numbered: tuple[int, bytes]):
+        number, raw = numbered
+        try:
+            yield parse_video_tags(decoded(raw))
+        except MalformedRow as exc:
+            yield _at_line(self.path, number, exc)
+
+
+def _content(record: dict) -> dict:
+    return {k: v for k, v in record.items() if not k.startswith("_")}
+
+
+class OneRowPerGifId:
+    """(gif_id, its records) -> the record of the earliest line; every later line a dead letter."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def __call__(self, group: tuple[str, list[dict]]):
+        gif_id, records = group
+        kept, *later = sorted(records, key=lambda r: r["_line"])
+        yield kept
+        for record in later:
+            differing = sorted(k for k, v in _content(record).items() if _content(kept).get(k) != v)
+            where = f"{self.path} line {record['_line']}: gif_id {shown(gif_id)!r} is already on line {kept['_line']}"
+            error = (RowError(CONFLICTING_DUPLICATE, f"{where}, with another {', '.join(differing)}: line "
+                                                     f"{kept['_line']} kept") if differing
+                     else RowError(REPEATED_ROW, f"{where}, the same row again"))
+            yield Failed((line_subject(self.path, record["_line"], gif_id),), error)
+
+
 def parse_header(line: str) -> tuple[str, ...]:
     names = tuple(n.strip() for n in line.rstrip("\r\n").split(SEPARATOR))
     missing = [n for n in REQUIRED if n not in names]
@@ -35,10 +166,18 @@ def parse_header(line: str) -> tuple[str, ...]:
 
 
 def _number(value: str, cast):
+    """The number as written: ints of any size, floats of any value (inf too): whether it fits its
+    column is featurizer.dataset.value_bounds's call. Text that is no number raises ValueError."""
     value = value.strip()
     if value in ("", "None", "nan", "NaN"):
         return None
-    return cast(float(value)) if cast is int else cast(value)
+    if cast is int:
+        try:
+            return int(value)
+        except ValueError:
+            number = float(value)  # "1500.0", "1e30"; ValueError for text
+            return int(number) if math.isfinite(number) and number.is_integer() else number
+    return cast(value)
 
 
 def _flag(value: str) -> bool | None:

@@ -6,35 +6,26 @@ from typing import Any, Iterable
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from featurizer.dataset.dead_letter_rows import Failed, error_kind, rows_for, subject
+from featurizer.dataset.dead_letter_rows import error_kind, rows_for
 from featurizer.dataset.tables import deadletter_spec
 
 
 class ToDeadLetterRows(beam.PTransform):
-    """The dead-letter output of `with_exception_handling` (element, error info) as deadletter rows.
+    """The dead-letter output of `with_exception_handling` over `Failed` elements (ApplyWorker's)
+    as deadletter rows, one per subject, counted as failed_<stage>_<kind>."""
 
-    A `Failed` element keeps its subjects and typed error; any other failing element
-    becomes one row described by `describe(element)`.
-    """
-
-    def __init__(self, pipeline: str, stage: str, describe=None):
+    def __init__(self, pipeline: str, stage: str):
         super().__init__()
         self._pipeline = pipeline
         self._stage = stage
-        self._describe = describe or (lambda element: subject(url=str(element)))
 
     def expand(self, bad):
         return bad | beam.FlatMap(self._rows)
 
     def _rows(self, bad_element: tuple[Any, tuple]) -> Iterable[dict]:
-        element, (exc_type, exc_repr, _traceback) = bad_element
-        if isinstance(element, Failed):
-            subjects = element.subjects
-            kind, message = error_kind(element.error), str(element.error) or repr(element.error)
-        else:
-            subjects = (self._describe(element),)
-            kind, message = getattr(exc_type, "kind", None) or exc_type.__name__, exc_repr
-        rows = rows_for(self._pipeline, self._stage, subjects, kind, message)
+        failed, _error_info = bad_element
+        kind, message = error_kind(failed.error), str(failed.error) or repr(failed.error)
+        rows = rows_for(self._pipeline, self._stage, failed.subjects, kind, message)
         Metrics.counter(f"gifrank.{self._pipeline}", f"failed_{self._stage}_{kind}").inc(len(rows))
         return rows
 

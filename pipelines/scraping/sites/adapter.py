@@ -11,10 +11,12 @@ import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urldefrag, urljoin
 
 import parsel
 import yaml
+
+from featurizer.dataset.value_bounds import shown
 
 FIELD_TYPES = ("str", "int", "date", "url")
 # Fields every adapter must provide for a GIF page to be usable.
@@ -35,14 +37,26 @@ class FieldRule:
     many: bool = False
     required: bool = False
 
-    def read(self, selector: parsel.Selector, page_url: str) -> Any:
+    def read(self, selector: parsel.Selector, page_url: str) -> tuple[Any, bool]:
+        """(the field's value, whether it read as its type). A required field that is missing or
+        does not read is a ParseError; an optional one that does not read is None (or its bad
+        values left out), so one odd field never costs the GIF."""
         values = [v.strip() for v in selector.css(self.css).getall() if v and v.strip()]
         if not values:
             if self.required:
                 raise ParseError(f"{page_url}: required field {self.name!r} not found ({self.css})")
-            return [] if self.many else None
-        converted = [self._convert(v, page_url) for v in values]
-        return converted if self.many else converted[0]
+            return ([] if self.many else None), True
+        converted = []
+        for value in values:
+            try:
+                converted.append(self._convert(value, page_url))
+            except ParseError:
+                if self.required:
+                    raise
+        readable = len(converted) == len(values)
+        if self.many:
+            return converted, readable
+        return (converted[0] if readable else None), readable
 
     def _convert(self, value: str, page_url: str) -> Any:
         try:
@@ -54,13 +68,14 @@ class FieldRule:
                 return urljoin(page_url, value)
             return value
         except ValueError as exc:
-            raise ParseError(f"{page_url}: field {self.name!r}={value!r} is not a {self.type}") from exc
+            raise ParseError(f"{page_url}: field {self.name!r}={shown(value)!r} is not a {self.type}") from exc
 
 
 @dataclass(frozen=True)
 class ListingPage:
-    gif_page_urls: list[str]
+    gif_page_urls: list[str]  # absolute, without fragments (which never reach a server), each once
     next_page_url: str | None
+    bad_links: tuple[str, ...] = ()  # hrefs that are no URL (urljoin refuses them)
 
 
 @dataclass(frozen=True)
@@ -121,11 +136,32 @@ class SiteAdapter:
 
     def parse_listing(self, html: str, page_url: str) -> ListingPage:
         selector = parsel.Selector(text=html)
-        links = [urljoin(page_url, h.strip()) for h in selector.css(self.gif_links_css).getall() if h.strip()]
+        links, bad = [], []
+        for href in selector.css(self.gif_links_css).getall():
+            if href.strip():
+                try:
+                    links.append(urldefrag(urljoin(page_url, href.strip())).url)
+                except ValueError:  # e.g. an unclosed IPv6 literal
+                    bad.append(href.strip())
         next_href = selector.css(self.next_page_css).get() if self.next_page_css else None
-        next_url = urljoin(page_url, next_href.strip()) if next_href and next_href.strip() else None
-        return ListingPage(gif_page_urls=list(dict.fromkeys(links)), next_page_url=next_url)
+        next_url = None
+        if next_href and next_href.strip():
+            try:
+                next_url = urljoin(page_url, next_href.strip())
+            except ValueError as exc:
+                raise ParseError(f"{page_url}: the next page's link {shown(next_href)!r} is not a URL") from exc
+        return ListingPage(gif_page_urls=list(dict.fromkeys(links)), next_page_url=next_url, bad_links=tuple(bad))
 
     def parse_gif_page(self, html: str, page_url: str) -> dict[str, Any]:
+        return self.read_gif_page(html, page_url)[0]
+
+    def read_gif_page(self, html: str, page_url: str) -> tuple[dict[str, Any], tuple[str, ...]]:
+        """The page's fields, and the names of the optional fields that did not read as their type
+        (None in the fields: counted by the scrape as nulled_<field>)."""
         selector = parsel.Selector(text=html)
-        return {rule.name: rule.read(selector, page_url) for rule in self.fields}
+        fields, unreadable = {}, []
+        for rule in self.fields:
+            fields[rule.name], readable = rule.read(selector, page_url)
+            if not readable:
+                unreadable.append(rule.name)
+        return fields, tuple(unreadable)

@@ -2,7 +2,8 @@
 
 Polite: robots.txt is obeyed and every attempt waits for the per-host rate limit.
 Safe: every URL, redirect hops included, is checked by AddressPolicy (and robots.txt) before
-any connection is made; bodies are size-bounded and streamed.
+any connection is made; bodies are size-bounded (after decompression) and streamed, and every
+whole response, headers and body, has a deadline (ResponseDeadline), not only each read.
 Thread-safe: one client, and its connection pools, can be shared by all threads of a worker.
 """
 import re
@@ -17,6 +18,7 @@ from requests.utils import requote_uri
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 from urllib3.exceptions import TimeoutError as Urllib3TimeoutError
 
+from pipelines.scraping.web.deadline import ResponseDeadline
 from pipelines.scraping.web.errors import (CONNECTION, REDIRECT_LOOP, ROBOTS_DISALLOWED, TIMEOUT, TOO_LARGE,
                                            TOO_MANY_REDIRECTS, TRUNCATED, FetchError, http_status_kind)
 from pipelines.scraping.web.policy import AddressPolicy
@@ -28,7 +30,8 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 CHUNK_BYTES = 64 * 1024
 # Upper bound for one backoff or Retry-After wait.
 MAX_RETRY_WAIT_SEC = 60.0
-# Failures while reading a body; the request is repeated from the start.
+# Failures while reading a body; the request is repeated from the start. A whole response past
+# its deadline is repeated too, wherever it was cut off.
 _BODY_RETRY_KINDS = frozenset({TRUNCATED, TIMEOUT, CONNECTION})
 
 Result = TypeVar("Result")
@@ -37,7 +40,11 @@ Result = TypeVar("Result")
 @dataclass(frozen=True)
 class FetchConfig:
     user_agent: str = "gifrank/0.1 (+https://github.com/gifrank/gifrank)"
-    timeout_sec: float = 10.0  # connect and read timeout
+    timeout_sec: float = 10.0  # connect and read timeout: each socket operation
+    # A whole response (redirect hops, headers and body) of a page, or of a GIF or video download:
+    # a server that sends a byte every few seconds passes every read timeout, never this.
+    page_deadline_sec: float = 60.0
+    media_deadline_sec: float = 900.0  # 2 GiB at 2.4 MB/s
     retries: int = 3  # for 5xx (500,502,503,504), 429, timeouts, connection errors, truncated bodies
     backoff_sec: float = 0.5  # exponential: backoff_sec * 2**attempt (respect Retry-After)
     max_redirects: int = 5
@@ -86,7 +93,8 @@ class HttpClient:
 
     def download(self, url: str, sink: Sink, max_bytes: int | None = None) -> DownloadResult:
         """Stream url's body into sink.write() in chunks of up to CHUNK_BYTES, at most max_bytes
-        (default max_media_bytes) in total. Raises FetchError; errors from the sink propagate."""
+        (default max_media_bytes) in total once decompressed, within media_deadline_sec.
+        Raises FetchError; errors from the sink propagate."""
         limit = self.config.max_media_bytes if max_bytes is None else max_bytes
         reset_sink = getattr(sink, "reset", None)
 
@@ -99,7 +107,8 @@ class HttpClient:
 
         # Retrying into a sink that cannot be reset would append a second copy after a partial one.
         body_retries = self.config.retries if reset_sink else 0
-        return self._get(url, stream_into_sink, check_robots=True, body_retries=body_retries, before_retry=reset_sink)
+        return self._get(url, stream_into_sink, check_robots=True, body_retries=body_retries,
+                         deadline_sec=self.config.media_deadline_sec, before_retry=reset_sink)
 
     def close(self) -> None:
         self._session.close()
@@ -116,7 +125,8 @@ class HttpClient:
             text = _decode_text(body, response.headers.get("Content-Type", ""))
             return Page(url, response.url, response.status_code, _media_type(response), text)
 
-        return self._get(url, read_page, check_robots=check_robots, body_retries=self.config.retries)
+        return self._get(url, read_page, check_robots=check_robots, body_retries=self.config.retries,
+                         deadline_sec=self.config.page_deadline_sec)
 
     def _fetch_robots_txt(self, robots_url: str) -> str:
         # Same address policy and rate limit as any page, but robots.txt is not itself subject to robots rules.
@@ -128,20 +138,31 @@ class HttpClient:
         read_body: Callable[[requests.Response], Result],
         check_robots: bool,
         body_retries: int,
+        deadline_sec: float,
         before_retry: Callable[[], object] | None = None,
     ) -> Result:
-        """Open url and return read_body(response), starting over when the body breaks off.
+        """Open url and return read_body(response), starting over when the body breaks off or the
+        whole response misses its deadline.
 
         Failures before the body (status, connect, headers timeout) were already retried by
-        urllib3 inside _open, so only body failures are retried here.
+        urllib3 inside _open, so only body failures and missed deadlines are retried here.
         """
         attempt = 0
         while True:
-            with self._open(url, check_robots) as response:
+            opened = False
+            with ResponseDeadline(deadline_sec, url) as deadline:
                 try:
-                    return read_body(response)
+                    with self._open(url, check_robots) as response:
+                        opened = True
+                        result = read_body(response)
+                    if deadline.expired:  # a body without a length, cut short by the deadline, reads as ended
+                        raise deadline.error()
+                    return result
                 except FetchError as error:
-                    if error.kind not in _BODY_RETRY_KINDS or attempt >= body_retries:
+                    retry = deadline.expired or (opened and error.kind in _BODY_RETRY_KINDS)
+                    if not retry or attempt >= body_retries:
+                        if deadline.expired:  # whatever broke, it broke because time ran out
+                            raise deadline.error() from error
                         raise
             time.sleep(min(MAX_RETRY_WAIT_SEC, self.config.backoff_sec * 2**attempt))
             if before_retry:

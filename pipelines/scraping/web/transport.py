@@ -1,7 +1,8 @@
 """requests/urllib3 plumbing that must act on every attempt and every new connection.
 
-urllib3 retries inside HTTPConnectionPool.urlopen by calling urlopen again, and opens sockets in
-HTTPConnection._new_conn, so hooking those two methods covers retries and reconnects that
+urllib3 retries inside HTTPConnectionPool.urlopen by calling urlopen again, opens sockets in
+HTTPConnection._new_conn, and sends every request, on a new or a reused connection, through
+HTTPConnection.connect/request, so hooking those methods covers retries and reconnects that
 HttpClient never sees.
 """
 import socket
@@ -12,6 +13,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import InvalidHeader
 from urllib3.util.retry import Retry
 
+from pipelines.scraping.web.deadline import ResponseDeadline
 from pipelines.scraping.web.errors import FetchError
 from pipelines.scraping.web.policy import AddressPolicy
 from pipelines.scraping.web.ratelimit import HostRateLimiter
@@ -65,6 +67,33 @@ class _ConnectedAddressCheck:
         return sock
 
 
+class _DeadlineBoundConnection:
+    """Connection mixin: a connection used inside a ResponseDeadline is cut off when it passes."""
+
+    def connect(self) -> None:
+        self._guard(None)  # the connect timeout bounds the connect itself
+        super().connect()
+        self._guard(self.sock)  # after TLS, the wrapped socket
+
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        try:
+            self._guard(sock)  # from the TLS handshake on
+        except FetchError:
+            sock.close()
+            raise
+        return sock
+
+    def request(self, *args, **kwargs) -> None:
+        self._guard(self.sock)  # a reused connection's socket; a new one connects inside request
+        super().request(*args, **kwargs)
+
+    def _guard(self, sock) -> None:
+        deadline = ResponseDeadline.current()
+        if deadline is not None:
+            deadline.guard(sock)
+
+
 class _RateLimitedAttempts:
     """Connection pool mixin: every attempt, including urllib3's own retries, waits its turn."""
 
@@ -84,7 +113,7 @@ def _guarded_pool_classes(address_policy: AddressPolicy, rate_limiter: HostRateL
     ):
         connection_class = type(
             f"Checked{connection_base.__name__}",
-            (_ConnectedAddressCheck, connection_base),
+            (_ConnectedAddressCheck, _DeadlineBoundConnection, connection_base),
             {"address_policy": address_policy},
         )
         pool_classes[scheme] = type(

@@ -43,9 +43,16 @@ def test_missing_required_field_is_a_parse_error():
         SiteAdapter.load("demo").parse_gif_page(html, "http://site.test/gif/g00042")
 
 
-def test_bad_date_is_a_parse_error():
+def test_an_optional_field_that_does_not_read_is_null_and_reported():
     html = GIF_PAGE.replace("2026-02-03", "yesterday")
-    with pytest.raises(ParseError, match="upload_date"):
+    fields, unreadable = SiteAdapter.load("demo").read_gif_page(html, "http://site.test/gif/g00042")
+    assert fields["upload_date"] is None and unreadable == ("upload_date",)
+    assert fields["gif_url"] == "http://site.test/media/gifs/g00042.gif"  # the GIF itself is kept
+
+
+def test_a_required_field_that_does_not_read_is_a_parse_error():
+    html = GIF_PAGE.replace('src="/media/gifs/g00042.gif"', 'src="http://[::1/x.gif"')
+    with pytest.raises(ParseError, match="gif_url"):
         SiteAdapter.load("demo").parse_gif_page(html, "http://site.test/gif/g00042")
 
 

@@ -603,3 +603,108 @@ def test_rate_limiter_without_a_positive_rate_is_unlimited(monkeypatch, rate):
     limiter = HostRateLimiter(requests_per_sec=rate)
     for _ in range(100):
         limiter.acquire("a.example")
+
+
+# ---------------------------------------------------------------- deadlines for whole responses
+
+
+def drip(server: LoopbackServer, body: bytes, every_sec: float, headers: dict[str, str] | None = None,
+         drip_headers: bool = False) -> Respond:
+    """A server that sends a byte every `every_sec`: each read gets data in time, the response never ends."""
+    def respond(handler):
+        head = {"Content-Type": "text/html; charset=utf-8", **(headers if headers is not None
+                                                               else {"Content-Length": str(len(body))})}
+        handler.close_connection = True
+        if drip_headers:
+            raw = b"HTTP/1.1 200 OK\r\n" + b"".join(f"{k}: {v}\r\n".encode() for k, v in head.items()) + b"\r\n"
+            payload = raw + body
+        else:
+            send_head(handler, 200, head)
+            handler.wfile.flush()
+            payload = body
+        for i in range(len(payload)):
+            if server.stopping.wait(every_sec):
+                return
+            handler.wfile.write(payload[i:i + 1])
+            handler.wfile.flush()
+
+    return respond
+
+
+@pytest.mark.parametrize("how", ["body", "body_without_length", "headers"])
+def test_a_dripping_page_is_a_timeout_at_its_deadline_after_retries(server, make_client, how):
+    headers = {} if how == "body_without_length" else None
+    server.routes["/drip"] = drip(server, b"<html>" + b"x" * 10_000, 0.05, headers, drip_headers=how == "headers")
+    client = make_client(timeout_sec=1.0, retries=1, page_deadline_sec=0.6)
+    started = time.monotonic()
+    error = fetch_error(lambda: client.fetch_page(server.url("/drip")))
+    assert error.kind == errors.TIMEOUT and "within 0.6 s" in error.detail
+    assert server.hits["/drip"] == 2  # the first attempt and one retry, each cut off at its deadline
+    assert time.monotonic() - started < 5  # two deadlines and a backoff, not the 10 minutes the drip takes
+
+
+def test_a_dripping_download_is_a_timeout_and_its_sink_reset(server, make_client):
+    server.routes["/drip.gif"] = drip(server, b"GIF89a" + b"x" * 10_000, 0.05,
+                                      {"Content-Type": "image/gif", "Content-Length": "10006"})
+    sink = ResettableSink()
+    client = make_client(timeout_sec=1.0, retries=1, media_deadline_sec=0.5)
+    error = fetch_error(lambda: client.download(server.url("/drip.gif"), sink))
+    assert error.kind == errors.TIMEOUT
+    assert server.hits["/drip.gif"] == 2 and sink.resets == 1
+
+
+def test_a_dripping_host_does_not_hold_up_another_request(server, make_client):
+    server.routes["/drip"] = drip(server, b"x" * 10_000, 0.05)
+    server.routes["/fast"] = serve_bytes(b"<html>fast</html>")
+    client = make_client(timeout_sec=1.0, retries=0, page_deadline_sec=3.0)
+    outcome = {}
+    slow_thread = threading.Thread(target=lambda: outcome.setdefault("drip", fetch_error(
+        lambda: client.fetch_page(server.url("/drip")))))
+    slow_thread.start()
+    while server.hits["/drip"] == 0:
+        time.sleep(0.01)
+    assert client.fetch_page(server.url("/fast")).text == "<html>fast</html>"
+    assert slow_thread.is_alive()  # answered while the drip was still in flight
+    slow_thread.join()
+    assert outcome["drip"].kind == errors.TIMEOUT
+
+
+def test_a_deadline_that_did_not_expire_leaves_a_reused_connection_working(server, make_client):
+    server.routes["/page"] = serve_bytes(b"<html>ok</html>")
+    client = make_client(page_deadline_sec=0.3)
+    for _ in range(3):
+        assert client.fetch_page(server.url("/page")).text == "<html>ok</html>"
+        time.sleep(0.2)  # past the earlier attempts' deadlines: the watchdog must not touch the pooled socket
+    assert server.hits["/page"] == 3
+
+
+def gzip_bomb(inflated_bytes: int, head: bytes, content_type: str) -> Respond:
+    import zlib
+
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)  # gzip framing
+    zeros = b"\0" * 2**20
+    parts = [compressor.compress(head)]
+    for _ in range(inflated_bytes // len(zeros)):
+        parts.append(compressor.compress(zeros))
+    body = b"".join(parts) + compressor.flush()
+
+    def respond(handler):
+        send_head(handler, 200, {"Content-Type": content_type, "Content-Encoding": "gzip",
+                                 "Content-Length": str(len(body))})
+        handler.wfile.write(body)
+
+    return respond
+
+
+def test_a_gzip_bomb_page_is_too_large_after_decompression(server, make_client):
+    server.routes["/bomb.html"] = gzip_bomb(300 * 2**20, b"<html>", "text/html")
+    error = fetch_error(lambda: make_client(max_page_bytes=2**20).fetch_page(server.url("/bomb.html")))
+    assert error.kind == errors.TOO_LARGE
+
+
+def test_a_gzip_bomb_download_stops_at_the_cap_of_decompressed_bytes(server, make_client):
+    server.routes["/bomb.gif"] = gzip_bomb(300 * 2**20, b"GIF89a", "image/gif")
+    sink = ResettableSink()
+    error = fetch_error(lambda: make_client().download(server.url("/bomb.gif"), sink, max_bytes=4 * 2**20))
+    assert error.kind == errors.TOO_LARGE
+    assert len(sink.data) <= 4 * 2**20 and sink.data.startswith(b"GIF89a")
