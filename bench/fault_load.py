@@ -4,8 +4,10 @@
 
 A demo site of --pages GIF pages (the tiny world's media under new ids), of which
 --fault-share carry an injected fault, every kind in turn (page: 404, 500, redirect loop,
-wrong type, too slow; media: truncated, wrong type, oversized, redirect to a metadata
-address; and a 500 once, retried to success). The scrape runs as `python -m pipelines.scrape
+wrong type, too slow, a byte a second, a gzip bomb, a megabyte-long GIF URL; media:
+truncated, wrong type, oversized, redirect to a metadata address, a byte a second, a gzip
+bomb; and a 500 once, retried to success, and a 23-digit view count, stored with the views
+nulled), and every listing page carries 10,000 more links to its own GIFs (with fragments). The scrape runs as `python -m pipelines.scrape
 --direct_running_mode multi_processing --direct_num_workers 2`. Reported: whether every GIF
 is accounted for (gifs rows + GIF-level dead letters = pages) and per kind (dead letters of
 each kind = faults of that kind injected); what a rerun fetched again of what had succeeded
@@ -67,8 +69,14 @@ FAULTS = (
     ("page", "wrong_type", "wrong_content_type"), ("page", "slow:2500", "timeout"),
     ("media", "truncate", "truncated"), ("media", "wrong_type", "not_a_gif"), ("media", "oversized", "too_large"),
     ("media", "redirect:http://169.254.169.254/latest/meta-data/", "blocked_address"),
-    ("page", "flaky500:1", None),
+    ("page", "drip:1000", "timeout"), ("page", "gzip_bomb:20", "too_large"),
+    ("page", "long_url:1000000", "url_too_long"),
+    ("media", "drip:1000", "timeout"), ("media", "gzip_bomb:80", "too_large"),
+    # stored in spite of the fault: retried to success, the views nulled
+    ("page", "flaky500:1", None), ("page", "huge_views", None),
 )
+LISTING_FAULT = "many_links:10000"
+DEADLINE_SEC = 2
 
 
 def parse_args(argv=None):
@@ -84,15 +92,16 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def inject(site: DemoSite, gifs: list[dict], share: float) -> dict[str, tuple[str, str | None]]:
-    """Faults on every 1/share-th GIF, the kinds in turn: {gif_id: (stage, dead-letter kind)}."""
+def inject(site: DemoSite, gifs: list[dict], share: float) -> dict[str, tuple[str, str | None, str]]:
+    """Faults on every 1/share-th GIF, the kinds in turn: {gif_id: (stage, dead-letter kind, fault)}."""
     every = max(1, round(1 / share))
+    site.set_fault("/gifs", LISTING_FAULT)
     injected = {}
     for n, gif in enumerate(gifs[::every]):
         where, spec, kind = FAULTS[n % len(FAULTS)]
         path = site.gif_page_path(gif["gif_id"]) if where == "page" else site.gif_media_path(gif["gif_id"])
         site.set_fault(path, spec)
-        injected[gif["gif_id"]] = ("gif_page" if where == "page" else "gif_media", kind)
+        injected[gif["gif_id"]] = ("gif_page" if where == "page" else "gif_media", kind, spec)
     return injected
 
 
@@ -133,7 +142,8 @@ def scrape_process(site: DemoSite, dataset: Path, workers: int, pages_per_run: i
     (where gifrank's transforms run), and of the whole process tree at once."""
     argv = [sys.executable, "-m", "pipelines.scrape", "--dataset", str(dataset), "--seed", f"{site.url}/gifs?page=1",
             "--site", "demo", "--allow-host", "127.0.0.1", "--rate-limit", "0", "--concurrency", "16",
-            "--timeout", "1", "--retries", "1", "--retry-backoff", "0.05", "--max-media-bytes", str(8 * 2**20),
+            "--timeout", "1", "--page-deadline", str(DEADLINE_SEC), "--media-deadline", str(DEADLINE_SEC),
+            "--retries", "1", "--retry-backoff", "0.05", "--max-media-bytes", str(8 * 2**20),
             "--direct_running_mode", "multi_processing", "--direct_num_workers", str(workers),
             "--pages-per-run", str(pages_per_run)]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -169,7 +179,8 @@ def scrape_process(site: DemoSite, dataset: Path, workers: int, pages_per_run: i
             "peak_rss_mib": usage.ru_maxrss / 1024,  # the biggest process of the tree (wait4)
             "runner_peak_rss_mib": peak_hwm.get(process.pid, (False, 0))[1] / 1024,
             "worker_peak_rss_mib": max(workers_hwm, default=0) / 1024,
-            "tree_peak_rss_mib": peak_tree / 1024}
+            "tree_peak_rss_mib": peak_tree / 1024,
+            "stderr_bytes": len(stderr)}  # megabyte-long URLs must not reach the log
 
 
 def accounting(dataset: Path, gifs: list[dict], injected: dict) -> dict:
@@ -180,15 +191,19 @@ def accounting(dataset: Path, gifs: list[dict], injected: dict) -> dict:
     for d in dead:
         native = (d["gif_id"] or d["url"]).rsplit("/", 1)[-1].removeprefix("demo:")
         dead_gifs[native] = (d["stage"], d["error_kind"])
-    stored = {r["gif_id"].removeprefix("demo:") for r in rows}
-    expected = {g: k for g, k in injected.items() if k[1] is not None}
+    views = {r["gif_id"].removeprefix("demo:"): r["views"] for r in rows}
+    stored = set(views)
+    expected = {g: (stage, kind) for g, (stage, kind, _spec) in injected.items() if kind is not None}
     by_kind_expected = collections.Counter(expected.values())
     by_kind_found = collections.Counter(dead_gifs.values())
     return {"gifs": len(gifs), "rows": len(stored), "dead_letters": len(dead_gifs),
             "every_gif_accounted": len(stored) + len(dead_gifs) == len(gifs) and not stored & set(dead_gifs),
             "per_kind_as_injected": by_kind_found == by_kind_expected and dead_gifs == expected,
             "per_kind": {f"{s}/{k}": n for (s, k), n in sorted(by_kind_found.items())},
-            "retried_to_success": sum(1 for g, k in injected.items() if k[1] is None and g in stored),
+            "stored_despite_fault": dict(collections.Counter(
+                spec for g, (_stage, kind, spec) in injected.items() if kind is None and g in stored)),
+            "views_nulled": sum(1 for g, (_stage, _kind, spec) in injected.items()
+                                if spec == "huge_views" and g in stored and views[g] is None),
             "stored": sorted(stored)}
 
 

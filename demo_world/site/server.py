@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from demo_world.site.catalog import DemoWorld, GifEntry
-from demo_world.site.faults import REDIRECT_LOOP_PREFIX, Fault, fault_response, parse_fault_spec
+from demo_world.site.faults import REDIRECT_LOOP_PREFIX, Fault, fault_response, parse_fault_spec, rewritten_page
 from demo_world.site.pages import (document, error_document, escape, gif_article_html, gif_items_html, navigation_html,
                                    pagination_html, video_article_html)
 from demo_world.site.responses import BytesBody, Response, html_response, media_response, redirect_response
@@ -62,8 +62,9 @@ class DemoRequestHandler(BaseHTTPRequestHandler):
             return
         response = fault_response(fault, hit_number, url.path) if fault else None
         if response is None:
-            response = site.route(unquote(url.path), parse_qs(url.query), self.headers)
+            response = rewritten_page(fault, site.route(unquote(url.path), parse_qs(url.query), self.headers))
         truncated = fault is not None and fault.kind == "truncate"
+        self.drip_ms = fault.count if fault is not None and fault.kind == "drip" else 0
         self.send(response, response.body.length // 2 if truncated else response.body.length)
 
     def send(self, response: Response, send_limit: int):
@@ -91,6 +92,14 @@ class DemoRequestHandler(BaseHTTPRequestHandler):
         for chunk in body.chunks(send_limit):
             if stopping.is_set():
                 break
+            if self.drip_ms:  # a byte at a time: every read the client makes gets something in time
+                for i in range(len(chunk)):
+                    if stopping.wait(self.drip_ms / 1000):
+                        return bytes_sent
+                    self.wfile.write(chunk[i:i + 1])
+                    self.wfile.flush()
+                    bytes_sent += 1
+                continue
             self.wfile.write(chunk)
             bytes_sent += len(chunk)
         return bytes_sent

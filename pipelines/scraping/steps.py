@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import subprocess
+import sys
 import tempfile
 import threading
 from dataclasses import dataclass, field
@@ -23,7 +25,7 @@ from featurizer.media.gif import MAX_GIF_BYTES
 from pipelines.scraping.known import known_gifs
 from pipelines.scraping.sites.adapter import SiteAdapter
 from pipelines.scraping.web.client import FetchConfig, HttpClient
-from pipelines.scraping.web.errors import BAD_URL, WRONG_CONTENT_TYPE, FetchError
+from pipelines.scraping.web.errors import BAD_URL, TIMEOUT, WRONG_CONTENT_TYPE, FetchError
 from pipelines.scraping.web.policy import AddressPolicy
 
 YOUTUBE_HOSTS = ("youtube.com", "www.youtube.com", "m.youtube.com", "youtu.be")
@@ -206,28 +208,27 @@ def choose_downloader(url: str, preference: str) -> str:
 def download_with_ytdlp(url: str, sink, fetch: FetchConfig) -> None:
     """Video pages (YouTube and the many sites yt-dlp knows) through yt-dlp, streamed into `sink`.
 
-    yt-dlp downloads to a temporary file (it may merge formats), which is then
-    streamed into the sink in chunks. Only the first URL is checked against the
-    address policy: yt-dlp's own requests are beyond it.
+    yt-dlp runs as a process of its own, into a temporary folder (it may merge formats), and
+    the file is then streamed into the sink in chunks. A process, because yt-dlp does its own
+    networking: killing it is the one way to hold its download to a deadline (the media
+    deadline for each of its attempts). Only the first URL is checked against the address
+    policy: yt-dlp's own requests are beyond it.
     """
-    import yt_dlp  # lazy: only runs that download from video sites need it
-
     AddressPolicy(fetch.allow_hosts).check(url)
+    deadline_sec = fetch.media_deadline_sec * (fetch.retries + 1)
     with tempfile.TemporaryDirectory(prefix="gifrank-ytdlp-") as tmp:
-        options = {
-            "outtmpl": os.path.join(tmp, "video.%(ext)s"),
-            "format": "best[ext=mp4]/best",
-            "quiet": True, "no_warnings": True, "noprogress": True, "noplaylist": True,
-            "socket_timeout": fetch.timeout_sec, "retries": fetch.retries,
-            "max_filesize": fetch.max_media_bytes,
-            "http_headers": {"User-Agent": fetch.user_agent},
-        }
+        command = [sys.executable, "-m", "yt_dlp", "--quiet", "--no-warnings", "--no-progress", "--no-playlist",
+                   "--output", os.path.join(tmp, "video.%(ext)s"), "--format", "best[ext=mp4]/best",
+                   "--socket-timeout", str(fetch.timeout_sec), "--retries", str(fetch.retries),
+                   "--max-filesize", str(fetch.max_media_bytes), "--user-agent", fetch.user_agent, "--", url]
         try:
-            with yt_dlp.YoutubeDL(options) as ydl:
-                ydl.extract_info(url, download=True)
-        except yt_dlp.utils.DownloadError as exc:
-            raise FetchError("download_failed", url, f"yt-dlp: {exc}") from exc
-        files = [os.path.join(tmp, f) for f in os.listdir(tmp)]
+            done = subprocess.run(command, capture_output=True, text=True, errors="replace", timeout=deadline_sec)
+        except subprocess.TimeoutExpired:
+            raise FetchError(TIMEOUT, url, f"yt-dlp: no complete download within {deadline_sec:g} s") from None
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+            raise FetchError("download_failed", url, f"yt-dlp: {shown(last, 300)}")
+        files = [os.path.join(tmp, f) for f in os.listdir(tmp) if not f.endswith((".part", ".ytdl"))]
         if not files:
             raise FetchError("too_large", url,
                              f"yt-dlp stored nothing (larger than {fetch.max_media_bytes} bytes?)")

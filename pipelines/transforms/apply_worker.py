@@ -10,6 +10,7 @@ through Beam's `with_exception_handling`: every element ends as output or dead l
 from __future__ import annotations
 
 import logging
+import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, Callable, Iterable
 
@@ -18,8 +19,9 @@ from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import GlobalWindows
 
 from featurizer.dataset.dead_letter_rows import Failed, is_bad_input
+from featurizer.dataset.value_bounds import shown
 from pipelines.transforms.dead_letters import ToDeadLetterRows
-from pipelines.transforms.progress import Progress
+from pipelines.transforms.progress import PROGRESS_EVERY_SEC, InFlight, Progress
 
 LOG = logging.getLogger("gifrank")
 
@@ -55,7 +57,7 @@ class _ApplyConcurrently(beam.DoFn):
             self._worker.teardown()
 
     def start_bundle(self):
-        self._in_flight: set[Future] = set()
+        self._in_flight: dict[Future, tuple[float, Any]] = {}  # future -> (when submitted, element)
 
     def _run_one(self, element, side_values) -> list:
         try:
@@ -66,24 +68,39 @@ class _ApplyConcurrently(beam.DoFn):
             return [Failed(tuple(self._describe(element)), exc)]
 
     def process(self, element, *side_values) -> Iterable:
-        self._in_flight.add(self._pool.submit(self._run_one, element, side_values))
+        self._in_flight[self._pool.submit(self._run_one, element, side_values)] = (time.monotonic(), element)
         # Keep one queued element per thread so the pool never idles between submissions.
         if len(self._in_flight) >= 2 * self._concurrency:
-            done, self._in_flight = wait(self._in_flight, return_when=FIRST_COMPLETED)
+            yield from self._emit(self._wait())
         else:
-            done = {f for f in self._in_flight if f.done()}
-            self._in_flight -= done
-        yield from self._emit(done)
+            yield from self._emit([f for f in self._in_flight if f.done()])
 
     def finish_bundle(self):
-        finished = wait(self._in_flight).done
-        self._in_flight = set()
-        for output in self._emit(finished):
-            yield GlobalWindows.windowed_value_at_end_of_window(output)
+        while self._in_flight:
+            for output in self._emit(self._wait()):
+                yield GlobalWindows.windowed_value_at_end_of_window(output)
+
+    def _wait(self) -> set[Future]:
+        """At least one finished element; while none finishes, a progress line says what is in flight."""
+        while True:
+            done, _pending = wait(self._in_flight, timeout=PROGRESS_EVERY_SEC, return_when=FIRST_COMPLETED)
+            if done:
+                return done
+            self._report_in_flight()
+
+    def _report_in_flight(self) -> None:
+        if not self._in_flight:
+            Progress.in_flight(self._stage, None)
+            return
+        started, element = min(self._in_flight.values(), key=lambda started_element: started_element[0])
+        what = (self._describe(element) or [{}])[0]
+        Progress.in_flight(self._stage, InFlight(len(self._in_flight), time.monotonic() - started,
+                                                 shown(str(what.get("url") or what.get("gif_id") or element), 100)))
 
     def _emit(self, done: Iterable[Future]) -> Iterable:
         ok = failed = 0
         for future in done:
+            del self._in_flight[future]
             outputs = future.result()
             is_failed = any(isinstance(o, Failed) for o in outputs)
             failed += is_failed
@@ -98,6 +115,7 @@ class _ApplyConcurrently(beam.DoFn):
             self._ok.inc(ok)
             self._failed.inc(failed)
             Progress.record(self._stage, ok, failed)
+            self._report_in_flight()
 
 
 def _raise_failed(item):

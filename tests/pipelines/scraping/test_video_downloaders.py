@@ -34,6 +34,15 @@ def test_ytdlp_failure_is_a_fetch_error(demo_site, tmp_path):
     assert caught.value.kind == "download_failed"
 
 
+def test_ytdlp_is_held_to_the_media_deadline(tiny_world, demo_site, tmp_path):
+    path = demo_site.video_media_path(tiny_world.videos[0]["video_id"])
+    demo_site.set_fault(path, "drip:1000")  # a byte a second: every read in time, the download never done
+    with BlobStore(str(tmp_path)).writer() as sink, pytest.raises(FetchError) as caught:
+        download_with_ytdlp(demo_site.url + path, sink,
+                            FetchConfig(allow_hosts=("127.0.0.1",), retries=0, timeout_sec=5, media_deadline_sec=4))
+    assert caught.value.kind == "timeout" and "within 4 s" in str(caught.value)
+
+
 @pytest.mark.parametrize("url, preference, expected", [
     ("https://www.youtube.com/watch?v=abc", "auto", "yt-dlp"),
     ("https://youtu.be/abc", "auto", "yt-dlp"),
