@@ -74,3 +74,56 @@ def test_a_hostile_site_ends_in_rows_and_dead_letters_without_hanging(wide_world
     assert "in flight (oldest" in run.stderr
     # Each drip cost two deadlines and a backoff, not the 10,000 s its body takes.
     assert elapsed < 120
+
+
+def _metadata_line(gif_id, gif_url, youtube_id, **values) -> bytes:
+    from pipelines.scraping import v2g_metadata as meta
+
+    fields = {n: "" for n in meta.FIELDS}
+    fields.update(youtube_id=youtube_id, gif_id=gif_id, gif_url=gif_url, gif_start_frame="10", gif_end_frame="60",
+                  gif_views="77", gif_age="12", gif_title=f"title {gif_id}")
+    fields.update(values)
+    return meta.SEPARATOR.join(fields[n] for n in meta.FIELDS).encode()
+
+
+def test_a_hostile_metadata_file_ends_in_rows_and_dead_letters_naming_file_and_line(tiny_world, demo_site, tmp_path):
+    from pipelines import scrape
+    from pipelines.scraping import v2g_metadata as meta
+
+    first, second = tiny_world.gifs[0], tiny_world.gifs[1]
+    gif_url = demo_site.url + demo_site.gif_media_path(first["gif_id"])
+    other_url = demo_site.url + demo_site.gif_media_path(second["gif_id"])
+    lines = [
+        meta.SEPARATOR.join(meta.FIELDS).encode(),                                     # 1: the header
+        _metadata_line("ok", gif_url, first["video_id"], gif_views="1e30"),           # 2: views nulled
+        _metadata_line("spans", other_url, second["video_id"], gif_start_frame="90", gif_end_frame="30",
+                       gif_start_sec="inf", gif_end_sec="2"),                          # 3: spans nulled
+        _metadata_line("latin1", gif_url, first["video_id"], gif_title="caf\xe9").replace(b"\xc3\xa9", b"\xe9"),
+        _metadata_line("ok", gif_url, first["video_id"], gif_views="1e30"),           # 5: line 2 again
+        _metadata_line("ok", other_url, first["video_id"]),                           # 6: line 2's id, another URL
+        _metadata_line("words", gif_url, first["video_id"], gif_views="many"),        # 7: not a number
+        b"",                                                                           # blank: not a record
+        _metadata_line("x" * 300, gif_url, first["video_id"]),                        # 9: id too long
+    ]
+    path = tmp_path / "metadata.txt"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    dataset = tmp_path / "ds"
+    result = scrape.run(["--dataset", str(dataset), "--allow-host", "127.0.0.1", "--rate-limit", "0",
+                         "--v2g-metadata", str(path), "--video-url-template",
+                         demo_site.url + "/media/videos/{youtube_id}.mp4"])
+    rows = {r["gif_id"]: r for r in table_store.read_rows(str(dataset), tables.GIFS)}
+    dead = {d["record_key"]: (d["stage"], d["error_kind"], d["message"])
+            for d in table_store.read_rows(str(dataset), tables.DEADLETTER)}
+    assert sorted(rows) == ["v2g:ok", "v2g:spans"]
+    assert rows["v2g:ok"]["views"] is None and rows["v2g:ok"]["gif_url"] == gif_url  # the earliest line kept
+    assert rows["v2g:spans"]["published_start_frame"] is None and rows["v2g:spans"]["published_start_sec"] is None
+    where = str(path)
+    assert {k: v[:2] for k, v in dead.items()} == {
+        f"{where}:4": ("metadata", "undecodable_bytes"), f"{where}:5": ("metadata_gif_id", "repeated_row"),
+        f"{where}:6": ("metadata_gif_id", "conflicting_duplicate"), f"{where}:7": ("metadata", "malformed_row"),
+        f"{where}:9": ("metadata", "id_too_long")}
+    assert all(message.startswith(f"{where} line {key.rsplit(':', 1)[1]}: ") for key, (_s, _k, message) in dead.items())
+    assert "gif_url" in dead[f"{where}:6"][2] and "line 2 kept" in dead[f"{where}:6"][2]
+    assert len(rows) + len(dead) == len([line for line in lines[1:] if line])  # every line after the header
+    assert result.counters["nulled_views"] == 2 and result.counters["nulled_published_frames"] == 1
+    assert result.counters["nulled_published_secs"] == 1
