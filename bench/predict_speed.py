@@ -6,7 +6,8 @@ In one run, with one C3D (random weights) and one tiny exported ranker:
   featurize  VideoFeaturizer.featurize on the video: one decode (shots, segments, C3D's
              frames) and C3D, what the featurize pipeline does per video
   predict    pipelines.commands.predict.predict_video: the same, then scoring, one more
-             decode of the chosen segments' frames, loop picking and GIF writing
+             decode of the chosen segments' frames, loop picking and GIF writing (and the
+             file's sha256, which names its folder, and the GIFs' copy into it)
 Target: predict <= 2x featurize. The video is the demo world's footage looped to --minutes
 (real scenes and cuts). Loops: for every segment of the demo world's videos, the picked loop's
 jump (last frame to first, 0 to 1) against the segment's own boundaries.

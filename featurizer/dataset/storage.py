@@ -87,8 +87,13 @@ class DatasetRoot:
 
     def check_writable(self) -> None:
         """Writes and deletes a small probe object at the root: a root this process cannot write
-        (no permission, a read-only disk, a bucket it may not write) is a clear error here, before a
-        pipeline starts, not a worker's traceback later."""
+        (a file, a folder below a file, no permission, a read-only disk, a bucket it may not write)
+        is a clear error here, before a pipeline or command starts, not a traceback after its work."""
+        blocking = self.blocking_file()
+        if blocking == self.path:
+            raise RootNotWritable(f"{self.uri}: a file, not a folder")
+        if blocking:
+            raise RootNotWritable(f"{self.uri}: cannot be a folder, {blocking} is a file")
         probe = self.join(f".gifrank-write-probe-{uuid.uuid4().hex}")
         try:
             self.make_parent_dir(probe)
@@ -97,6 +102,49 @@ class DatasetRoot:
             self.fs.delete_file(probe)
         except OSError as exc:
             raise RootNotWritable(f"{self.uri}: cannot write here ({exc})") from exc
+
+    def blocking_file(self) -> str | None:
+        """The root, or the nearest existing path above it, when that is a file: nothing can be
+        written below a file. None on object stores, where folders are only name prefixes."""
+        if self.fs.type_name in OBJECT_STORES:
+            return None
+        path = self.path
+        while True:
+            found = self.fs.get_file_info(path).type
+            if found != pafs.FileType.NotFound:
+                return path if found == pafs.FileType.File else None
+            parent = posixpath.dirname(path)
+            if parent == path:
+                return None
+            path = parent
+
+    def check_exists(self) -> None:
+        """A root with nothing stored there is an error (a mistyped --dataset), never an empty
+        dataset; on object stores, a prefix with no object below it is not there either."""
+        found = self.fs.get_file_info(self.path).type
+        if found == pafs.FileType.NotFound:
+            raise FileNotFoundError(f"{self.uri}: no such dataset (nothing is stored there)")
+        if found == pafs.FileType.File:
+            raise FileNotFoundError(f"{self.uri}: a file, not a dataset folder")
+
+    def write_bytes(self, data: bytes, *parts: str) -> str:
+        """Writes one whole file below the root (its folder made where folders are real); its URI."""
+        path = self.join(*parts)
+        self.make_parent_dir(path)
+        with self.fs.open_output_stream(path) as out:
+            out.write(data)
+        return self.uri_of(*parts)
+
+    def put_folder(self, local: str, *parts: str) -> str:
+        """Copies the files of a local folder (not its subfolders) into a folder below the root,
+        replacing that folder whole, so nothing of an earlier copy outlives this one; its URI."""
+        self.delete_tree(*parts)
+        for name in sorted(os.listdir(local)):
+            source = os.path.join(local, name)
+            if os.path.isfile(source):
+                with open(source, "rb") as f:
+                    self.write_bytes(f.read(), *parts, name)
+        return self.uri_of(*parts)
 
     def exists(self, *parts: str) -> bool:
         return self.fs.get_file_info(self.join(*parts)).type != pafs.FileType.NotFound
@@ -117,6 +165,19 @@ class DatasetRoot:
         self.fs.delete_dir_contents(path, missing_dir_ok=True)
         if self.exists(*parts):
             self.fs.delete_dir(path)
+
+
+def check_output_file(uri: str) -> None:
+    """Where a command will write one file (a path or URI): not a folder, in a folder this process
+    can write. Checked before the work, so a bad --out is a one-line error, not a traceback after it."""
+    fs, path = open_file_system(uri)
+    if fs.type_name not in OBJECT_STORES and fs.get_file_info(path).type == pafs.FileType.Directory:
+        raise RootNotWritable(f"{uri}: a folder, not a file")
+    folder = DatasetRoot.open(posixpath.dirname(uri) if "://" in uri else os.path.dirname(os.path.abspath(uri)))
+    blocking = folder.blocking_file()
+    if blocking:
+        raise RootNotWritable(f"{uri}: cannot be written, {blocking} is a file")
+    folder.check_writable()
 
 
 def delta_storage_options(root: DatasetRoot) -> dict[str, str] | None:

@@ -6,6 +6,12 @@
     gifrank tables --dataset ROOT --vacuum [--retain-hours 168] [--keep features@12 ...] [--dry-run]
 
 Exports stream in record batches: a table of any size goes through a few batches of memory.
+
+A --dataset that does not exist is an error, whatever is asked of it (never an empty
+listing or an empty export). In a dataset that exists, a table no run has committed yet
+(no stage has made rows for it: a clean run's dead letters, the features before `gifrank
+featurize`) holds no rows: it is listed as version null, and exports as an empty file in
+its schema. --out is checked (a file, in a folder that can be written) before anything is read.
 """
 from __future__ import annotations
 
@@ -18,7 +24,7 @@ VIEW_HELP = "segments (labels joined with features, for training) or deadletter 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gifrank tables", description=__doc__.strip().splitlines()[0])
-    parser.add_argument("--dataset", default="./data", help="dataset root: a folder or gs://bucket/prefix")
+    parser.add_argument("--dataset", default="./data", help="dataset root, which must exist: a folder or gs://bucket/prefix")
     parser.add_argument("--export", metavar="TABLE", help=f"a table to write out, or a view: {VIEW_HELP}")
     parser.add_argument("--out", metavar="FILE.parquet", help="where --export writes (a path or gs:// URI)")
     parser.add_argument("--version", type=int, help="the table's version to export (default: the latest)")
@@ -47,27 +53,16 @@ def _kept_versions(specs: list[str], known) -> dict[str, list[int]]:
     return kept
 
 
-def main(argv=None, out=None) -> int:
-    out = out or sys.stdout
-    from featurizer.dataset import table_store, tables
-    from featurizer.dataset.storage import DatasetRoot
-
-    args = build_parser().parse_args(argv)
-    root = DatasetRoot.open(args.dataset)
+def _export_spec(args, tables):
+    """The table or view --export names (None: no export), once the options agree with each other."""
     if args.vacuum:
         if args.export:
             raise ValueError("--vacuum and --export are separate runs")
-        kept = _kept_versions(args.keep, tables.STORED_TABLES)
-        for spec in tables.STORED_TABLES.values():
-            deleted = table_store.vacuum(root, spec, args.retain_hours, kept.get(spec.name, ()), args.dry_run)
-            print(json.dumps({"table": spec.name, "deleted_files": len(deleted), "dry_run": args.dry_run}), file=out)
-        return 0
+        return None
     if not args.export:
         if args.out or args.version is not None:
             raise ValueError("--out and --version go with --export TABLE")
-        for spec in tables.STORED_TABLES.values():
-            print(json.dumps(table_store.table_info(root, spec)), file=out)
-        return 0
+        return None
     if not args.out:
         raise ValueError("--export needs --out FILE.parquet")
     known = {**tables.STORED_TABLES, **tables.VIEWS}
@@ -76,6 +71,31 @@ def main(argv=None, out=None) -> int:
     spec = known[args.export]
     if spec.name in tables.VIEWS and args.version is not None:
         raise ValueError(f"{spec.name} is a view over several tables: it has no --version of its own")
+    return spec
+
+
+def main(argv=None, out=None) -> int:
+    out = out or sys.stdout
+    from featurizer.dataset import table_store, tables
+    from featurizer.dataset.storage import DatasetRoot, check_output_file
+
+    args = build_parser().parse_args(argv)
+    spec = _export_spec(args, tables)
+    kept = _kept_versions(args.keep, tables.STORED_TABLES) if args.vacuum else {}
+    root = DatasetRoot.open(args.dataset)
+    root.check_exists()
+    if spec:
+        check_output_file(args.out)
+    if args.vacuum:
+        for stored in tables.STORED_TABLES.values():
+            deleted = table_store.vacuum(root, stored, args.retain_hours, kept.get(stored.name, ()), args.dry_run)
+            print(json.dumps({"table": stored.name, "deleted_files": len(deleted), "dry_run": args.dry_run}),
+                  file=out)
+        return 0
+    if not spec:
+        for stored in tables.STORED_TABLES.values():
+            print(json.dumps(table_store.table_info(root, stored)), file=out)
+        return 0
     if spec.name == tables.SEGMENTS.name:
         from featurizer.dataset.training_view import training_batches
 

@@ -117,3 +117,53 @@ def test_vacuum_deletes_uncommitted_files_and_keeps_recorded_versions(root, tmp_
     assert lines["features"]["deleted_files"] == 0  # nothing to delete: every file is in the latest version
     with pytest.raises(ValueError, match="TABLE@VERSION"):
         tables_cli.main(["--dataset", str(root), "--vacuum", "--keep", "features"])
+
+
+def _cli(*argv, capsys) -> tuple[int, list[str]]:
+    """`gifrank tables ...` as the console script runs it: its exit status and its stderr's lines."""
+    from pipelines.cli import main
+
+    capsys.readouterr()
+    status = main(["tables", *argv])
+    return status, capsys.readouterr().err.splitlines()
+
+
+@pytest.mark.parametrize("argv", [[], ["--export", "gifs", "--out", "OUT"], ["--export", "segments", "--out", "OUT"],
+                                  ["--vacuum"]], ids=["list", "export", "export a view", "vacuum"])
+def test_a_dataset_that_does_not_exist_is_a_one_line_error(tmp_path, capsys, argv):
+    missing = tmp_path / "no_such_dataset"
+    out = tmp_path / "exported" / "x.parquet"
+    status, err = _cli("--dataset", str(missing), *[str(out) if a == "OUT" else a for a in argv], capsys=capsys)
+    assert (status, err) == (2, [f"gifrank tables: error: {missing}: no such dataset (nothing is stored there)"])
+    assert not missing.exists() and not out.parent.exists()  # nothing made, not even --out's folder
+
+
+def test_a_dataset_that_is_a_file_is_an_error(tmp_path, capsys):
+    (tmp_path / "data").write_text("not a dataset")
+    status, err = _cli("--dataset", str(tmp_path / "data"), capsys=capsys)
+    assert (status, err) == (2, [f"gifrank tables: error: {tmp_path / 'data'}: a file, not a dataset folder"])
+
+
+def test_a_table_no_run_has_committed_exports_empty_in_its_schema(root, tmp_path):
+    """The dataset exists; its gifs table does not yet (no scrape has committed rows): listed as version
+    null, exported as a file with no rows and the table's columns, as its version null says."""
+    assert not table_store.exists(str(root), tables.GIFS.name)
+    [line] = _tables(root, "--export", "gifs", "--out", str(tmp_path / "gifs.parquet"))
+    assert (line["version"], line["rows"]) == (None, 0)
+    exported = pq.read_table(tmp_path / "gifs.parquet")
+    assert exported.num_rows == 0 and exported.schema.equals(tables.GIFS.schema)
+
+
+@pytest.mark.parametrize("kind", ["under a file", "a folder"])
+def test_a_bad_out_is_a_one_line_error_before_anything_is_read(root, tmp_path, capsys, kind):
+    """--version 7 does not exist: had the table been read, that would be the error."""
+    blocker = tmp_path / "exports"
+    if kind == "a folder":
+        blocker.mkdir()
+        out, why = blocker, "a folder, not a file"
+    else:
+        blocker.write_text("a file")
+        out, why = blocker / "features.parquet", f"cannot be written, {blocker} is a file"
+    status, err = _cli("--dataset", str(root), "--export", "features", "--out", str(out), "--version", "7",
+                       capsys=capsys)
+    assert (status, err) == (2, [f"gifrank tables: error: {out}: {why}"])
