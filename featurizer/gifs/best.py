@@ -9,6 +9,7 @@ import numpy as np
 
 from featurizer.gifs.loops import seamless_loop
 from featurizer.gifs.writer import frame_step, write_gif
+from featurizer.media.errors import NO_FRAMES, MediaError
 
 
 def segment_frames(path: str, segments: Sequence, step: int) -> dict[int, np.ndarray]:
@@ -46,7 +47,8 @@ def write_best_gifs(path: str, fps: float, segments: Sequence, seconds: Sequence
         segment = segments[position]
         pictures = frames.get(segment.index)
         if pictures is None:
-            raise ValueError(f"{path}: no frame of segment {segment.index} decoded")
+            # The decode ended early (a truncated file): the video's fault, not the run's.
+            raise MediaError(NO_FRAMES, path, f"no frame of segment {segment.index} decoded")
         loop = seamless_loop(pictures)
         name = f"gif-{rank}.gif"
         write_gif(pictures[loop.start:loop.stop], fps / step, os.path.join(folder, name))
