@@ -44,17 +44,6 @@ REPEATED_ROW = "repeated_row"
 CONFLICTING_DUPLICATE = "conflicting_duplicate"
 
 
-class RowError(ValueError):
-    """A metadata line that cannot become a record: `kind` says why, the message names file and line."""
-
-    def __init__(self, kind: str, message: str):
-        super().__init__(message)
-        self.kind = kind
-
-    def __reduce__(self):
-        return (RowError, (self.kind, str(self)))
-
-
 def _open_lines(path: str) -> io.BufferedReader:
     """The file (local or gs://) as lines of bytes (pyarrow's streams have no readline)."""
     fs, fs_path = open_file_system(path)
@@ -93,7 +82,7 @@ def decoded(raw: bytes) -> str:
 
 def _at_line(path: str, number: int, error: ValueError) -> Failed:
     return Failed((line_subject(path, number),),
-                  RowError(getattr(error, "kind", MalformedRow.kind), f"{path} line {number}: {error}"))
+                  MalformedRow(f"{path} line {number}: {error}", kind=getattr(error, "kind", MalformedRow.kind)))
 
 
 def line_subject(path: str, number: int, gif_id: str | None = None) -> dict:
@@ -151,9 +140,9 @@ class OneRowPerGifId:
         for record in later:
             differing = sorted(k for k, v in _content(record).items() if _content(kept).get(k) != v)
             where = f"{self.path} line {record['_line']}: gif_id {shown(gif_id)!r} is already on line {kept['_line']}"
-            error = (RowError(CONFLICTING_DUPLICATE, f"{where}, with another {', '.join(differing)}: line "
-                                                     f"{kept['_line']} kept") if differing
-                     else RowError(REPEATED_ROW, f"{where}, the same row again"))
+            error = (MalformedRow(f"{where}, with another {', '.join(differing)}: line {kept['_line']} kept",
+                                  kind=CONFLICTING_DUPLICATE) if differing
+                     else MalformedRow(f"{where}, the same row again", kind=REPEATED_ROW))
             yield Failed((line_subject(self.path, record["_line"], gif_id),), error)
 
 

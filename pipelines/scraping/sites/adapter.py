@@ -24,9 +24,18 @@ REQUIRED_FIELDS = ("gif_url", "video_url")
 
 
 class ParseError(ValueError):
-    """A page lacks a required field or has one that does not read as its type."""
+    """A page lacks a required field or has one that does not read as its type; subclasses and
+    callers may name another `kind`."""
 
     kind = "parse_error"
+
+    def __init__(self, message: str, kind: str | None = None):
+        super().__init__(message)
+        if kind:
+            self.kind = kind
+
+    def __reduce__(self):
+        return (type(self), (str(self), self.kind))
 
 
 @dataclass(frozen=True)
