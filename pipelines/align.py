@@ -4,8 +4,10 @@
     python -m pipelines.align --dataset ./data --runner DataflowRunner ...
 
 GIFs are grouped by video so each video is decoded and hashed once. GIFs that do not
-align go to the dead letters with the reason. GIFs already aligned by the same
-aligner from the same GIF and video bytes are skipped unless --realign is given.
+align go to the dead letters with the reason, as do GIFs and videos that cannot be read:
+a blob over its media's size cap (featurizer.media: MAX_GIF_BYTES, MAX_VIDEO_BYTES) is
+refused by its size (too_large) before a byte of it is read. GIFs already aligned by
+the same aligner from the same GIF and video bytes are skipped unless --realign is given.
 """
 from __future__ import annotations
 

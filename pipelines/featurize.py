@@ -10,9 +10,10 @@ pixels cross a step boundary; only that step (and the write of its file, fused w
 it) asks for an accelerator. Labels are cheap and recomputed every run from the gifs,
 the alignments and the features' segment boundaries, without decoding anything.
 
-Expected bad input (unreadable media, no aligned GIF, no shot long enough) becomes a
-dead letter; anything else raises, so the runner retries it and a failed job leaves
-the tables as they were. The tables are committed by the pipeline's last step.
+Expected bad input (unreadable media, a video blob over MAX_VIDEO_BYTES, no aligned
+GIF, no shot long enough) becomes a dead letter; anything else raises, so the runner
+retries it and a failed job leaves the tables as they were. The tables are committed by
+the pipeline's last step.
 """
 from __future__ import annotations
 
@@ -41,7 +42,8 @@ PIPELINE = "featurize"
 NAMESPACE = f"gifrank.{PIPELINE}"
 __all__ = ["run", "build_pipeline", "split_of", "parse_ratios"]
 # Dead letters of input that fails the same way every time: not decoded again unless --retry-failed.
-LASTING_KINDS = ("unreadable", "no_frames", "too_few_frames", "decompression_bomb", "too_long", "no_segments")
+LASTING_KINDS = ("unreadable", "no_frames", "too_few_frames", "decompression_bomb", "too_long", "too_large",
+                 "no_segments")
 BOUNDARY_COLUMNS = [n for n in tables.FEATURES.schema.names if n != "features"]
 
 

@@ -7,7 +7,8 @@ The same as `gifrank predict VIDEO` does for a file, with the features the datas
 already: each video's segments are scored with RunInference (one model per worker
 machine), and its top K become GIFs (featurizer.gifs.best) under OUT/<video_sha256>/ with
 their predictions.json; OUT/predictions.jsonl holds every video's, OUT/failed.jsonl the
-videos that could not be made into GIFs and why (Beam's with_exception_handling):
+videos that could not be made into GIFs and why (Beam's with_exception_handling; a
+video blob over MAX_VIDEO_BYTES is refused by its size before it is copied):
 videos = predicted + failed.
 """
 from __future__ import annotations

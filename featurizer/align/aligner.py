@@ -28,7 +28,7 @@ from featurizer.align.video_index import VideoIndex, index_video
 from featurizer.media.area_resize import resize_frames
 from featurizer.media.compute_threads import one_blas_thread, one_opencv_thread
 from featurizer.media.errors import TOO_FEW_FRAMES, MediaError
-from featurizer.media.gif import GifFrames, read_gif
+from featurizer.media.gif import GifFrames, GifReader
 
 ALIGNER = "phash-line-v1"
 
@@ -47,6 +47,10 @@ WORK_LONG_SIDE = 128
 MAX_MATCHED_FRAMES = 48
 # Frames the bar detection looks at (evenly spread): enough to see what moves.
 BAR_SAMPLE_FRAMES = 8
+# GIF frames are matched as luma at most this long a side, shrunk as each is decoded: far
+# above the thumbnails and WORK_LONG_SIDE they are compared at, and above the few hundred
+# pixels GIF sites' canvases mostly have, while a 4096x4096 canvas costs 1 MB a frame, not 16.
+MAX_LUMA_SIDE = 1024
 # Readings of the GIF (canvas parts, orientations) whose hash lines are checked on pixels
 # when the first reading is not a clear match, and the confidence that makes it clear.
 PIXEL_CHECKED_READINGS = 2
@@ -151,27 +155,54 @@ class _PreparedGif:
     def picture(self) -> np.ndarray:
         """(k, h, w) luma of the moving picture, long side at most WORK_LONG_SIDE."""
         picture = self.picture_part.take(self.luma)
-        scale = WORK_LONG_SIDE / max(picture.shape[1:])
-        if scale >= 1:
-            return picture
-        return resize_frames(picture, (max(1, round(picture.shape[2] * scale)), max(1, round(picture.shape[1] * scale))))
+        size = _shrunk_size(picture.shape[2], picture.shape[1], WORK_LONG_SIDE)
+        return picture if size is None else resize_frames(picture, size)
 
 
-def _load(gif) -> GifFrames:
-    return gif if isinstance(gif, GifFrames) else read_gif(gif)
+def _load(gif) -> GifFrames | GifReader:
+    """Frames decoded already, or a reader that decodes them one at a time when asked."""
+    return gif if isinstance(gif, GifFrames) else GifReader(gif)
 
 
 def _gif_name(gif) -> str:
     return os.fspath(gif) if isinstance(gif, (str, os.PathLike)) else "<gif>"
 
 
-def _prepare(frames: GifFrames, thumb_size: tuple[int, int]) -> _PreparedGif:
-    """Up to MAX_MATCHED_FRAMES frames in luma (ITU-R 601, like the video's gray decode) and the
-    moving picture found on a sample of them."""
-    count = len(frames.frames)
+def _gray_frames(frames: GifFrames | GifReader, used: np.ndarray):
+    """The used frames' luma (ITU-R 601, like the video's gray decode), one at a time."""
+    if isinstance(frames, GifFrames):
+        return (cv2.cvtColor(frames.frames[i], cv2.COLOR_RGB2GRAY) for i in used)
+    return (cv2.cvtColor(canvas, cv2.COLOR_RGBA2GRAY) for _, canvas in frames.canvases(used))
+
+
+def _shrunk_size(width: int, height: int, long_side: int) -> tuple[int, int] | None:
+    """(w, h) scaled down so the long side is `long_side`; None when it is no longer already."""
+    scale = long_side / max(width, height)
+    if scale >= 1:
+        return None
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _used_luma(frames: GifFrames | GifReader, used: np.ndarray) -> np.ndarray:
+    """(k, h, w) uint8 luma of the used frames, long side at most MAX_LUMA_SIDE, each shrunk as
+    it is decoded, so memory is the k small pictures, not k canvases."""
+    luma = None
+    for j, gray in enumerate(_gray_frames(frames, used)):
+        if luma is None:
+            width, height = _shrunk_size(gray.shape[1], gray.shape[0], MAX_LUMA_SIDE) or gray.shape[::-1]
+            luma = np.empty((len(used), height, width), dtype=np.uint8)
+        if gray.shape == luma.shape[1:]:
+            luma[j] = gray
+        else:
+            luma[j] = cv2.resize(gray, (luma.shape[2], luma.shape[1]), interpolation=cv2.INTER_AREA)
+    return luma
+
+
+def _prepare(frames: GifFrames | GifReader, thumb_size: tuple[int, int]) -> _PreparedGif:
+    """Up to MAX_MATCHED_FRAMES frames in luma and the moving picture found on a sample of them."""
+    count = frames.num_frames
     used = np.unique(np.linspace(0, count - 1, min(count, MAX_MATCHED_FRAMES)).round().astype(int))
-    rgb = frames.frames if len(used) == count else frames.frames[used]
-    luma = cv2.cvtColor(rgb.reshape(-1, *rgb.shape[2:]), cv2.COLOR_RGB2GRAY).reshape(rgb.shape[:3])
+    luma = _used_luma(frames, used)
     k = len(luma)
     picture_part = picture_box(luma[np.unique(np.linspace(0, k - 1, min(k, BAR_SAMPLE_FRAMES)).round().astype(int))])
     return _PreparedGif(frames.start_times[used], luma, picture_part, thumb_size)
@@ -293,10 +324,12 @@ def align_gif(index: VideoIndex, gif, speed_range: tuple[float, float] = DEFAULT
 
     gif: a path, GIF bytes, or GifFrames. Raises MediaError for unreadable GIFs and for
     one-frame GIFs (too_few_frames: a still has no timing to align); returns an
-    unaligned Alignment, with the reason, for GIFs not found in the video.
+    unaligned Alignment, with the reason, for GIFs not found in the video. A path or bytes
+    is decoded frame by frame into small luma pictures (_used_luma): the whole animation
+    never sits in memory.
     """
     frames = _load(gif)
-    if len(frames.frames) < 2:
+    if frames.num_frames < 2:
         raise MediaError(TOO_FEW_FRAMES, _gif_name(gif), "a one-frame GIF has no motion to align")
     if speed_range[0] * frames.duration_sec > index.duration_sec:
         return _unaligned(f"the GIF ({frames.duration_sec:.2f} s) is longer than the video "
@@ -355,7 +388,7 @@ def _preferred(candidate: _Candidate, other: _Candidate) -> bool:
     return (candidate.acceptable, candidate.pixel_score) > (other.acceptable, other.pixel_score)
 
 
-def _no_match_reason(frames: GifFrames, index: VideoIndex) -> str:
+def _no_match_reason(frames: GifFrames | GifReader, index: VideoIndex) -> str:
     if frames.duration_sec > index.duration_sec:
         return (f"no consistent match; the GIF ({frames.duration_sec:.2f} s) is longer than "
                 f"the video ({index.duration_sec:.2f} s)")

@@ -3,7 +3,8 @@
 `VideoAligner((video_sha256, gif rows))` indexes the video once (decode + hashes) and
 aligns each of its GIFs, yielding alignments table rows; a GIF that does not align,
 or cannot be read, becomes a dead letter with the reason, and a video that cannot be
-read fails all its GIFs.
+read fails all its GIFs. Blobs over their media's cap (MAX_GIF_BYTES, MAX_VIDEO_BYTES)
+are refused by size before they are read (too_large), like any other unreadable media.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from featurizer.dataset.blobs import BlobStore
 from featurizer.dataset.dead_letter_rows import Failed, is_bad_input, subject
 from featurizer.dataset.tables import ALIGNMENTS
 from featurizer.media.gif import MAX_GIF_BYTES
+from featurizer.media.video import MAX_VIDEO_BYTES
 
 UNALIGNED = "unaligned"
 LOW_CONFIDENCE = "low_confidence"
@@ -45,7 +47,7 @@ class VideoAligner:
     def __call__(self, video_group: tuple[str, Iterable[dict]]) -> Iterator:
         video_sha256, rows = video_group
         rows = sorted(rows, key=lambda r: r["gif_id"])
-        with self.blobs.local_path(video_sha256) as video_path:
+        with self.blobs.local_path(video_sha256, MAX_VIDEO_BYTES, "video") as video_path:
             index = align.index_video(video_path)
         for row in rows:
             try:
@@ -56,7 +58,7 @@ class VideoAligner:
                 yield Failed(tuple(gif_subjects([row])), exc)  # this GIF's dead letter; its siblings go on
 
     def _aligned_row(self, index, row: dict) -> dict:
-        gif_bytes = self.blobs.read_bytes(row["gif_sha256"], MAX_GIF_BYTES)
+        gif_bytes = self.blobs.read_bytes(row["gif_sha256"], MAX_GIF_BYTES, "GIF")
         result = align.align_gif(index, gif_bytes)
         if not result.aligned:
             raise AlignmentRefused(UNALIGNED, result.reason or "no consistent match in the video")

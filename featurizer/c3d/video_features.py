@@ -21,6 +21,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from featurizer.c3d.preprocess import RESIZED_HEIGHT, RESIZED_WIDTH, SNIPPET_FRAMES, SNIPPET_STRIDE
+from featurizer.dataset.dead_letter_rows import is_bad_input
 from featurizer.dataset.tables import C3D_FEATURES, SEGMENTER_VERSION
 from featurizer.labels.segments import Segment
 
@@ -94,7 +95,10 @@ class LocalVideo:
 
 @dataclass(frozen=True)
 class BlobVideo:
-    """A video in a dataset's blob store (local or gs://); copied to local disk when remote."""
+    """A video in a dataset's blob store (local or gs://); copied to local disk when remote.
+
+    One over MAX_VIDEO_BYTES is refused (BlobTooLarge, kind too_large) before anything is copied.
+    """
 
     dataset: str
     sha256: str
@@ -102,13 +106,18 @@ class BlobVideo:
     @contextlib.contextmanager
     def local_path(self) -> Iterator[str]:
         from featurizer.dataset.blobs import BlobStore
+        from featurizer.media.video import MAX_VIDEO_BYTES
 
-        with BlobStore(self.dataset).local_path(self.sha256) as path:
+        with BlobStore(self.dataset).local_path(self.sha256, MAX_VIDEO_BYTES, "video") as path:
             yield path
 
 
 def decode_video(source, settings: FeatureSettings):
-    """Shots, segments and C3D's frames of one video (a DecodedVideo), or its VideoFailure."""
+    """Shots, segments and C3D's frames of one video (a DecodedVideo), or its VideoFailure.
+
+    Errors that are the video's fault carry a `kind` (unreadable or too large media, no shot
+    long enough) and become its VideoFailure; any other (storage, memory) raises.
+    """
     from featurizer.c3d.video_decode import decode_segments
     from featurizer.media.errors import TOO_LONG, MediaError
     from featurizer.media.video import probe_video
@@ -124,7 +133,9 @@ def decode_video(source, settings: FeatureSettings):
         if not video.segments:
             video.frames.close()
             raise NoSegments(f"no shot of at least {SNIPPET_FRAMES} frames ({video.shots.num_frames} frames in all)")
-    except (MediaError, NoSegments) as exc:
+    except Exception as exc:
+        if not is_bad_input(exc):
+            raise
         return VideoFailure(exc.kind, str(exc))
     return video
 

@@ -21,6 +21,34 @@ BLOBS = "blobs"
 INCOMING = "_incoming"
 # The first bytes a validator sees before anything is stored.
 SNIFF_BYTES = 512
+TOO_LARGE = "too_large"
+
+
+def size_text(size: int) -> str:
+    """64 MiB, 2 GiB, or 1,000 bytes: a cap as a person would write it."""
+    for unit, factor in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if size >= factor and size % factor == 0:
+            return f"{size // factor} {unit}"
+    return f"{size:,} bytes"
+
+
+class BlobTooLarge(ValueError):
+    """A stored blob over the size cap of its kind of media (`media`: "GIF", "video").
+
+    The record's fault, not storage's (its `kind` makes it a dead letter): it was stored
+    before the cap was lowered, or by other means than the scrape. Raised before a byte of
+    it is read or copied.
+    """
+
+    kind = TOO_LARGE
+
+    def __init__(self, sha256: str, size: int, max_bytes: int, media: str | None = None):
+        cap = f"the {size_text(max_bytes)} cap for {media}s" if media else f"the cap of {size_text(max_bytes)}"
+        super().__init__(f"{media + ' ' if media else ''}blob {sha256} is {size:,} bytes, more than {cap}")
+        self.sha256, self.size, self.max_bytes, self.media = sha256, size, max_bytes, media
+
+    def __reduce__(self):
+        return (type(self), (self.sha256, self.size, self.max_bytes, self.media))
 
 
 class BlobWriter:
@@ -126,20 +154,35 @@ class BlobStore:
     def open(self, sha256: str) -> BinaryIO:
         return self.root.fs.open_input_stream(self.path_of(sha256))
 
-    def read_bytes(self, sha256: str, max_bytes: int) -> bytes:
-        """A small blob's bytes; refuses blobs over `max_bytes` rather than filling memory."""
-        size = self.root.fs.get_file_info(self.path_of(sha256)).size
+    def size_of(self, sha256: str) -> int:
+        """The blob's size; FileNotFoundError when it is not stored (storage's fault, not the record's)."""
+        info = self.root.fs.get_file_info(self.path_of(sha256))
+        if info.type != pafs.FileType.File:
+            raise FileNotFoundError(f"no blob {sha256} at {self.uri_of(sha256)}")
+        return info.size
+
+    def check_size(self, sha256: str, max_bytes: int | None, media: str | None = None) -> None:
+        """BlobTooLarge when the blob is over `max_bytes` (None: no cap)."""
+        if max_bytes is None:
+            return
+        size = self.size_of(sha256)
         if size > max_bytes:
-            raise ValueError(f"blob {sha256} is {size} bytes, more than {max_bytes}")
+            raise BlobTooLarge(sha256, size, max_bytes, media)
+
+    def read_bytes(self, sha256: str, max_bytes: int, media: str | None = None) -> bytes:
+        """A small blob's bytes; BlobTooLarge for blobs over `max_bytes` rather than filling memory."""
+        self.check_size(sha256, max_bytes, media)
         with self.open(sha256) as f:
             return f.read()
 
     @contextlib.contextmanager
-    def local_path(self, sha256: str) -> Iterator[str]:
+    def local_path(self, sha256: str, max_bytes: int | None = None, media: str | None = None) -> Iterator[str]:
         """A path on this machine's disk to the blob, for decoders that need one.
 
         The blob itself on a local root; a temporary copy, streamed, on a remote one.
+        BlobTooLarge, before anything is copied, for blobs over `max_bytes`.
         """
+        self.check_size(sha256, max_bytes, media)
         if isinstance(self.root.fs, pafs.LocalFileSystem):
             yield self.path_of(sha256)
             return

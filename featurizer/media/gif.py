@@ -1,6 +1,13 @@
 """Animated GIFs: a structural inspection that refuses bombs before any pixel is
 decoded, and decoding into frames composited the way browsers show them.
 
+The structure bounds the work as well as the result: the canvas, the frame count and
+all frames' decoded bytes (MAX_GIF_DECODED_BYTES), and each image's pixels outside the
+canvas (at most the canvas's own count), so the LZW work is at most twice the pixels
+composited and a 1x1 canvas never costs a 4096x4096 decode per frame. Decoding goes one
+frame at a time over one canvas (GifReader): memory is the canvas and one image besides
+what the caller keeps, all frames (read_gif) or a small picture of some (the aligner).
+
 Compositing is done here rather than by Pillow's ImageSequence, which deviates from
 browsers on real files: Pillow keeps a frame's disposal method for later frames that
 leave it unspecified, restores disposed areas to the background colour instead of
@@ -13,6 +20,7 @@ import io
 import os
 import struct
 from dataclasses import dataclass
+from typing import Iterator
 
 import cv2
 import numpy as np
@@ -24,6 +32,9 @@ MAX_CANVAS_PIXELS = 4096 * 4096
 MAX_GIF_FRAMES = 3000
 MAX_GIF_BYTES = 64 * 2**20
 MAX_GIF_DECODED_BYTES = 2**30  # all composited RGB frames together
+# Palette lookups write this many pixels at a time, so their temporaries stay a few MB
+# whatever the image (a 4096x4096 one would otherwise need 64 MB of looked-up colours).
+_STRIP_PIXELS = 2**20
 
 # Browsers show delays of 0 or 1 centisecond (meaning "as fast as possible") as 10 cs.
 FASTEST_DELAY_CS = 1
@@ -57,6 +68,10 @@ class GifFrames:
     @property
     def duration_sec(self) -> float:
         return float(self.durations.sum())
+
+    @property
+    def num_frames(self) -> int:
+        return len(self.frames)
 
 
 @dataclass(frozen=True)
@@ -150,11 +165,32 @@ def _read_graphic_control(reader: _BlockReader) -> _GraphicControl:
     )
 
 
-def _read_image(reader: _BlockReader, control: _GraphicControl) -> _FrameLayout:
-    left, top, width, height, packed = struct.unpack("<HHHHB", reader.take(9))
+def _shown_span(start: int, length: int, limit: int) -> slice:
+    """The part of [start, start + length) inside [0, limit): browsers clip the rest."""
+    return slice(min(start, limit), min(start + length, limit))
+
+
+def _check_image_work(name: str, left: int, top: int, width: int, height: int,
+                      canvas_width: int, canvas_height: int) -> None:
+    """Pillow decodes a whole image, but browsers show only its part on the canvas: an image
+    may reach past the canvas by at most the canvas's own pixel count, so decoding never
+    costs more than twice what is composited."""
     if width * height > MAX_CANVAS_PIXELS:
-        raise MediaError(DECOMPRESSION_BOMB, reader.name,
+        raise MediaError(DECOMPRESSION_BOMB, name,
                          f"an image of {width}x{height} exceeds {MAX_CANVAS_PIXELS} pixels")
+    rows, cols = _shown_span(top, height, canvas_height), _shown_span(left, width, canvas_width)
+    outside = width * height - (rows.stop - rows.start) * (cols.stop - cols.start)
+    if outside > canvas_width * canvas_height:
+        raise MediaError(DECOMPRESSION_BOMB, name,
+                         f"an image of {width}x{height} at ({left}, {top}) has {outside:,} pixels outside the "
+                         f"{canvas_width}x{canvas_height} canvas, more than the canvas holds: decoding them "
+                         "would be wasted work")
+
+
+def _read_image(reader: _BlockReader, control: _GraphicControl, canvas_width: int,
+                canvas_height: int) -> _FrameLayout:
+    left, top, width, height, packed = struct.unpack("<HHHHB", reader.take(9))
+    _check_image_work(reader.name, left, top, width, height, canvas_width, canvas_height)
     local_palette = reader.color_table(packed)
     lzw_start = reader.pos
     reader.byte()  # LZW minimum code size
@@ -187,7 +223,7 @@ def _read_layout(data: bytes, name: str, max_frames: int) -> _GifLayout:
     while not reader.at_end():
         introducer = reader.byte()
         if introducer == _IMAGE:
-            frames.append(_read_image(reader, control))
+            frames.append(_read_image(reader, control, width, height))
             control = _GraphicControl()  # a graphic control applies to one image only
             if len(frames) > max_frames:
                 raise MediaError(DECOMPRESSION_BOMB, name,
@@ -219,14 +255,12 @@ def inspect_gif(data_or_path) -> GifInfo:
     """Size, frame count and frame durations from the block structure alone.
 
     Refuses MediaError('decompression_bomb') for files over MAX_GIF_BYTES, canvases or
-    images over MAX_CANVAS_PIXELS, more than MAX_GIF_FRAMES frames, or frames totalling
-    over MAX_GIF_DECODED_BYTES once decoded. Durations come from the Graphic Control
-    Extension delays; delays of 0 or 1 cs, or none, count as 0.1 s, as browsers play them.
+    images over MAX_CANVAS_PIXELS, images with more pixels outside the canvas than it
+    holds, more than MAX_GIF_FRAMES frames, or frames totalling over MAX_GIF_DECODED_BYTES
+    once decoded. Durations come from the Graphic Control Extension delays; delays of 0 or
+    1 cs, or none, count as 0.1 s, as browsers play them.
     """
-    data, name = _load_bytes(data_or_path)
-    layout = _read_layout(data, name, MAX_GIF_FRAMES)
-    return GifInfo(layout.width, layout.height, len(layout.frames),
-                   tuple(_frame_duration_sec(frame.delay_cs) for frame in layout.frames))
+    return GifReader(data_or_path).info()
 
 
 # Decoding one image through Pillow: a standalone GIF holding just that image under a
@@ -242,7 +276,7 @@ def _decode_indices(data: bytes, name: str, frame: _FrameLayout) -> np.ndarray:
         _INDEX_PALETTE,
         struct.pack("<BHHHHB", _IMAGE, 0, 0, frame.width, frame.height,
                     0x40 if frame.interlaced else 0),
-        data[frame.lzw_start:frame.lzw_end],
+        memoryview(data)[frame.lzw_start:frame.lzw_end],  # copied once, by the join
         bytes([_TRAILER]),
     ])
     try:
@@ -270,10 +304,8 @@ def _palette_rgb(table: bytes | None) -> np.ndarray:
 
 
 def _visible_region(frame: _FrameLayout, width: int, height: int):
-    """Canvas slices of the part of the image inside the canvas (browsers clip the rest)."""
-    rows = slice(min(frame.top, height), min(frame.top + frame.height, height))
-    cols = slice(min(frame.left, width), min(frame.left + frame.width, width))
-    return rows, cols
+    """Canvas slices of the part of the image inside the canvas."""
+    return _shown_span(frame.top, frame.height, height), _shown_span(frame.left, frame.width, width)
 
 
 def _packed_palette(table: bytes | None) -> np.ndarray:
@@ -283,46 +315,97 @@ def _packed_palette(table: bytes | None) -> np.ndarray:
     return rgbx.view(np.uint32)[:, 0]
 
 
-def _composite(data: bytes, name: str, layout: _GifLayout) -> np.ndarray:
-    """Plays the animation onto one canvas and snapshots it after each image.
+def _paint(region: np.ndarray, indices: np.ndarray, palette: np.ndarray, transparent_index: int | None) -> None:
+    """The image's colours into the canvas region, transparent pixels left alone, a strip of
+    rows at a time (_STRIP_PIXELS)."""
+    rows_per_strip = max(1, _STRIP_PIXELS // max(1, region.shape[1]))
+    for top in range(0, region.shape[0], rows_per_strip):
+        strip = slice(top, top + rows_per_strip)
+        colours = np.take(palette, indices[strip])
+        if transparent_index is None:
+            region[strip] = colours
+        else:
+            np.copyto(region[strip], colours, where=indices[strip] != transparent_index)
 
-    The canvas holds RGBX pixels viewed as one uint32 each, so palette lookups, masked
-    (transparent) writes and disposals move one word per pixel, not three bytes.
+
+class GifReader:
+    """A GIF whose structure passed inspect_gif's checks, decoded on demand one frame at a time.
+
+    Constructing it reads only the block structure, so bombs are refused before any pixel is
+    decoded. canvases() then plays the animation onto one canvas: disposals carry each frame
+    into the next, so every frame up to the last one asked for is decoded, but only the
+    canvas and one image are held, whatever the frame count.
     """
-    frames = np.empty((len(layout.frames), layout.height, layout.width, 3), dtype=np.uint8)
-    rgbx = np.zeros((layout.height, layout.width, 4), dtype=np.uint8)
-    rgbx[..., :3] = TRANSPARENT_RGB
-    canvas = rgbx.view(np.uint32)[..., 0]  # a view: writes go to rgbx
-    transparent = canvas[0, 0].copy()
-    global_colours = _packed_palette(layout.global_palette)
-    for i, frame in enumerate(layout.frames):
-        rows, cols = _visible_region(frame, layout.width, layout.height)
-        region = canvas[rows, cols]  # a view: writes go to the canvas
-        previous = region.copy() if frame.disposal == _RESTORE_TO_PREVIOUS else None
-        if region.size:
-            indices = _decode_indices(data, name, frame)[:region.shape[0], :region.shape[1]]
-            palette = _packed_palette(frame.local_palette) if frame.local_palette else global_colours
-            colours = np.take(palette, indices)
-            if frame.transparent_index is None:
-                region[:] = colours
-            else:
-                np.copyto(region, colours, where=indices != frame.transparent_index)
-        cv2.cvtColor(rgbx, cv2.COLOR_RGBA2RGB, dst=frames[i])
-        if frame.disposal == _RESTORE_TO_TRANSPARENT:
-            region[:] = transparent
-        elif frame.disposal == _RESTORE_TO_PREVIOUS:
-            region[:] = previous
-    return frames
+
+    def __init__(self, data_or_path, max_frames: int = MAX_GIF_FRAMES):
+        self._data, self.name = _load_bytes(data_or_path)
+        self._layout = _read_layout(self._data, self.name, max_frames)
+        self.durations = np.array([_frame_duration_sec(frame.delay_cs) for frame in self._layout.frames])
+        self.start_times = np.concatenate([[0.0], np.cumsum(self.durations)[:-1]])
+
+    @property
+    def width(self) -> int:
+        return self._layout.width
+
+    @property
+    def height(self) -> int:
+        return self._layout.height
+
+    @property
+    def num_frames(self) -> int:
+        return len(self._layout.frames)
+
+    @property
+    def duration_sec(self) -> float:
+        return float(self.durations.sum())
+
+    def info(self) -> GifInfo:
+        return GifInfo(self.width, self.height, self.num_frames, tuple(float(d) for d in self.durations))
+
+    def canvases(self, wanted=None) -> Iterator[tuple[int, np.ndarray]]:
+        """(index, canvas) for each wanted frame index (None: all), in frame order.
+
+        The canvas is (H, W, 4) uint8 RGBX, read-only, as a browser shows it once that frame
+        is drawn; the next frame overwrites it, so convert or copy it before asking for more.
+        It holds RGBX pixels viewed as one uint32 each, so palette lookups, masked
+        (transparent) writes and disposals move one word per pixel, not three bytes.
+        """
+        layout = self._layout
+        wanted = set(range(self.num_frames)) if wanted is None else {int(i) for i in wanted}
+        rgbx = np.zeros((layout.height, layout.width, 4), dtype=np.uint8)
+        rgbx[..., :3] = TRANSPARENT_RGB
+        canvas = rgbx.view(np.uint32)[..., 0]  # a view: writes go to rgbx
+        shown = rgbx.view()
+        shown.flags.writeable = False
+        transparent = canvas[0, 0].copy()
+        global_colours = _packed_palette(layout.global_palette)
+        last = max(wanted, default=-1)
+        for i, frame in enumerate(layout.frames[:last + 1]):
+            rows, cols = _visible_region(frame, layout.width, layout.height)
+            region = canvas[rows, cols]  # a view: writes go to the canvas
+            previous = region.copy() if frame.disposal == _RESTORE_TO_PREVIOUS else None
+            if region.size:
+                indices = _decode_indices(self._data, self.name, frame)[:region.shape[0], :region.shape[1]]
+                palette = _packed_palette(frame.local_palette) if frame.local_palette else global_colours
+                _paint(region, indices, palette, frame.transparent_index)
+                del indices  # the image goes before the next one is decoded
+            if i in wanted:
+                yield i, shown
+            if frame.disposal == _RESTORE_TO_TRANSPARENT:
+                region[:] = transparent
+            elif frame.disposal == _RESTORE_TO_PREVIOUS:
+                region[:] = previous
 
 
 def read_gif(data_or_path, max_frames=MAX_GIF_FRAMES) -> GifFrames:
     """All frames, composited as a browser shows them, with their real timing.
 
     The structure is checked as by inspect_gif (max_frames replacing MAX_GIF_FRAMES)
-    before any pixel is decoded. A one-frame GIF is returned like any other.
+    before any pixel is decoded. A one-frame GIF is returned like any other. Memory is the
+    frames (at most MAX_GIF_DECODED_BYTES) plus one canvas and one image.
     """
-    data, name = _load_bytes(data_or_path)
-    layout = _read_layout(data, name, max_frames)
-    durations = np.array([_frame_duration_sec(frame.delay_cs) for frame in layout.frames])
-    start_times = np.concatenate([[0.0], np.cumsum(durations)[:-1]])
-    return GifFrames(_composite(data, name, layout), start_times, durations)
+    reader = GifReader(data_or_path, max_frames)
+    frames = np.empty((reader.num_frames, reader.height, reader.width, 3), dtype=np.uint8)
+    for i, canvas in reader.canvases():
+        cv2.cvtColor(canvas, cv2.COLOR_RGBA2RGB, dst=frames[i])
+    return GifFrames(frames, reader.start_times, reader.durations)

@@ -17,6 +17,9 @@ from av.video.reformatter import Interpolation, VideoReformatter
 
 from featurizer.media.errors import NO_FRAMES, UNREADABLE, MediaError
 
+# The largest video blob a stage reads (and the scrape stores): two hours of HD at about
+# 2.4 Mbit/s. Far above a GIF's MAX_GIF_BYTES: videos stream from disk, never held whole.
+MAX_VIDEO_BYTES = 2 * 2**30
 # Timestamps are rounded to the container's time base, so CFR steps may jitter by a tick.
 _JITTER_TICKS = 1
 # Without a complete container index, judge the timestamps by this many leading packets.

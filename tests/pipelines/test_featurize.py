@@ -12,7 +12,9 @@ import pytest
 
 from featurizer.dataset import table_store, tables
 from featurizer.dataset.blobs import BlobStore
+from featurizer.media.video import MAX_VIDEO_BYTES
 from pipelines import featurize
+from tests.pipelines.test_media_caps import over_cap_blob
 from tests.rows import alignment_rows, gif_rows_from_world, write_table
 
 pytestmark = [pytest.mark.timeout(600), pytest.mark.filterwarnings("ignore:.*random")]
@@ -96,10 +98,15 @@ def featurized(tiny_world, tmp_path_factory):
     broken = {**gif_rows[1], "gif_id": "demo:broken", "video_id": "broken", "video_sha256": broken_sha,
               "video_url": "http://demo.test/broken.mp4"}
     alignments.append({**alignments[1], "gif_id": "demo:broken", "video_id": "broken", "video_sha256": broken_sha})
-    write_table(tmp_path, tables.GIFS, [*gif_rows, orphan, broken, short])
+    # And one whose blob is over the video cap (stored before the cap, say): refused by its size.
+    huge_sha = over_cap_blob(blobs, MAX_VIDEO_BYTES + 1, "huge video")
+    huge = {**gif_rows[3], "gif_id": "demo:huge", "video_id": "huge", "video_sha256": huge_sha,
+            "video_url": "http://demo.test/huge.mp4"}
+    alignments.append({**alignments[3], "gif_id": "demo:huge", "video_id": "huge", "video_sha256": huge_sha})
+    write_table(tmp_path, tables.GIFS, [*gif_rows, orphan, broken, short, huge])
     write_table(tmp_path, tables.ALIGNMENTS, alignments)
     counters = featurize.run(["--dataset", str(tmp_path), "--batch-size", "8"]).counters
-    return tmp_path, alignments, counters, [*gif_rows, orphan, broken, short]
+    return tmp_path, alignments, counters, [*gif_rows, orphan, broken, short, huge]
 
 
 def test_segments_are_labelled_and_featurized(tiny_world, featurized):
@@ -107,7 +114,7 @@ def test_segments_are_labelled_and_featurized(tiny_world, featurized):
     segments = table_store.read_rows(str(root), tables.SEGMENTS)
     dead = {d["url"]: d["error_kind"] for d in table_store.read_rows(str(root), tables.DEADLETTER)}
     assert dead == {"http://demo.test/orphan.mp4": "no_aligned_gifs", "http://demo.test/broken.mp4": "unreadable",
-                    "http://demo.test/short.mp4": "no_segments"}
+                    "http://demo.test/short.mp4": "no_segments", "http://demo.test/huge.mp4": "too_large"}
     assert {s["video_id"] for s in segments} == {v["video_id"] for v in tiny_world.videos}  # nothing lost
     assert counters["videos_segmented"] == len(tiny_world.videos)
 
@@ -155,6 +162,18 @@ def test_segments_are_labelled_and_featurized(tiny_world, featurized):
         np.testing.assert_allclose(s["context"][48:], position, rtol=1e-5)
         assert s["context_tags_from"] == "gifs"
     assert any(s["label"] == 1 for s in segments)
+
+
+def test_a_video_blob_over_its_cap_is_a_dead_letter_and_the_others_are_featurized(featurized):
+    root, _alignments, counters, gif_rows = featurized
+    featurized_videos = {r["video_sha256"] for r in table_store.read_rows(str(root), tables.FEATURES)}
+    dead = {d["url"]: d for d in table_store.read_rows(str(root), tables.DEADLETTER)}
+    huge = dead["http://demo.test/huge.mp4"]
+    assert huge["error_kind"] == "too_large" and huge["stage"] == "video"
+    assert "video huge: video blob" in huge["message"] and "more than the 2 GiB cap for videos" in huge["message"]
+    # Every video of the gifs table is featurized or a dead letter: nothing lost, nothing failed the run.
+    assert len(featurized_videos) + len(dead) == len({r["video_sha256"] for r in gif_rows})
+    assert counters["videos_failed"] == 3  # broken, short and huge; the orphan never reached C3D
 
 
 def test_features_equal_the_library_path(tiny_world, featurized):

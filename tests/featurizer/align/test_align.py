@@ -6,12 +6,12 @@ import sys
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageSequence
 
 from bench.align_accuracy import BASE_STYLE, CorpusVideo, corpus_style, render_corpus_gif
 from demo_world import gifmaker
 from demo_world.videos import ffmpeg_exe, footage_dir, run_ffmpeg
-from featurizer.align.aligner import Alignment, align_gif, align_video
+from featurizer.align.aligner import MAX_LUMA_SIDE, Alignment, align_gif, align_video
 from featurizer.align.video_index import index_video
 from featurizer.media.errors import TOO_FEW_FRAMES, MediaError
 from featurizer.media.gif import read_gif
@@ -159,6 +159,29 @@ def test_gif_bytes_and_decoded_frames_align_alike(media):
     from_bytes = align_gif(media["index"], path.read_bytes())
     from_frames = align_gif(media["index"], read_gif(path))
     assert from_bytes.start_frame == from_frames.start_frame == 40
+
+
+@pytest.mark.parametrize("style_name, start, end", [("plain", 40, 95), ("crop", 52, 110), ("caption", 80, 130)])
+def test_a_gif_read_frame_by_frame_aligns_as_its_decoded_frames(media, style_name, start, end):
+    """A path is decoded a frame at a time into the matched frames' luma; read_gif's frames give the same."""
+    path = _gif(media, style_name, start, end)
+    assert align_gif(media["index"], path) == align_gif(media["index"], read_gif(path))
+
+
+def test_a_gif_on_a_canvas_over_max_luma_side_is_matched_shrunk_and_placed(media, tmp_path):
+    """The plain GIF scaled 4x (1280x720, past MAX_LUMA_SIDE): matched on luma shrunk as it is
+    decoded, it lands where the GIF itself does."""
+    small = _gif(media, "plain", 40, 95)
+    with Image.open(small) as gif:
+        frames = [frame.convert("RGB").resize((gif.width * 4, gif.height * 4), Image.NEAREST)
+                  for frame in ImageSequence.Iterator(gif)]
+        durations = [frame.info["duration"] for frame in ImageSequence.Iterator(gif)]
+    assert max(frames[0].size) > MAX_LUMA_SIDE
+    big = tmp_path / "big.gif"
+    frames[0].save(big, save_all=True, append_images=frames[1:], duration=durations, loop=0)
+    result = align_gif(media["index"], big)
+    _assert_placed(result, 40, 95)
+    assert result.start_frame == align_gif(media["index"], small).start_frame
 
 
 def test_cli_prints_one_json_line_per_gif(media, capsys):
