@@ -7,9 +7,10 @@ The same as `gifrank predict VIDEO` does for a file, with the features the datas
 already: each video's segments are scored with RunInference (one model per worker
 machine), and its top K become GIFs (featurizer.gifs.best) under OUT/<video_sha256>/ with
 their predictions.json; OUT/predictions.jsonl holds every video's, OUT/failed.jsonl the
-videos that could not be made into GIFs and why (Beam's with_exception_handling; a
-video blob over MAX_VIDEO_BYTES is refused by its size before it is copied):
-videos = predicted + failed.
+videos that could not be made into GIFs, as {"video_sha256", "kind", "message"} like
+`gifrank predict VIDEO`'s (a video blob over MAX_VIDEO_BYTES is refused by its size
+before it is copied, `too_large`; a video whose blob is gone is `blob_missing`):
+videos = predicted + failed. Any other error is no video's fault and fails the run.
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from evaluation.videos import feature_set_files
 from featurizer.dataset import table_store, tables
+from featurizer.dataset.dead_letter_rows import is_bad_input
 from featurizer.dataset.storage import DatasetRoot
 from featurizer.labels.segments import Segment
 from pipelines.stage import FeatureSetOptions, RankerRunOptions, Stage
@@ -32,6 +34,8 @@ from pipelines.transforms.ranker_inference import RankerHandler
 
 LOG = logging.getLogger("gifrank")
 PIPELINE = "predict"
+FAILED = "failed"
+BLOB_MISSING = "blob_missing"
 NAMESPACE = f"gifrank.{PIPELINE}"
 COLUMNS = ["segment_index", "start_frame", "end_frame", "start_sec", "end_sec", "fps", "snippets", "features"]
 
@@ -65,13 +69,28 @@ class _WriteGifs(beam.DoFn):
         self._videos = Metrics.counter(NAMESPACE, "videos_predicted")
 
     def process(self, keyed):
-        from featurizer.c3d.video_features import BlobVideo
+        sha, result = keyed
+        try:
+            predictions = self._write(sha, result)
+        except FileNotFoundError as exc:  # features outlived their video's blob
+            yield beam.pvalue.TaggedOutput(FAILED, {"video_sha256": sha, "kind": BLOB_MISSING, "message": str(exc)})
+            return
+        except Exception as exc:
+            if not is_bad_input(exc):
+                raise
+            yield beam.pvalue.TaggedOutput(FAILED, {"video_sha256": sha, "kind": exc.kind, "message": str(exc)})
+            return
+        self._videos.inc()
+        self._gifs.inc(len(predictions["gifs"]))
+        yield predictions
+
+    def _write(self, sha: str, result) -> dict:
+        from featurizer.c3d.video_features import BlobVideo, NoSegments
         from featurizer.gifs.best import write_best_gifs
 
-        sha, result = keyed
         video = result.example["video"]
         if not video["segments"]:
-            raise ValueError(f"video {sha}: no segment has features")
+            raise NoSegments(f"video {sha}: no segment has features")
         segments = [Segment(*s) for s in video["segments"]]
         target = DatasetRoot.open(self._out)
         with tempfile.TemporaryDirectory(prefix="gifrank-predict-") as local, \
@@ -82,29 +101,14 @@ class _WriteGifs(beam.DoFn):
                            "segments": len(segments), "gifs": gifs, "folder": target.uri_of(sha)}
             with open(os.path.join(local, "predictions.json"), "w") as f:
                 json.dump(predictions, f, indent=2)
-            for name in sorted(os.listdir(local)):
-                with open(os.path.join(local, name), "rb") as f:
-                    data = f.read()
-                target.make_parent_dir(target.join(sha, name))
-                with target.fs.open_output_stream(target.join(sha, name)) as sink:
-                    sink.write(data)
-        self._videos.inc()
-        self._gifs.inc(len(gifs))
-        yield predictions
+            target.put_folder(local, sha)  # the video's old folder replaced whole
+        return predictions
 
 
 def _write_lines(_, items, out: str, name: str):
-    where = DatasetRoot.open(out)
-    where.make_parent_dir(where.join(name))
     lines = sorted(json.dumps(item, sort_keys=True) for item in items)
-    with where.fs.open_output_stream(where.join(name)) as sink:
-        sink.write("".join(line + "\n" for line in lines).encode())
+    DatasetRoot.open(out).write_bytes("".join(line + "\n" for line in lines).encode(), name)
     yield len(lines)
-
-
-def _failure(bad) -> dict:
-    (sha, _result), error = bad[0], bad[1]
-    return {"video_sha256": sha, "error": error[1] if isinstance(error, tuple) and len(error) > 1 else str(error)}
 
 
 def build_pipeline(p: beam.Pipeline, opts: PredictOptions, dataset: str, run_id: str):
@@ -114,9 +118,8 @@ def build_pipeline(p: beam.Pipeline, opts: PredictOptions, dataset: str, run_id:
     scored = (p | "Videos" >> beam.Create(sorted(files.items())) | "Spread" >> beam.Reshuffle()
               | "ReadFeatures" >> beam.FlatMap(_read_features, dataset)
               | "Score" >> RunInference(KeyedModelHandler(RankerHandler(run.model))))
-    written, failed = (scored | "WriteGifs" >> beam.ParDo(_WriteGifs(dataset, run.out, opts.top, run.model))
-                       .with_exception_handling())
-    failures = failed | "Why" >> beam.Map(_failure)
+    written, failures = (scored | "WriteGifs" >> beam.ParDo(_WriteGifs(dataset, run.out, opts.top, run.model))
+                         .with_outputs(FAILED, main="written"))
     once = p | "Once" >> beam.Create([None])
     once | "WritePredictions" >> beam.FlatMap(_write_lines, beam.pvalue.AsList(written), run.out, "predictions.jsonl")
     once | "WriteFailed" >> beam.FlatMap(_write_lines, beam.pvalue.AsList(failures), run.out, "failed.jsonl")

@@ -22,6 +22,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from featurizer.dataset import tables
 from featurizer.media.gif import MAX_GIF_BYTES
+from featurizer.media.video import MAX_VIDEO_BYTES
 from featurizer.dataset.dead_letter_rows import subject
 from pipelines.scraping import v2g_metadata
 from pipelines.scraping.known import known_gifs
@@ -78,8 +79,7 @@ class ScrapeOptions(PipelineOptions):
         parser.add_argument("--max-gif-bytes", dest="max_gif_bytes", type=int, default=MAX_GIF_BYTES,
                             help="the most a GIF may be, decompressed, as it streams in (default: %(default)s, what "
                                  "align reads)")
-        parser.add_argument("--max-media-bytes", dest="max_media_bytes", type=int,
-                            default=defaults.max_media_bytes,
+        parser.add_argument("--max-media-bytes", dest="max_media_bytes", type=int, default=MAX_VIDEO_BYTES,
                             help="the most a video may be, decompressed, as it streams in (default: %(default)s)")
         parser.add_argument("--max-listing-pages", dest="max_listing_pages", type=int, default=10_000,
                             help="listing pages followed per seed (default: %(default)s)")

@@ -101,4 +101,5 @@ def test_predict_dataset_reports_an_over_cap_video_and_predicts_the_others(tiny_
     failed = [json.loads(line) for line in (out / "failed.jsonl").read_text().splitlines()]
     assert [p["video_sha256"] for p in predicted] == [good] and len(predicted[0]["gifs"]) == 1
     assert [f["video_sha256"] for f in failed] == [huge]
-    assert f"video blob {huge} is 2,147,483,649 bytes, more than the 2 GiB cap for videos" in failed[0]["error"]
+    assert f"video blob {huge} is 2,147,483,649 bytes, more than the 2 GiB cap for videos" in failed[0]["message"]
+    assert failed[0]["kind"] == "too_large"

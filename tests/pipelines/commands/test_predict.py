@@ -181,7 +181,7 @@ def test_predict_over_a_datasets_catalogue(tiny_world, tmp_path):
     [predicted] = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
     [failed] = [json.loads(line) for line in (out / "failed.jsonl").read_text().splitlines()]
     assert predicted["video_sha256"] == sha and [g["rank"] for g in predicted["gifs"]] == [1, 2]
-    assert failed["video_sha256"] == "f" * 64 and "f" * 64 in failed["error"]
+    assert failed["video_sha256"] == "f" * 64 and failed["kind"] == "blob_missing" and "f" * 64 in failed["message"]
     assert json.loads((out / sha / "predictions.json").read_text())["gifs"] == predicted["gifs"]
     for g in predicted["gifs"]:
         with Image.open(out / sha / g["gif"]) as gif:
