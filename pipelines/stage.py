@@ -14,8 +14,9 @@ from anywhere commits and a failed run leaves the tables as they were; evaluate 
 write their outputs under --out instead. Options several stages take are classes of their own
 here (`shared_options`): Beam parses every options class in one parser, so a flag is defined
 once. `check(opts, dataset)` raises ValueError for options that cannot work, before anything
-runs; a root the run cannot write, and a run stopped by its storage (a full disk), are
-one-line errors too (RootNotWritable, StageFailed).
+runs; a root the run cannot write, a run stopped by its storage (a full disk), and a run
+refused because another committed to its tables' buckets since it read them, are one-line
+errors too (RootNotWritable, StageFailed, table_store.ConcurrentCommit).
 A stage whose work comes in bounded runs declares `next_run(opts, last_run)`: the arguments
 of one more run, or None when it is done (scrape's --pages-per-run).
 """
@@ -33,6 +34,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions, SetupOptions, TestOptions
 
 from featurizer.dataset.storage import DatasetRoot
+from featurizer.dataset.table_store import ConcurrentCommit
 from pipelines.transforms.progress import Progress
 
 LOG = logging.getLogger("gifrank")
@@ -174,7 +176,10 @@ class Stage:
             result = p.run()
             result.wait_until_finish()
         except Exception as exc:
-            cause = _os_error_in(exc)
+            conflict = cause_in(exc, ConcurrentCommit)
+            if conflict is not None:  # another run committed first: what it says, not Beam's traceback
+                raise ConcurrentCommit(conflict.conflict, conflict.committed) from exc
+            cause = cause_in(exc, OSError)
             if cause is None:
                 raise  # a bug: its traceback
             # Storage failed (a full disk, a lost permission): tables commit in the last step only.
@@ -199,16 +204,26 @@ class StageFailed(ValueError):
     """A run stopped by its storage (a full disk, a lost permission); its tables are as they were."""
 
 
-def _os_error_in(exc: BaseException) -> OSError | None:
-    """The OSError behind an exception, through the runner's wrapping (Beam re-raises a DoFn's
-    error as a RuntimeError caused by it)."""
-    seen = set()
+def _without_conflict_traceback(record: logging.LogRecord) -> bool:
+    """Beam logs a DoFn's error with its traceback before re-raising it: a refused concurrent commit
+    is no bug, and the run reports it in one line (Stage._run_once)."""
+    return record.exc_info is None or cause_in(record.exc_info[1], ConcurrentCommit) is None
+
+
+logging.getLogger("apache_beam.runners.common").addFilter(_without_conflict_traceback)
+
+
+def cause_in(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+    """The exception of `kind` behind an exception, as it was raised: through the runner's wrapping
+    (Beam re-raises a DoFn's error as a copy with its step's name appended, or as a RuntimeError,
+    caused by it), down the chain a traceback shows (not past `raise ... from None`)."""
+    seen, found = set(), None
     while exc is not None and id(exc) not in seen:
-        if isinstance(exc, OSError):
-            return exc
+        if isinstance(exc, kind):
+            found = exc
         seen.add(id(exc))
-        exc = exc.__cause__ or exc.__context__
-    return None
+        exc = exc.__cause__ if exc.__cause__ is not None or exc.__suppress_context__ else exc.__context__
+    return found
 
 
 def new_run_id() -> str:

@@ -1,8 +1,7 @@
 """The dataset's tables on disk: Delta Lake tables under ROOT/tables/<table>/, behind a small API.
 
 Why Delta Lake: a commit is one atomic write of a log entry (on GCS a create-only
-object), so a reader sees a table's old content or its new content, never a part; a
-stale commit (one whose read files another commit removed meanwhile) is refused; old
+object), so a reader sees a table's old content or its new content, never a part; old
 versions stay readable by number; Spark, BigQuery and DuckDB read the format. Nothing
 outside this module imports `deltalake`.
 
@@ -12,6 +11,12 @@ same file), and one `commit` per table adds and removes files in one transaction
 commit carries an app transaction id, so a retried commit step does not commit twice.
 Files written by a run that never committed are not part of the table: readers go by
 the log, never by listing the folder.
+
+Runs at once: a run rewrites whole buckets from the version it read, so its commit is
+refused (ConcurrentCommit) when another run has committed to one of those buckets since:
+it would undo that run's rows, or, both adding to a bucket that was empty, store rows
+twice. Delta's own checker refuses neither of those blind appends, hence the bucket
+check in `commit_tables`.
 """
 from __future__ import annotations
 
@@ -38,10 +43,32 @@ BATCH_ROWS = 1024
 # Parquet row groups: small enough that a streaming reader holds little, large enough to compress.
 ROW_GROUP_ROWS = 1024
 TXN_VERSION = 1  # each app transaction id is used by one commit only
+# One app transaction per bucket a commit touches: Delta's conflict checker refuses a commit
+# when one committed after its base carries the same app id (tests/featurizer/dataset).
+BUCKET_LOCK = "gifrank-bucket-{:04d}"
+# Commits landing between a table's check and its commit, none touching this run's buckets:
+# each makes one more check and try; this many means the table is too busy to commit now.
+COMMIT_ATTEMPTS = 10
 
 
 class TableError(ValueError):
     """A table that cannot be read as asked (not a Delta table, an unknown version)."""
+
+
+class ConcurrentCommit(TableError):
+    """Another run committed to the buckets this run rewrites since this run read them. The
+    commit is refused, so nothing is lost; a rerun reads the newer version and completes."""
+
+    def __init__(self, conflict: str, committed: Sequence[str] = ()):
+        super().__init__(conflict, tuple(committed))  # the args rebuild it when pickled
+        self.conflict = conflict
+        self.committed = tuple(committed)
+
+    def __str__(self) -> str:
+        noun = "table" if len(self.committed) == 1 else "tables"
+        done = (f"this run committed {noun} {', '.join(self.committed)} and nothing else" if self.committed
+                else "nothing of this run was committed")
+        return f"{self.conflict}; {done}, nothing is lost: run the command again"
 
 
 @dataclass(frozen=True)
@@ -118,13 +145,28 @@ def snapshot(root: DatasetRoot | str, spec: TableSpec, version: int | None = Non
         if version is not None:
             raise TableError(f"table {spec.name!r} has no version {version}: {exc}") from exc
         raise
+    return Snapshot(spec.name, table.version(), _files_of(table))
+
+
+def _files_of(table) -> tuple[DataFile, ...]:
     actions = pa.table(table.get_add_actions(flatten=True))
     paths = actions.column("path").to_pylist()
     sizes = actions.column("size_bytes").to_pylist()
     rows = actions.column("num_records").to_pylist() if "num_records" in actions.column_names else [0] * len(paths)
-    files = tuple(sorted((DataFile(p, int(s), int(r or 0)) for p, s, r in zip(paths, sizes, rows)),
-                         key=lambda f: f.path))
-    return Snapshot(spec.name, table.version(), files)
+    return tuple(sorted((DataFile(p, int(s), int(r or 0)) for p, s, r in zip(paths, sizes, rows)),
+                        key=lambda f: f.path))
+
+
+def files_by_bucket(spec: TableSpec, files: Iterable[DataFile]) -> dict[int, list[DataFile]]:
+    """Files of a bucketed table by the bucket each holds; a file of none of its buckets is an error."""
+    by_bucket: dict[int, list[DataFile]] = {}
+    for f in files:
+        bucket = spec.bucket_of_file(f.path)
+        if bucket is None:
+            raise TableError(f"table {spec.name!r}: file {f.path} is not one of its {spec.buckets} buckets "
+                             "(written by another tool, or with another bucket count)")
+        by_bucket.setdefault(bucket, []).append(f)
+    return by_bucket
 
 
 def read_file(root: DatasetRoot | str, spec: TableSpec, path: str, columns: Sequence[str] | None = None) -> pa.Table:
@@ -239,61 +281,180 @@ def _write_whole(root: DatasetRoot, spec: TableSpec, name: str, data: bytes, row
     return DataFile(name, len(data), rows)
 
 
+@dataclass(frozen=True)
+class TableCommit:
+    """One table's part of a run's commit: the version the run read (None: no table) and its file actions."""
+
+    spec: TableSpec
+    read_version: int | None
+    add: tuple[DataFile, ...] = ()
+    remove: tuple[DataFile, ...] = ()
+
+
 def commit(root: DatasetRoot | str, spec: TableSpec, read_version: int | None, add: Sequence[DataFile],
            remove: Sequence[DataFile] = (), txn_id: str | None = None) -> int | None:
     """Adds and removes files in one transaction; returns the new version, or None when nothing changed
-    or `txn_id` was committed already (a retried commit).
+    or `txn_id` was committed already (a retried commit). Refused as commit_tables says."""
+    return commit_tables(root, [TableCommit(spec, read_version, tuple(add), tuple(remove))], txn_id)[spec.name]
 
-    read_version: the version the writer read (None: there was no table). A commit whose
-    removed files another commit removed since is refused (deltalake's CommitFailedError),
-    so a stale writer never undoes a newer one.
+
+def commit_tables(root: DatasetRoot | str, commits: Sequence[TableCommit],
+                  txn_id: str | None = None) -> dict[str, int | None]:
+    """A run's commit: each table's adds and removes in one transaction, in order. Returns each
+    table's new version, or None when nothing changed or `txn_id` was committed already.
+
+    A table's commit is refused (ConcurrentCommit) when another commit, since the version the
+    run read, added or removed a file of a bucket this commit adds or removes. Every table is
+    checked before any is committed, so a refused run commits nothing; only a run that loses
+    a race between that check and a later table's commit has committed the earlier tables
+    (the error names them; a rerun completes, as after a run killed between its commits).
+    """
+    root = _root(root)
+    pending = [c for c in commits if c.add or c.remove]
+    read = {c.spec.name: _read_files(root, c) for c in pending}
+    versions: dict[str, int | None] = {c.spec.name: None for c in commits}
+    done: list[str] = []  # tables holding this run's commit
+    try:
+        for c in pending:
+            latest = _delta(root, c.spec.name) if exists(root, c.spec.name) else None
+            if latest is not None and _committed(latest, txn_id):
+                done.append(c.spec.name)  # by an earlier try of this commit step
+            else:
+                _check(c, read[c.spec.name], latest)
+        for c in pending:
+            if c.spec.name not in done:
+                versions[c.spec.name] = _commit_table(root, c, read[c.spec.name], txn_id)
+                done.append(c.spec.name)
+    except ConcurrentCommit as exc:
+        if done:
+            raise ConcurrentCommit(exc.conflict, done) from None  # the same conflict, told whole
+        raise
+    return versions
+
+
+def _read_files(root: DatasetRoot, c: TableCommit) -> tuple[DataFile, ...]:
+    """The files the run read: what its bucket check compares the latest files with. Tables of
+    buckets == 0 are checked without them (_conflict)."""
+    if c.remove and c.read_version is None:
+        raise TableError(f"table {c.spec.name!r}: files to remove, but the writer read no table")
+    if c.spec.buckets == 0 or c.read_version is None:
+        return ()
+    return snapshot(root, c.spec, c.read_version).files
+
+
+def _committed(table, txn_id: str | None) -> bool:
+    return bool(txn_id) and table.transaction_version(txn_id) is not None
+
+
+def _check(c: TableCommit, read: Sequence[DataFile], latest) -> None:
+    """Raises ConcurrentCommit when the table changed, since the run read it, where this commit writes."""
+    if latest is None or not (c.spec.buckets or c.remove):
+        return  # no table: no commit since; files added to a table of buckets == 0: see _conflict
+    conflict = _conflict(c, read, _files_of(latest))
+    if conflict:
+        since = "found no table" if c.read_version is None else f"read version {c.read_version}"
+        raise ConcurrentCommit(f"table {c.spec.name}: another run {conflict} since this run {since} "
+                               f"(now version {latest.version()})")
+
+
+def _conflict(c: TableCommit, read: Sequence[DataFile], latest: Sequence[DataFile]) -> str:
+    """What another run changed that this commit would overwrite or duplicate ("": nothing)."""
+    spec, latest_paths = c.spec, {f.path for f in latest}
+    if spec.buckets == 0:
+        # Files named by what they hold (one video's features), never rewritten: the same file
+        # added by two runs is one file in Delta's log replay, so only a removed file can conflict.
+        gone = sorted(f.path for f in c.remove if f.path not in latest_paths)
+        return f"removed files {', '.join(gone)}" if gone else ""
+    read_paths = {f.path for f in read}
+    changed = [f for f in (*read, *latest) if (f.path in read_paths) != (f.path in latest_paths)]
+    buckets = sorted(set(files_by_bucket(spec, changed)) & set(_buckets(c)))
+    return (f"committed bucket{'s' if len(buckets) > 1 else ''} {', '.join(map(str, buckets))}"
+            if buckets else "")
+
+
+def _buckets(c: TableCommit) -> list[int]:
+    """The buckets a commit locks (none for buckets == 0, as _conflict says)."""
+    return sorted(files_by_bucket(c.spec, (*c.add, *c.remove))) if c.spec.buckets else []
+
+
+def _commit_table(root: DatasetRoot, c: TableCommit, read: Sequence[DataFile], txn_id: str | None) -> int | None:
+    """One table's commit, checked against the latest version, based on it, and locking its buckets:
+    a commit landing after the check is one Delta's conflict checker sees."""
+    from deltalake import Schema as DeltaSchema
+    from deltalake.exceptions import CommitFailedError
+
+    spec = c.spec
+    if not exists(root, spec.name) and _create(root, c, txn_id):
+        return 0
+    actions = _actions(c)
+    for _attempt in range(COMMIT_ATTEMPTS):
+        latest = _delta(root, spec.name)
+        if _committed(latest, txn_id):
+            return None
+        _check(c, read, latest)
+        if _add_new_columns(latest, spec):
+            continue  # checked and committed against the table with its new columns
+        try:
+            latest.create_write_transaction(actions, mode="append", schema=DeltaSchema.from_arrow(spec.schema),
+                                            commit_properties=_properties(c, txn_id, latest.version() + 1))
+        except CommitFailedError:
+            continue  # a commit landed after `latest`: the next check says whether it wrote these buckets
+        return _delta(root, spec.name).version()
+    raise ConcurrentCommit(f"table {spec.name}: other runs kept committing to it while this run tried "
+                           f"{COMMIT_ATTEMPTS} times")
+
+
+def _create(root: DatasetRoot, c: TableCommit, txn_id: str | None) -> bool:
+    """The table's first commit: creates it with the adds; False when another run created it first.
+
+    No commit retries: delta-rs would commit a create that lost the race for version 0 as
+    version 1, adds and all, with no conflict check (two first scrapes stored every GIF twice);
+    without, it fails, and the commit goes on against the winner's table like any other.
     """
     from deltalake import Schema as DeltaSchema
-    from deltalake.transaction import (AddAction, CommitProperties, RemoveAction, Transaction,
-                                       create_table_with_add_actions)
+    from deltalake.transaction import create_table_with_add_actions
 
-    root = _root(root)
-    if not add and not remove:
-        return None
-    now_ms = int(time.time() * 1000)
-    adds = [AddAction(f.path, f.size, {}, now_ms, True, f'{{"numRecords": {f.rows}}}') for f in add]
-    removes = [RemoveAction(f.path, True, now_ms, f.size, {}) for f in remove]
-    properties = CommitProperties(app_transactions=[Transaction(txn_id, TXN_VERSION)]) if txn_id else None
-    if exists(root, spec.name):
-        latest = _delta(root, spec.name)
-        if txn_id and latest.transaction_version(txn_id) is not None:
-            return None
-        if _add_new_columns(latest, spec, read_version):
-            base = _delta(root, spec.name)  # the version after the schema change, which read_version was
-        else:
-            base = latest if read_version is None else _delta(root, spec.name, read_version)
-        if read_version is None and removes:
-            raise TableError(f"table {spec.name!r}: files to remove, but the writer read no table")
-        base.create_write_transaction([*adds, *removes], mode="append", schema=DeltaSchema.from_arrow(spec.schema),
-                                      commit_properties=properties)
-    else:
-        if removes:
-            raise TableError(f"table {spec.name!r} does not exist: nothing to remove")
-        create_table_with_add_actions(table_uri(root, spec.name), DeltaSchema.from_arrow(spec.schema), adds,
+    spec = c.spec
+    if c.remove:
+        raise TableError(f"table {spec.name!r} does not exist: nothing to remove")
+    try:
+        create_table_with_add_actions(table_uri(root, spec.name), DeltaSchema.from_arrow(spec.schema), _actions(c),
                                       mode="error", name=spec.name, storage_options=delta_storage_options(root),
-                                      commit_properties=properties)
-    return _delta(root, spec.name).version()
+                                      commit_properties=_properties(c, txn_id, 0, retries=0))
+    except Exception:  # deltalake's errors for "exists" and for a lost race differ: the log says which
+        if not exists(root, spec.name):
+            raise
+        return False
+    return True
 
 
-def _add_new_columns(latest, spec: TableSpec, read_version: int | None) -> bool:
+def _actions(c: TableCommit) -> list:
+    from deltalake.transaction import AddAction, RemoveAction
+
+    now_ms = int(time.time() * 1000)
+    return ([AddAction(f.path, f.size, {}, now_ms, True, f'{{"numRecords": {f.rows}}}') for f in c.add]
+            + [RemoveAction(f.path, True, now_ms, f.size, {}) for f in c.remove])
+
+
+def _properties(c: TableCommit, txn_id: str | None, version: int, retries: int | None = None):
+    """The run's transaction id and one lock per bucket, versioned by the version the commit makes."""
+    from deltalake.transaction import CommitProperties, Transaction
+
+    transactions = [Transaction(txn_id, TXN_VERSION)] if txn_id else []
+    transactions += [Transaction(BUCKET_LOCK.format(b), version) for b in _buckets(c)]
+    return CommitProperties(app_transactions=transactions or None, max_commit_retries=retries)
+
+
+def _add_new_columns(latest, spec: TableSpec) -> bool:
     """Columns the code's schema has and the table's log does not (a newer gifrank) are added to
     the table's schema first, so every reader of the format sees them; older rows read them as
-    null. A commit after a schema change cannot be checked against an older version, so the
-    change is made only when nothing was committed since the writer read (else a clear error)."""
+    null. The commit is then based on the altered version, checked like any other."""
     from deltalake import Schema as DeltaSchema
 
     known = {field.name for field in latest.schema().fields}
     missing = [f for f in DeltaSchema.from_arrow(spec.schema).fields if f.name not in known]
     if not missing:
         return False
-    if read_version is not None and latest.version() != read_version:
-        raise TableError(f"table {spec.name!r} changed since this run read it (version {read_version}, now "
-                         f"{latest.version()}) and needs new columns: run again")
     latest.alter.add_columns(missing)
     return True
 

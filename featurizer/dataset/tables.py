@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 
 KEY_SEPARATOR = "\x1f"
+_BUCKET_FILE = re.compile(r"^b(\d{4})of(\d{4})-")
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,12 @@ class TableSpec:
     def bucket_file_prefix(self, bucket: int) -> str:
         """Bucket files are named b<bucket>of<buckets>-<content hash>.parquet."""
         return f"b{bucket:04d}of{self.buckets:04d}"
+
+    def bucket_of_file(self, path: str) -> int | None:
+        """The bucket a file holds, read from its name (bucket_file_prefix); None for a file that
+        is not one of this table's buckets (another tool's, or another bucket count's)."""
+        match = _BUCKET_FILE.match(path)
+        return int(match.group(1)) if match and int(match.group(2)) == self.buckets else None
 
     def conform(self, row: Mapping[str, Any]) -> dict:
         """The row with exactly the schema's columns (missing ones None); refuses unknown columns."""

@@ -13,7 +13,6 @@ commit step does not commit twice (its transaction id is the run's).
 from __future__ import annotations
 
 import logging
-import re
 from typing import Iterable, Sequence
 
 import apache_beam as beam
@@ -21,11 +20,11 @@ from apache_beam.metrics import Metrics
 
 from featurizer.dataset import table_store, tables
 from featurizer.dataset.storage import DatasetRoot
-from featurizer.dataset.table_store import DataFile, Snapshot, TableError
+from featurizer.dataset.table_store import DataFile, Snapshot, TableCommit
 
 LOG = logging.getLogger("gifrank")
 ADD, REMOVE = "add", "remove"
-_BUCKET_FILE = re.compile(r"^b(\d{4})of(\d{4})-")
+DEAD_LETTER_TABLES = frozenset(spec.name for spec in tables.DEADLETTERS.values())
 
 
 def table_snapshots(dataset: str, specs: Iterable[tables.TableSpec]) -> dict[str, Snapshot]:
@@ -56,17 +55,6 @@ class ReadTable(beam.PTransform):
 def _file_rows(path: str, root_uri: str, spec: tables.TableSpec, columns):
     for batch in table_store.iter_file_batches(root_uri, spec, [path], columns):
         yield from tables.batch_to_rows(batch)
-
-
-def files_by_bucket(spec: tables.TableSpec, snapshot: Snapshot) -> dict[int, list[DataFile]]:
-    by_bucket: dict[int, list[DataFile]] = {}
-    for f in snapshot.files:
-        match = _BUCKET_FILE.match(f.path)
-        if not match or int(match.group(2)) != spec.buckets:
-            raise TableError(f"table {spec.name!r}: file {f.path} is not one of its {spec.buckets} buckets "
-                             "(written by another tool, or with another bucket count)")
-        by_bucket.setdefault(int(match.group(1)), []).append(f)
-    return by_bucket
 
 
 class _RewriteBucket(beam.DoFn):
@@ -138,7 +126,7 @@ class WriteTable(beam.PTransform):
 
     def expand(self, pcolls):
         spec = self._spec
-        files = files_by_bucket(spec, self._snapshot)
+        files = table_store.files_by_bucket(spec, self._snapshot.files)
         tagged = [pcolls["rows"] | "BucketRows" >> beam.Map(lambda r: (spec.bucket_of(r), ("row", r)))]
         if "settled" in pcolls and files:  # nothing stored yet: nothing to settle, nothing to shuffle
             # A settled value may name a row of any bucket: every bucket with files hears of it.
@@ -153,11 +141,15 @@ class WriteTable(beam.PTransform):
 
 
 class CommitTables(beam.PTransform):
-    """Every file action of the run -> one element -> one transaction per table, in `order`.
+    """Every file action of the run -> one element -> one transaction per table, in `order`,
+    dead-letter tables first.
 
-    Runs after every write has finished (it waits for all actions). Each table's commit
-    is checked against the version the run read, and carries the run's transaction id,
-    so a retried step commits nothing twice. Output: {table: new version or None}.
+    Runs after every write has finished (it waits for all actions). Every table's commit
+    is checked against the version the run read before any is committed: another run
+    that committed to the same buckets since refuses this run's commit whole
+    (table_store.ConcurrentCommit; nothing is lost, a rerun completes). Each carries the
+    run's transaction id, so a retried step commits nothing twice. Output: {table: new
+    version or None}.
     """
 
     def __init__(self, root_uri: str, pipeline: str, run_id: str, snapshots: dict[str, Snapshot],
@@ -166,7 +158,10 @@ class CommitTables(beam.PTransform):
         self._root_uri = root_uri
         self._txn_id = f"gifrank-{pipeline}-{run_id}"
         self._versions = {name: s.version for name, s in snapshots.items()}
-        self._order = list(order)
+        # Dead letters first: a run cut short after them (refused in a race, or killed) has settled
+        # dead letters of records it did not store, which its rerun reads again; cut short after its
+        # rows, it would leave dead letters of records now stored, which a rerun skips (scrape, align).
+        self._order = sorted(order, key=lambda spec: spec.name not in DEAD_LETTER_TABLES)
 
     def expand(self, actions):
         return (actions
@@ -178,19 +173,20 @@ class CommitTables(beam.PTransform):
         unknown = {name for name, _kind, _f in actions} - {spec.name for spec in self._order}
         if unknown:
             raise ValueError(f"file actions for tables this run does not commit: {sorted(unknown)}")
-        committed = {}
-        for spec in self._order:
-            add = sorted((f for name, kind, f in actions if name == spec.name and kind == ADD), key=lambda f: f.path)
-            remove = sorted((f for name, kind, f in actions if name == spec.name and kind == REMOVE),
-                            key=lambda f: f.path)
-            version = table_store.commit(root, spec, self._versions.get(spec.name), add, remove, self._txn_id)
-            committed[spec.name] = version
-            if version is not None:
-                Metrics.counter("gifrank.tables", f"{spec.name}_files_added").inc(len(add))
-                Metrics.counter("gifrank.tables", f"{spec.name}_files_removed").inc(len(remove))
-                LOG.info("committed %s version %d: %d files added, %d removed", spec.name, version, len(add),
-                         len(remove))
+        commits = [TableCommit(spec, self._versions.get(spec.name), _files(actions, spec, ADD),
+                               _files(actions, spec, REMOVE)) for spec in self._order]
+        committed = table_store.commit_tables(root, commits, self._txn_id)
+        for c in commits:
+            if committed[c.spec.name] is not None:
+                Metrics.counter("gifrank.tables", f"{c.spec.name}_files_added").inc(len(c.add))
+                Metrics.counter("gifrank.tables", f"{c.spec.name}_files_removed").inc(len(c.remove))
+                LOG.info("committed %s version %d: %d files added, %d removed", c.spec.name, committed[c.spec.name],
+                         len(c.add), len(c.remove))
         return committed
+
+
+def _files(actions: list, spec: tables.TableSpec, kind: str) -> tuple[DataFile, ...]:
+    return tuple(sorted((f for name, k, f in actions if name == spec.name and k == kind), key=lambda f: f.path))
 
 
 def settled_values(rows, fields: tuple[str, ...], label: str = "Settled"):

@@ -93,8 +93,6 @@ def test_blobs_stream_in_by_content_and_read_back(root):
 
 
 def test_tables_commit_and_read_back(tiny_world, root, tmp_path):
-    from deltalake.exceptions import CommitFailedError
-
     blobs = BlobStore(root)
     gifs = gif_rows_from_world(tiny_world, blobs)  # the world's GIFs and videos put into the gs:// blob store
     assert table_store.replace_table(root, tables.GIFS, gifs) == 0
@@ -110,7 +108,7 @@ def test_tables_commit_and_read_back(tiny_world, root, tmp_path):
     table_store.replace_table(root, spec, dead[:5])
     assert sorted(r["record_key"] for r in table_store.read_rows(root.uri, spec)) == [f"k{i:03d}" for i in range(5)]
     assert table_store.read_table(root, spec, version=first.version).num_rows == 20
-    with pytest.raises(CommitFailedError):
+    with pytest.raises(table_store.ConcurrentCommit):
         table_store.commit(root, spec, first.version, [], list(first.files), txn_id="stale")
     local = DatasetRoot.open(str(tmp_path))
     table_store.replace_table(local, spec, dead[:5])

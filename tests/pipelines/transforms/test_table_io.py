@@ -4,9 +4,12 @@ import apache_beam.testing.util
 import pyarrow as pa
 import pytest
 
-from featurizer.dataset import table_store
+from featurizer.dataset import table_store, tables
 from featurizer.dataset.tables import TableSpec, bucket_of
+from pipelines.stage import cause_in
+from pipelines.transforms.dead_letters import WriteDeadLetters
 from pipelines.transforms.table_io import CommitTables, ReadTable, WriteTable, table_snapshots
+from tests.rows import dead_letter_row
 
 SPEC = TableSpec(name="things", key=("id",), cluster_by="group", buckets=4, volatile=("seen",),
                  schema=pa.schema([pa.field("id", pa.string(), nullable=False), pa.field("group", pa.string()),
@@ -17,10 +20,11 @@ def _row(i, value=0, seen=0, group=None):
     return {"id": f"id{i:02d}", "group": group or f"g{i % 8}", "value": value, "seen": seen}
 
 
-def _write(root, rows, *, settled=None, replace_scope=None, run_id="r1"):
-    """One pipeline run writing `rows` into SPEC; returns the committed version (None: nothing changed)."""
+def _write(root, rows, *, settled=None, replace_scope=None, run_id="r1", snapshots=None):
+    """One pipeline run writing `rows` into SPEC (having read `snapshots`, default: the latest);
+    returns the committed version (None: nothing changed)."""
     root = str(root)
-    snapshots = table_snapshots(root, [SPEC])
+    snapshots = snapshots or table_snapshots(root, [SPEC])
     with beam.Pipeline("DirectRunner") as p:
         inputs = {"rows": p | "Rows" >> beam.Create(rows)}
         if settled is not None:
@@ -89,3 +93,57 @@ def test_a_file_of_another_bucket_count_is_a_clear_error(tmp_path):
         with beam.Pipeline("DirectRunner") as p:
             {"rows": p | beam.Create([_row(2)])} | WriteTable(str(tmp_path), other,
                                                               table_store.snapshot(str(tmp_path), other))
+
+
+def test_runs_that_read_one_version_and_write_one_bucket_one_commits_and_a_rerun_completes(tmp_path):
+    _write(tmp_path, [_row(i) for i in range(8)])
+    read = table_snapshots(str(tmp_path), [SPEC])  # two runs read version 0
+    same_bucket = next(i for i in range(8, 64) if bucket_of(f"g{i % 8}", 4) == bucket_of("g1", 4))
+    assert _write(tmp_path, [_row(1, value=5)], run_id="r2", snapshots=read) == 1
+    # The second run's rows would replace the bucket the first just rewrote: refused, its error found in Beam's.
+    with pytest.raises(Exception) as refused:
+        _write(tmp_path, [_row(same_bucket, value=7)], run_id="r3", snapshots=read)
+    assert str(cause_in(refused.value, table_store.ConcurrentCommit)) == (
+        f"table things: another run committed bucket {bucket_of('g1', 4)} since this run read version 0 (now "
+        "version 1); nothing of this run was committed, nothing is lost: run the command again")
+    assert table_store.snapshot(str(tmp_path), SPEC).version == 1
+    assert _write(tmp_path, [_row(same_bucket, value=7)], run_id="r3") == 2  # the rerun reads version 1
+    assert _table(tmp_path) == {**{f"id{i:02d}": (0, 0) for i in range(8)}, "id01": (5, 0),
+                                f"id{same_bucket:02d}": (7, 0)}
+
+
+def test_a_run_refused_after_a_commit_has_committed_its_dead_letters_only_and_a_rerun_completes(
+        tmp_path, monkeypatch):
+    root, dead = str(tmp_path), tables.DEADLETTERS["scrape"]
+    _write(tmp_path, [_row(i) for i in range(8)])
+    table_store.replace_table(root, dead, [{**dead_letter_row(9), "record_key": "id09"}])  # id09 failed before
+
+    def store_row_9(run_id):  # id09 succeeds: its row is stored, its dead letter settled
+        snapshots = table_snapshots(root, [SPEC, dead])
+        with beam.Pipeline("DirectRunner") as p:
+            rows = p | "Rows" >> beam.Create([_row(9, value=9)])
+            actions = ({"rows": rows} | WriteTable(root, SPEC, snapshots[SPEC.name]),
+                       {"dead": p | "NoDead" >> beam.Create([]), "settled": rows | beam.Map(lambda r: r["id"])}
+                       | WriteDeadLetters(root, "scrape", snapshots[dead.name]))
+            actions | beam.Flatten() | CommitTables(root, "test", run_id, snapshots, [SPEC, dead])
+
+    real = table_store._add_new_columns
+
+    def racer_commits_first(latest, spec):  # another run, between this run's check of SPEC and its commit
+        if spec.name == SPEC.name and not raced:
+            raced.append(True)
+            racer = table_store.write_file(root, SPEC, tables.rows_to_arrow(SPEC, [_row(17)]),
+                                           SPEC.bucket_file_prefix(bucket_of("g1", 4)))  # row 9's bucket
+            table_store.commit(root, SPEC, latest.version(), [racer], txn_id="racer")
+        return real(latest, spec)
+
+    raced = []
+    monkeypatch.setattr(table_store, "_add_new_columns", racer_commits_first)
+    with pytest.raises(Exception) as refused:
+        store_row_9("r2")
+    assert str(cause_in(refused.value, table_store.ConcurrentCommit)).endswith(
+        "this run committed table deadletter_scrape and nothing else, nothing is lost: run the command again")
+    assert table_store.read_rows(root, dead) == [] and "id09" not in _table(tmp_path)  # to be read again
+    store_row_9("r3")  # the rerun
+    assert _table(tmp_path) == {**{f"id{i:02d}": (0, 0) for i in range(8)}, "id09": (9, 0), "id17": (0, 0)}
+
