@@ -7,8 +7,9 @@ A demo site of --pages GIF pages (the tiny world's media under new ids), of whic
 wrong type, too slow, a byte a second, a gzip bomb, a megabyte-long GIF URL; media:
 truncated, wrong type, oversized, redirect to a metadata address, a byte a second, a gzip
 bomb; and a 500 once, retried to success, and a 23-digit view count, stored with the views
-nulled), and every listing page carries 10,000 more links to its own GIFs (with fragments). The scrape runs as `python -m pipelines.scrape
---direct_running_mode multi_processing --direct_num_workers 2`. Reported: whether every GIF
+nulled), and every listing page carries 10,000 more links to its own GIFs (with fragments).
+The scrape runs as `python -m pipelines.scrape --direct_running_mode multi_processing
+--direct_num_workers 2`. Reported: whether every GIF
 is accounted for (gifs rows + GIF-level dead letters = pages) and per kind (dead letters of
 each kind = faults of that kind injected); what a rerun fetched again of what had succeeded
 (GIF pages and media: it must be nothing); and the peak resident memory at --small-pages and
@@ -20,15 +21,18 @@ real site.
 The scrape runs in bounded runs, --pages-per-run (default: half of --small-pages, so that
 both sizes also run on a dataset that has tables, as a refresh does; 0: one run).
 
-Measured (2 cores, 10,000 and 2,500 pages, 5% faults): every GIF accounted for at both sizes,
-each of the 9 dead-letter kinds exactly as injected (50 each at 10,000), the 50 flaky pages
-retried to success, nothing that succeeded fetched again by the rerun. Peak RSS, 2,500 ->
-10,000 pages:
-  --pages-per-run 1250 (default)  runner 255 -> 278 MiB (1.09x), biggest worker 260 -> 286
-                                  (1.10x), tree 738 -> 813 (1.10x); 168 s in 9 runs, rerun 20 s
-  --pages-per-run 0 (one run)     runner 226 -> 322 MiB (1.43x), biggest worker 247 -> 294
-                                  (1.19x), tree 685 -> 851 (1.24x); 48 s, rerun 20 s
-In one run, memory grows about 13 KB a GIF in the runner and 6 KB in a worker: DirectRunner
+Measured (2 cores, 10,000 and 2,500 pages, 5% faults, 16 kinds, 10,000 more links on every
+listing page): every GIF accounted for at both sizes (10,000 = 9,562 rows + 438 dead letters),
+each of the 14 dead-letter kinds exactly as injected (31 or 32 each at 10,000; timeout and
+too_large twice that, from two kinds each), the 31 flaky pages retried to success and the 31
+23-digit view counts stored as null, nothing that succeeded fetched again by the rerun, 151 KB
+of stderr. Peak RSS, 2,500 -> 10,000 pages, --pages-per-run 1250 (default): runner 304 -> 333
+MiB (1.09x), biggest worker 310 -> 352 (1.13x), tree 863 -> 947 (1.10x); 380 s in 9 runs (each
+reads the 200 listing pages of 10,050 links again; the drips take two 2 s deadlines), rerun
+49 s. Before the hostile kinds (9 kinds, plain listings): runner 255 -> 278 MiB (1.09x),
+biggest worker 260 -> 286 (1.10x), tree 738 -> 813 (1.10x); 168 s in 9 runs, rerun 20 s;
+--pages-per-run 0 (one run): runner 226 -> 322 MiB (1.43x), biggest worker 247 -> 294
+(1.19x), tree 685 -> 851 (1.24x); 48 s, rerun 20 s. In one run, memory grows about 13 KB a GIF in the runner and 6 KB in a worker: DirectRunner
 keeps each stage's output in memory for the next stage, and in multi_processing mode splits a
 stage's input into one bundle per worker (fn_runner's ParallelBundleManager). Python objects
 are a small part of it (tracemalloc: 106 MiB in the runner at its peak, about 20 MiB of it the
