@@ -21,9 +21,9 @@ from apache_beam.metrics import Metrics
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from featurizer.dataset import tables
+from featurizer.dataset.dead_letter_rows import subject
 from featurizer.media.gif import MAX_GIF_BYTES
 from featurizer.media.video import MAX_VIDEO_BYTES
-from featurizer.dataset.dead_letter_rows import subject
 from pipelines.scraping import v2g_metadata
 from pipelines.scraping.known import known_gifs
 from pipelines.scraping.sites.adapter import SiteAdapter

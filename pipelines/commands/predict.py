@@ -42,7 +42,7 @@ from featurizer.c3d.weights import file_sha256
 from featurizer.dataset.dead_letter_rows import is_bad_input
 from featurizer.dataset.storage import DatasetRoot
 from featurizer.gifs.best import write_best_gifs
-from featurizer.media.errors import TOO_FEW_FRAMES
+from featurizer.media.errors import TOO_FEW_FRAMES, MediaError
 
 LOG = logging.getLogger("gifrank")
 FOLDER_HASH_CHARS = 12  # 48 bits: two different videos of one name share a folder once in 10^14 pairs
@@ -54,14 +54,6 @@ OUT_HELP = ("output folder, a path or gs:// URI (default: %(default)s): each vid
 EXIT_STATUS = ("exit status: 0 when every video got its GIFs; 1 when some failed (each one also a line on stderr), "
                "the others still got theirs; 2 for bad arguments (a missing video, an --out that cannot be "
                "written), found before any work")
-
-
-class VideoNotPredicted(ValueError):
-    """A video that cannot become GIFs through its own fault; `kind` says why (a failed.jsonl line)."""
-
-    def __init__(self, kind: str, message: str):
-        super().__init__(message)
-        self.kind = kind
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -162,7 +154,8 @@ def predict_videos(videos: list[tuple[str, str]], featurizer, ranker, top: int, 
 def failure_record(path: str, error: BaseException) -> dict:
     """A failed.jsonl line: the video (absolute, as predictions.jsonl names it), why (`kind`), and the
     error's message on one line, less the path it starts with."""
-    message = " ".join(str(error).split()).removeprefix(f"{path}: ").removesuffix(f" [{error.kind}]")
+    text = getattr(error, "detail", None) or str(error)  # a MediaError's detail is without its path and kind
+    message = " ".join(text.split()).removeprefix(f"{path}: ").removesuffix(f" [{error.kind}]")
     return {"video": os.path.abspath(path), "kind": error.kind, "message": message}
 
 
@@ -178,10 +171,10 @@ def predict_video(path: str, featurizer, ranker, top: int, out: str, video_sha25
     that fails half-way leaves no folder, and OUT may be a gs:// URI."""
     [result] = featurizer.featurize([LocalVideo(path)])
     if isinstance(result, VideoFailure):
-        raise VideoNotPredicted(result.kind, result.message)
+        raise MediaError(result.kind, path, result.message)
     usable = np.flatnonzero(result.snippets > 0).tolist()
     if not usable:
-        raise VideoNotPredicted(TOO_FEW_FRAMES, f"{path}: no segment keeps a C3D snippet at these settings")
+        raise MediaError(TOO_FEW_FRAMES, path, "no segment keeps a C3D snippet at these settings")
     scores = ranker.score(result.features[usable])
     video_sha256 = video_sha256 or file_sha256(path)
     target = DatasetRoot.open(out)

@@ -36,10 +36,7 @@ class MalformedRow(ParseError):
     kind = "malformed_row"
 
 
-class UndecodableRow(MalformedRow):
-    kind = "undecodable_bytes"
-
-
+UNDECODABLE_BYTES = "undecodable_bytes"
 REPEATED_ROW = "repeated_row"
 CONFLICTING_DUPLICATE = "conflicting_duplicate"
 
@@ -76,8 +73,8 @@ def decoded(raw: bytes) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise UndecodableRow(f"byte {raw[exc.start]:#04x} at column {exc.start + 1} is not UTF-8 "
-                             "(save the file as UTF-8)") from None
+        raise MalformedRow(f"byte {raw[exc.start]:#04x} at column {exc.start + 1} is not UTF-8 "
+                           "(save the file as UTF-8)", kind=UNDECODABLE_BYTES) from None
 
 
 def _at_line(path: str, number: int, error: ValueError) -> Failed:
@@ -103,7 +100,7 @@ class MetadataRows:
         number, raw = numbered
         try:
             bounded = bound_gif_record(parse_row(decoded(raw), self.header, self.video_url_template, video_tags))
-        except ValueError as exc:  # MalformedRow, UndecodableRow, OutOfBounds: the line's own fault
+        except ValueError as exc:  # MalformedRow, OutOfBounds: the line's own fault
             yield _at_line(self.path, number, exc)
             return
         yield {**bounded.record, "_line": number, "_counts": bounded.counters()}
