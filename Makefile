@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DATA ?= ./data
 
-.PHONY: demo test venv airflow browser bench clean
+.PHONY: demo test lint venv airflow browser bench clean
 
 $(STAMP): setup.py requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -44,7 +44,12 @@ browser:
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; \
 	fi
 
-test: $(STAMP) browser $(AIRFLOW_STAMP)
+# Lint, import order and types (ruff.toml, mypy.ini): the layout's rules that the tests do not read.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+test: lint $(STAMP) browser $(AIRFLOW_STAMP)
 	$(PY) -m pytest tests
 
 bench: $(STAMP)

@@ -31,6 +31,7 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -69,6 +70,14 @@ class Case:
         if self.truth is None or not self.result.get("aligned"):
             return None
         return (self.result["start_sec"] - self.truth["start_sec"], self.result["end_sec"] - self.truth["end_sec"])
+
+    @property
+    def accepted_errors(self) -> tuple[float, float]:
+        """errors, for a case known to be aligned with a truth."""
+        errors = self.errors
+        if errors is None:
+            raise ValueError(f"{self.gif}: not aligned or no truth, so no errors")
+        return errors
 
 
 def run_cases(cases: list[Case], video_paths: dict[str, Path]) -> list[Case]:
@@ -168,8 +177,9 @@ def build_corpus_videos(root: Path) -> dict[str, tuple[Path, CorpusVideo]]:
     return videos
 
 
-BASE_STYLE = {"method": "ffmpeg", "dither": "sierra2_4a", "palette_stats": "full", "fps": 10, "crop": None,
-              "caption": None, "mirror": False, "grayscale": False, "speed": 1.0, "quantizer": "mediancut"}
+BASE_STYLE: dict[str, Any] = {
+    "method": "ffmpeg", "dither": "sierra2_4a", "palette_stats": "full", "fps": 10, "crop": None,
+    "caption": None, "mirror": False, "grayscale": False, "speed": 1.0, "quantizer": "mediancut"}
 CORPUS_STYLES = ("plain", "pillow", "crop", "letterbox", "caption", "mirror", "grayscale", "dither16", "pillow16",
                  "5fps", "speed1.5", "speed2", "ffmpeg_cli")
 
@@ -315,12 +325,14 @@ def summarize(cases: list[Case]) -> dict:
     positives = [c for c in positives if "near-static" not in c.styles]
     accepted = [c for c in positives if c.errors is not None]
     confident = [c for c in accepted if c.result["confidence"] >= CONFIDENT]
-    report = {
+    report: dict[str, Any] = {
         "gifs": len(positives), "accepted": len(accepted),
         "acceptance": round(len(accepted) / max(1, len(positives)), 3),
-        "start": _stats([c.errors[0] for c in accepted]), "end": _stats([c.errors[1] for c in accepted]),
-        f"confident_(>={CONFIDENT})": {"n": len(confident), "start": _stats([c.errors[0] for c in confident]),
-                                       "end": _stats([c.errors[1] for c in confident])},
+        "start": _stats([c.accepted_errors[0] for c in accepted]),
+        "end": _stats([c.accepted_errors[1] for c in accepted]),
+        f"confident_(>={CONFIDENT})": {"n": len(confident),
+                                       "start": _stats([c.accepted_errors[0] for c in confident]),
+                                       "end": _stats([c.accepted_errors[1] for c in confident])},
         "unaligned": [{"gif": Path(c.gif).name, "styles": c.styles, "reason": c.result["reason"]}
                       for c in positives if c.errors is None],
     }
@@ -329,11 +341,12 @@ def summarize(cases: list[Case]) -> dict:
         tagged = [c for c in positives if tag in c.styles]
         hits = [c for c in tagged if c.errors is not None]
         report["per_style"][tag] = {"gifs": len(tagged), "accepted": len(hits),
-                                    "mae_start": _stats([c.errors[0] for c in hits]).get("mae"),
-                                    "mae_end": _stats([c.errors[1] for c in hits]).get("mae")}
-    worst = sorted(accepted, key=lambda c: -max(abs(e) for e in c.errors))[:8]
+                                    "mae_start": _stats([c.accepted_errors[0] for c in hits]).get("mae"),
+                                    "mae_end": _stats([c.accepted_errors[1] for c in hits]).get("mae")}
+    worst = sorted(accepted, key=lambda c: -max(abs(e) for e in c.accepted_errors))[:8]
     report["worst"] = [{"gif": Path(c.gif).name, "video": c.video, "styles": c.styles,
-                        "start_error": round(c.errors[0], 3), "end_error": round(c.errors[1], 3),
+                        "start_error": round(c.accepted_errors[0], 3),
+                        "end_error": round(c.accepted_errors[1], 3),
                         "confidence": round(c.result["confidence"], 3)} for c in worst]
     negatives = [c for c in cases if c.truth is None]
     disjoint = [c for c in negatives if not c.shared_source]
@@ -342,8 +355,9 @@ def summarize(cases: list[Case]) -> dict:
         "disjoint_tests": len(disjoint), "false_accepts": sum(c.result["aligned"] for c in disjoint),
         "false_accepts_confident": sum(c.result["aligned"] and c.result["confidence"] >= CONFIDENT for c in disjoint),
         "shared_source_tests": len(shared), "shared_source_accepted": sum(c.result["aligned"] for c in shared),
-        "false_accept_cases": [{"gif": Path(c.gif).name, "video": c.video, "confidence": round(c.result["confidence"], 3)}
-                               for c in disjoint if c.result["aligned"]],
+        "false_accept_cases": [
+            {"gif": Path(c.gif).name, "video": c.video, "confidence": round(c.result["confidence"], 3)}
+            for c in disjoint if c.result["aligned"]],
     }
     if near_static:
         report["near_static"] = {
@@ -352,12 +366,11 @@ def summarize(cases: list[Case]) -> dict:
             "low_confidence": sum(c.result["confidence"] <= NEAR_STATIC_MAX_CONFIDENCE for c in near_static),
             "confidences": [round(c.result["confidence"], 3) for c in near_static],
         }
+    all_errors = [abs(e) for c in accepted for e in c.accepted_errors]
     report["paper_cross_check"] = {
         "paper_mean_sec": PAPER_MEAN_SEC, "paper_median_sec": PAPER_MEDIAN_SEC,
-        "ours_mean_start_end_sec": round(statistics.mean([abs(e) for c in accepted for e in c.errors]), 3)
-        if accepted else None,
-        "ours_median_start_end_sec": round(statistics.median([abs(e) for c in accepted for e in c.errors]), 3)
-        if accepted else None,
+        "ours_mean_start_end_sec": round(statistics.mean(all_errors), 3) if accepted else None,
+        "ours_median_start_end_sec": round(statistics.median(all_errors), 3) if accepted else None,
         "target_mae_sec": TARGET_MAE_SEC,
     }
     return report

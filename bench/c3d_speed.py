@@ -16,8 +16,8 @@ In one run, on one device, with one model (random weights unless --weights/--mea
                     --decode-processes worker processes), uint8 16-frame windows to the model,
                     which crops, subtracts the mean and mirrors on its device, segment means
   snippet elements  (--snippet-elements) gifrank 0.1's path: the same decode and segments, then
-                    float32 clips built per snippet with numpy (preprocess.write_clip) and sent to
-                    the model (clip_features)
+                    float32 clips built per snippet with numpy on the host (0.1's preparation,
+                    kept here) and sent to the bare model in batches padded to one shape
 Figures are clips (model inputs, mirror images included) per second. The video is synthesised
 (640x360 H.264, --frames frames at 25 fps) and cached unless --video is given. Target: one step
 >= 0.8x bare model. --repeats alternates the paths (one step, then the bare model) and reports
@@ -92,6 +92,7 @@ def synthetic_video(frames: int) -> Path:
     codec = "libx264" if "libx264" in av.codecs_available else "mpeg4"
     with av.open(str(partial), "w") as container:
         stream = container.add_stream(codec, rate=SYNTHETIC_FPS)
+        assert isinstance(stream, av.video.stream.VideoStream)  # a video codec gives one
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         if codec == "libx264":
             stream.options = {"preset": "veryfast", "crf": "23"}
@@ -151,11 +152,12 @@ def one_step(featurizer, sources) -> tuple[int, float, list]:
 
 def snippet_elements(extractor, video: str, settings, copies: int) -> tuple[int, float]:
     """gifrank 0.1's path: decode and segment, then numpy-built float32 clips per snippet batch."""
-    from featurizer.c3d.preprocess import CLIP_SHAPE, crop, to_channel_order, write_clip
+    from featurizer.c3d.extractor import padded_batch
+    from featurizer.c3d.preprocess import CLIP_SHAPE, crop
     from featurizer.c3d.video_decode import decode_segments
 
     start = time.perf_counter()
-    versions = (False, True) if settings.mirror else (False,)
+    versions = 2 if settings.mirror else 1
     mean_crop = crop(extractor.mean)
     clips = 0
     for _ in range(copies):
@@ -164,14 +166,25 @@ def snippet_elements(extractor, video: str, settings, copies: int) -> tuple[int,
             windows = [w for s in decoded.segments for w in decoded.frames.snippets(s, settings.stride)]
             for begin in range(0, len(windows), settings.batch_size):
                 batch = windows[begin:begin + settings.batch_size]
-                prepared = np.empty((len(batch) * len(versions), *CLIP_SHAPE), np.float32)
-                for i, frames in enumerate(batch):
-                    window = to_channel_order(np.array(frames, np.uint8), extractor.channel_order)
-                    for v, mirrored in enumerate(versions):
-                        write_clip(window, mean_crop, prepared[i * len(versions) + v], mirrored)
-                extractor.clip_features(prepared, settings.batch_size * len(versions))
+                prepared = np.empty((len(batch) * versions, *CLIP_SHAPE), np.float32)
+                for i, window in enumerate(batch):
+                    host_clips(window, extractor.channel_order, mean_crop, prepared[i * versions:(i + 1) * versions])
+                extractor.model.predict_on_batch(padded_batch(prepared, settings.batch_size * versions))
                 clips += len(prepared)
     return clips, time.perf_counter() - start
+
+
+def host_clips(window: np.ndarray, channel_order: str, mean_crop: np.ndarray, out: np.ndarray) -> None:
+    """0.1's preparation of one snippet (16, 128, 171, 3) uint8 RGB into out (1 or 2 clips, float32):
+    centre crop in the weights' channel order, snippet mean off; out[1], if any, its mirror image."""
+    from featurizer.c3d.preprocess import RGB, crop
+
+    cropped = crop(window)
+    if channel_order != RGB:
+        cropped = cropped[..., ::-1]
+    np.subtract(cropped, mean_crop, out=out[0], dtype=np.float32)
+    if len(out) == 2:
+        np.copyto(out[1], out[0][:, :, ::-1])
 
 
 # ---- where it ran -------------------------------------------------------------------------
@@ -207,10 +220,10 @@ def run(args) -> dict:
     if args.backend:
         os.environ["KERAS_BACKEND"] = args.backend  # read once, when keras is first imported
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+
     from featurizer.c3d import CLIP_SHAPE, layer_flops, load_c3d_extractor  # imports keras: after the backend
     from featurizer.c3d.video_features import FeatureSettings, LocalVideo, VideoFeaturizer
-
-    import keras
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="C3D has no weights")  # random weights are the point here

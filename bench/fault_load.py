@@ -32,7 +32,8 @@ reads the 200 listing pages of 10,050 links again; the drips take two 2 s deadli
 49 s. Before the hostile kinds (9 kinds, plain listings): runner 255 -> 278 MiB (1.09x),
 biggest worker 260 -> 286 (1.10x), tree 738 -> 813 (1.10x); 168 s in 9 runs, rerun 20 s;
 --pages-per-run 0 (one run): runner 226 -> 322 MiB (1.43x), biggest worker 247 -> 294
-(1.19x), tree 685 -> 851 (1.24x); 48 s, rerun 20 s. In one run, memory grows about 13 KB a GIF in the runner and 6 KB in a worker: DirectRunner
+(1.19x), tree 685 -> 851 (1.24x); 48 s, rerun 20 s. In one run, memory grows about 13 KB a GIF
+in the runner and 6 KB in a worker: DirectRunner
 keeps each stage's output in memory for the next stage, and in multi_processing mode splits a
 stage's input into one bundle per worker (fn_runner's ParallelBundleManager). Python objects
 are a small part of it (tracemalloc: 106 MiB in the runner at its peak, about 20 MiB of it the
@@ -61,7 +62,7 @@ from bench.report import emit_json
 from demo_world.replicate import replicate_world
 from demo_world.site import DemoSite
 from demo_world.world import WorldConfig, build_world
-from featurizer.dataset import table_store, tables
+from featurizer.dataset import table_store, table_views, tables
 
 CACHE = Path(tempfile.gettempdir()) / "gifrank-bench-world"
 REPO = Path(__file__).resolve().parents[1]
@@ -189,7 +190,7 @@ def scrape_process(site: DemoSite, dataset: Path, workers: int, pages_per_run: i
 
 def accounting(dataset: Path, gifs: list[dict], injected: dict) -> dict:
     rows = table_store.read_rows(str(dataset), tables.GIFS)
-    dead = [d for d in table_store.read_rows(str(dataset), tables.DEADLETTER)
+    dead = [d for d in table_views.read_view_rows(str(dataset), tables.DEADLETTER)
             if d["pipeline"] == "scrape" and d["stage"] in GIF_LEVEL_STAGES]
     dead_gifs = {}
     for d in dead:

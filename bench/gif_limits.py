@@ -163,8 +163,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--baseline", metavar="REV", help="also run git revision REV's code (e.g. HEAD)")
     parser.add_argument("--out", help="also write the JSON result here")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="gifrank-bench-gif-") as work:
-        work = Path(work)
+    with tempfile.TemporaryDirectory(prefix="gifrank-bench-gif-") as work_dir:
+        work = Path(work_dir)
         video = pattern_video(work / "pattern.mp4")
         made = {"reference": reference_gif(), "big_canvas": big_canvas_gif(), "lone_pixel": lone_pixel_bomb()}
         gifs = {}

@@ -15,7 +15,7 @@ l1, l2, huber, adaptive_huber, then adaptive_huber with --context, and with --co
 --models 3 (model averaging); the approximate upper bound (each test GIF against the others).
 Every row is scored on the test videos as `gifrank evaluate` scores a dataset
 (evaluation.protocol: segment scores spread to frames, nMSD at alpha 0.5, AP), written as an
-evaluate output folder, and the table is `gifrank evaluate --compare`'s (evaluation.compare);
+evaluate output folder, and the table is `gifrank compare`'s (evaluation.compare);
 the findings are evaluation.findings' paired tests on per-video nMSD.
 
 Measured (2 cores; the defaults: 1000 videos, 200 of them test videos, 25 epochs), test nMSD,
@@ -137,11 +137,11 @@ def train_row(key: str, flags: dict, segments: str, work: str, args):
 
 def run(args) -> dict:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from evaluation.baselines import RandomScorer
     from evaluation.compare import comparison_rows, markdown
     from evaluation.evaluate import write_outputs
     from evaluation.findings import METHODS, check_findings
     from evaluation.findings import markdown as findings_markdown
+    from trainer.scoring import RandomScorer
 
     with tempfile.TemporaryDirectory(prefix="gifrank-bench-table-") as temp:
         out_dir = args.out_dir or temp

@@ -69,13 +69,13 @@ def loop_jumps(world, featurizer) -> dict:
 def run(args) -> dict:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from demo_world.world import WorldConfig, build_world
-    from evaluation.baselines import open_scorer
     from featurizer.c3d import load_c3d_extractor
     from featurizer.c3d.video_features import FeatureSettings, LocalVideo, VideoFeaturizer
     from pipelines.commands.predict import predict_video
     from trainer.export import export_model
     from trainer.job_dir import JobDir
     from trainer.model import Architecture, build_scorer
+    from trainer.scoring import open_scorer
 
     with tempfile.TemporaryDirectory(prefix="gifrank-bench-predict-") as work:
         world = build_world(os.path.join(work, "world"), WorldConfig(num_videos=6))

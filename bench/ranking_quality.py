@@ -50,7 +50,7 @@ def parse_args(argv=None):
 
 def ridge_ranker_accuracy(source) -> dict:
     """w = argmin sum over train pairs (1 - w.(x+ - x-))^2 + ridge |w|^2; the ridge with the best val accuracy."""
-    from evaluation.pairwise import pairwise_accuracy
+    from trainer.pairwise import pairwise_accuracy
 
     gram, target = None, None
     for video in source.videos("train"):
@@ -64,7 +64,7 @@ def ridge_ranker_accuracy(source) -> dict:
     best = None
     for ridge in RIDGES:
         w = np.linalg.solve(gram + ridge * scale * np.eye(len(gram)), target)
-        val, _ = pairwise_accuracy(lambda v: v.features @ w, source.videos("val"))
+        val, _ = pairwise_accuracy(lambda v, w=w: v.features @ w, source.videos("val"))  # this ridge's w
         if best is None or val > best[0]:
             best = (val, ridge, w)
     val, ridge, w = best
@@ -73,8 +73,8 @@ def ridge_ranker_accuracy(source) -> dict:
 
 
 def trained_accuracy(segments: str, work: str, loss: str, seed: int, epochs: int) -> dict:
-    from evaluation.pairwise import pairwise_accuracy
     from trainer.config import TrainConfig
+    from trainer.pairwise import pairwise_accuracy
     from trainer.training import Trainer
 
     trainer = Trainer(TrainConfig(segments=segments, job_dir=os.path.join(work, f"{loss}-{seed}"), loss=loss,

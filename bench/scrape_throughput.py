@@ -45,10 +45,10 @@ def one_at_a_time_scrape(seed: str, dataset: Path, rate_limit: float) -> int:
     """The same workers the pipeline runs, called in a loop: one request at a time."""
     config = ScrapeConfig(dataset=str(dataset), site="demo", fetch=FetchConfig(
         allow_hosts=("127.0.0.1",), requests_per_sec_per_host=rate_limit))
-    workers = [ListingCrawler(config), GifPageScraper(config), GifDownloader(config), VideoDownloader(config)]
-    for worker in workers:
+    crawl, pages, gifs, videos = (ListingCrawler(config), GifPageScraper(config), GifDownloader(config),
+                                  VideoDownloader(config))
+    for worker in (crawl, pages, gifs, videos):
         worker.setup()
-    crawl, pages, gifs, videos = workers
     by_video: dict[str, list[dict]] = {}
     for link in crawl(seed):
         for record in pages(link["page_url"]):

@@ -31,9 +31,9 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import scenedetect
@@ -61,11 +61,11 @@ class Transition:
     last: int
 
     @staticmethod
-    def cut(frame: int) -> "Transition":
+    def cut(frame: int) -> Transition:
         return Transition("cut", frame - CUT_TOLERANCE, frame + CUT_TOLERANCE)
 
     @staticmethod
-    def gradual(kind: str, mixed_start: int, mixed_end: int) -> "Transition":
+    def gradual(kind: str, mixed_start: int, mixed_end: int) -> Transition:
         return Transition(kind, mixed_start, mixed_end)
 
     def accepts(self, boundary: int) -> bool:
@@ -284,8 +284,8 @@ def cli_speeds(video: Path, repeats: int) -> dict:
     gifrank_cmd = [sys.executable, "-m", "pipelines.commands.shots", str(video)]
     scenedetect_cmd = [str(Path(sys.executable).with_name("scenedetect")), "-i", str(video),
                        "detect-content", "list-scenes", "-n"]
-    seconds = {"gifrank": [], "scenedetect": []}
-    num_frames = None
+    seconds: dict[str, list[float]] = {"gifrank": [], "scenedetect": []}
+    num_frames = 0  # the video's, from gifrank's output
     for _ in range(repeats):  # alternate, so background load hits both alike
         elapsed, out = _timed(gifrank_cmd)
         seconds["gifrank"].append(elapsed)
@@ -311,7 +311,7 @@ def main(argv=None) -> int:
     opts.cache.mkdir(parents=True, exist_ok=True)
     world = world_videos(opts.world, WorldConfig(seed=opts.seed, num_videos=opts.num_videos))
     corpora = {"demo-world": world, "real": real_videos(opts.cache)}
-    report = {"accuracy": {}}
+    report: dict[str, dict] = {"accuracy": {}}
     for name, detect in detectors().items():
         report["accuracy"][name] = {corpus: score_corpus(detect, videos).as_json()
                                     for corpus, videos in corpora.items()}

@@ -72,7 +72,8 @@ def sample_style(rng: np.random.Generator, video_width: int, video_height: int) 
     height = _even(width * source_h / source_w)
     caption = None
     if rng.random() < 0.3:
-        caption = {"text": str(rng.choice(CAPTIONS)), "position": "bottom_bar", "bar_height": _even(max(12, height * 0.2))}
+        caption = {"text": str(rng.choice(CAPTIONS)), "position": "bottom_bar",
+                   "bar_height": _even(max(12, height * 0.2))}
     style = {
         "method": method,
         "dither": str(rng.choice(FFMPEG_DITHERS if method == "ffmpeg" else PILLOW_DITHERS)),
@@ -134,7 +135,7 @@ def choose_segment(candidates, scores, outlier: bool, uniform_draw: float) -> in
         return 0
     weights = np.exp((np.array(scores) - max(scores)) / CHOICE_TEMPERATURE)
     cumulative = np.cumsum(weights / weights.sum())
-    return int(min(np.searchsorted(cumulative, uniform_draw, side="right"), len(candidates) - 1))
+    return min(int(np.searchsorted(cumulative, uniform_draw, side="right")), len(candidates) - 1)
 
 
 def views_for(score: float, popularity: float, noise: float) -> int:

@@ -44,7 +44,9 @@ def replicate_world(world_root: str | os.PathLike, dest: str | os.PathLike, num_
     manifest, dest = _linked_world(world_root, dest)
     originals = manifest["gifs"]
     videos = {v["video_id"]: v for v in manifest["videos"]}
-    gifs, new_videos, per_source = [], {}, {}
+    gifs: list[dict] = []
+    new_videos: dict[str, dict] = {}
+    per_source: dict[str, int] = {}
     for i in range(num_gifs):
         gif = dict(originals[i % len(originals)])
         gif["gif_id"] = f"r{i:06d}"

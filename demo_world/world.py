@@ -27,8 +27,15 @@ from pathlib import Path
 import numpy as np
 
 from demo_world import gifmaker
-from demo_world.videos import (FOOTAGE, PROCEDURAL_KINDS, Footage, RenderedShot, ShotSource, procedural_graph,
-                               render_video)
+from demo_world.videos import (
+    FOOTAGE,
+    PROCEDURAL_KINDS,
+    Footage,
+    RenderedShot,
+    ShotSource,
+    procedural_graph,
+    render_video,
+)
 
 MANIFEST_VERSION = 1
 # Bump when generation changes in a way the config does not capture, so cached worlds rebuild.
@@ -42,8 +49,10 @@ CATEGORY_TOPICS = {
     "Music": ("drop", "synth", "visualizer", "remix", "live set", "beat", "chorus", "bassline"),
     "Comedy": ("fail", "prank", "sketch", "blooper", "reaction", "parody", "awkward", "deadpan"),
     "Pets & Animals": ("bunny", "kitten", "puppy", "zoomies", "birds", "squirrel", "parrot", "hamster"),
-    "Entertainment": ("trailer", "behind the scenes", "montage", "highlights", "premiere", "teaser", "supercut", "recap"),
-    "Science & Technology": ("fractal", "cellular automaton", "simulation", "test pattern", "timelapse", "codec", "physics", "math"),
+    "Entertainment": ("trailer", "behind the scenes", "montage", "highlights", "premiere", "teaser", "supercut",
+                      "recap"),
+    "Science & Technology": ("fractal", "cellular automaton", "simulation", "test pattern", "timelapse", "codec",
+                             "physics", "math"),
 }
 VIDEO_TITLE_TEMPLATES = ("{Topic} compilation #{n}", "Best {topic} moments of {year}", "{Topic} - full video",
                          "Top {n} {topic} clips", "Insane {topic} ({year})", "{Topic} session, part {n}")
@@ -88,7 +97,7 @@ class WorldConfig:
             raise ValueError("need at least one video")
 
     @classmethod
-    def tiny(cls, seed: int = 7) -> "WorldConfig":
+    def tiny(cls, seed: int = 7) -> WorldConfig:
         """Three short small videos with two GIFs each: for tests."""
         return cls(seed=seed, num_videos=3, min_duration_sec=6.0, max_duration_sec=8.0, width=160, height=90,
                    gifs_per_video_min=2, gifs_per_video_max=2, real_footage_share=0.34, dissolve_share=0.34,
@@ -155,7 +164,7 @@ def _rng(seed: int, *path: int) -> np.random.Generator:
 
 def _shot_lengths(rng: np.random.Generator, num_frames: int, fps: float, mean_shot_sec: float) -> list[int]:
     min_frames = max(2, round(MIN_SHOT_SEC * fps))
-    lengths = []
+    lengths: list[int] = []
     while sum(lengths) < num_frames:
         if rng.random() < SHORT_SHOT_SHARE:
             seconds = rng.uniform(MIN_SHOT_SEC, 1.2)
@@ -184,23 +193,25 @@ def plan_video_shots(rng: np.random.Generator, config: WorldConfig, num_frames: 
     """Shot sources and lengths, then which transitions dissolve. Returns (shots, transitions, rendered)."""
     fps = config.fps
     lengths = _shot_lengths(rng, num_frames, fps, config.mean_shot_sec)
-    sources: list[ShotSource | None] = [None] * len(lengths)
+    footage_sources: list[ShotSource | None] = [None] * len(lengths)
     if with_footage and len(lengths) > 1:
         count = min(len(lengths) - 1, int(rng.integers(1, 4)))
         for index in sorted(rng.choice(len(lengths), size=count, replace=False)):
-            sources[index], length = _footage_shot(rng, lengths[index], fps)
+            footage_sources[index], length = _footage_shot(rng, lengths[index], fps)
             # Footage spans are short: hand the frames it cannot fill to the nearest procedural shot.
             spare = lengths[index] - length
             lengths[index] = length
-            receiver = min((i for i in range(len(lengths)) if sources[i] is None and i != index),
+            receiver = min((i for i in range(len(lengths)) if footage_sources[i] is None and i != index),
                            key=lambda i: abs(i - index))
             lengths[receiver] += spare
+    sources: list[ShotSource] = []
     previous_kind = None
-    for index, source in enumerate(sources):
+    for source in footage_sources:
         if source is None:
             kind = str(rng.choice([k for k in PROCEDURAL_KINDS if k != previous_kind]))
-            sources[index] = ShotSource(kind, procedural_graph(kind, rng, config.width, config.height, fps))
-        previous_kind = sources[index].kind
+            source = ShotSource(kind, procedural_graph(kind, rng, config.width, config.height, fps))
+        sources.append(source)
+        previous_kind = source.kind
 
     boundaries = np.cumsum([0, *lengths]).tolist()
     shots = list(zip(boundaries, boundaries[1:]))

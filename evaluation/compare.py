@@ -1,6 +1,6 @@
 """Evaluation runs side by side, in the shape of the paper's Table 2:
 
-    gifrank evaluate --compare eval/random eval/l2 eval/adaptive-huber [--names ...] [--out DIR]
+    gifrank compare eval/random eval/l2 eval/adaptive-huber [--names ...] [--out DIR]
 
     | Method         | nMSD ↓                  | mAP ↑                   | videos | nMSD vs first (p)  |
     | random         | 50.12% [48.9, 51.3]     | ...
@@ -17,6 +17,7 @@ import csv
 import io
 import json
 import posixpath
+from collections.abc import Sequence
 
 import pyarrow.parquet as pq
 
@@ -50,7 +51,8 @@ def comparison_rows(runs: list[str], names: list[str] | None = None) -> list[dic
                "vs_first": ""}
         if i and per_video and first:
             paired = paired_comparison({v: r["nmsd"] for v, r in per_video.items()}, first)
-            row["vs_first"] = f"{100 * paired.difference.mean:+.2f} pts (p = {paired.p_value:.3g}, {paired.videos} videos)"
+            row["vs_first"] = (f"{100 * paired.difference.mean:+.2f} pts (p = {paired.p_value:.3g}, "
+                               f"{paired.videos} videos)")
         rows.append(row)
     return rows
 
@@ -72,13 +74,19 @@ def csv_text(rows: list[dict]) -> str:
     return buffer.getvalue()
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="gifrank evaluate --compare", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--compare", nargs="+", required=True, metavar="RUN", help="evaluate output folders")
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="gifrank compare", description=__doc__.split("\n\n")[0],
+                                     usage="%(prog)s RUN [RUN ...] [--names NAME ...] [--out DIR]")
+    parser.add_argument("runs", nargs="*", metavar="RUN", help="evaluate output folders (local or gs://)")
+    # The old spelling, gifrank evaluate --compare RUN ...: its runs are runs too.
+    parser.add_argument("--compare", nargs="+", default=[], metavar="RUN", help=argparse.SUPPRESS)
     parser.add_argument("--names", nargs="+", help="a method name per run (default: the run's folder name)")
     parser.add_argument("--out", help="a folder for compare.md and compare.csv")
     args = parser.parse_args(argv)
-    rows = comparison_rows(args.compare, args.names)
+    runs = [*args.runs, *args.compare]
+    if not runs:
+        parser.error("give at least one RUN (an evaluate output folder)")
+    rows = comparison_rows(runs, args.names)
     table = markdown(rows)
     print(table, end="")
     if args.out:

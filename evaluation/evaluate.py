@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Protocol
 
+import numpy as np
 import pyarrow as pa
 
-from evaluation.protocol import ALPHA, Excluded, VideoResult, bound_video, evaluate_video
+from evaluation.protocol import ALPHA, Excluded, VideoResult, VideoTruth, bound_video, evaluate_video
 from evaluation.summary import summarize
-from evaluation.videos import ChosenVideos, NoFeatures, VideoSegments, read_segments, video_truth
+from evaluation.videos import ChosenVideos, NoFeatures, VideoSegments, read_segments
 from featurizer.dataset import table_store, tables
 from featurizer.dataset.storage import DatasetRoot
-from featurizer.labels.segment_labels import DEFAULT_MIN_ALIGNMENT_CONFIDENCE, video_job
+from featurizer.labels.video_jobs import DEFAULT_MIN_ALIGNMENT_CONFIDENCE, VideoJob, video_jobs
 
 PER_VIDEO_SCHEMA = pa.schema([
     pa.field("video_id", pa.string(), nullable=False),
@@ -35,16 +37,40 @@ PER_VIDEO_SCHEMA = pa.schema([
 ])
 
 
-def scored_video(segments: VideoSegments, scores, job: dict | None, alpha: float = ALPHA) -> VideoResult:
+class SegmentScorer(Protocol):
+    """What scores a video's segments: trainer.export.Ranker, evaluation.baselines.RandomScorer."""
+
+    context_dim: int  # 0: scores features alone
+
+    def score(self, features: np.ndarray, context: np.ndarray | None = None) -> np.ndarray: ...
+
+
+def ground_truth(job: VideoJob, num_frames: int, fps: float) -> VideoTruth:
+    """The ground truth of a video job: its trusted GIFs' frame ranges, in GIF order."""
+    return VideoTruth(job.video_id, num_frames, tuple(span.frames(fps) for span in job.spans))
+
+
+def scored_video(segments: VideoSegments, scores: Sequence[float] | np.ndarray | None, job: VideoJob | None,
+                 alpha: float = ALPHA) -> VideoResult:
     """One video's result from its segments' scores and its video job (None: no GIF row); raises
     Excluded. Scores None: the approximate upper bound (the video's GIFs against each other)."""
     if job is None:
         raise Excluded(segments.video_id, "no aligned GIF")
-    truth = video_truth(job, segments.num_frames, segments.fps)
+    truth = ground_truth(job, segments.num_frames, segments.fps)
     return bound_video(truth, alpha) if scores is None else evaluate_video(truth, segments.bounds, scores, alpha)
 
 
-def evaluate_in_process(ranker, dataset: str, chosen: ChosenVideos,
+def segment_scores(ranker: SegmentScorer | None, segments: VideoSegments) -> Sequence[float] | np.ndarray | None:
+    """The ranker's score of each segment; None (the upper bound) without a ranker. No segment:
+    no scores, whatever the ranker, so the video is excluded as the pipeline excludes it."""
+    if not segments.bounds:
+        return []
+    if ranker is None:
+        return None
+    return ranker.score(**segments.model_inputs(ranker.context_dim > 0))
+
+
+def evaluate_in_process(ranker: SegmentScorer | None, dataset: str, chosen: ChosenVideos,
                         min_confidence: float = DEFAULT_MIN_ALIGNMENT_CONFIDENCE,
                         alpha: float = ALPHA) -> tuple[list[VideoResult], list[tuple[str, str]]]:
     """(results, [(video_id, why excluded)]) of every chosen video, one video at a time; `ranker`
@@ -54,22 +80,16 @@ def evaluate_in_process(ranker, dataset: str, chosen: ChosenVideos,
     for row in table_store.read_rows(root, tables.LABELS):
         if chosen.wants(row):
             labels[row["video_sha256"]].append(row)
-    gifs, alignments = defaultdict(list), defaultdict(list)
-    for row in table_store.read_rows(root, tables.GIFS):
-        if row["video_sha256"] in labels:
-            gifs[row["video_sha256"]].append(row)
-    for row in table_store.read_rows(root, tables.ALIGNMENTS):
-        if row["video_sha256"] in labels:
-            alignments[row["video_sha256"]].append(row)
-    results, excluded = [], []
+    jobs = {job.video_sha256: job for job in video_jobs(
+        (r for r in table_store.read_rows(root, tables.GIFS) if r["video_sha256"] in labels),
+        (r for r in table_store.read_rows(root, tables.ALIGNMENTS) if r["video_sha256"] in labels),
+        min_confidence)}
+    results: list[VideoResult] = []
+    excluded: list[tuple[str, str]] = []
     for sha in sorted(labels):
         try:
             segments = read_segments(dataset, chosen, labels[sha])
-            job = video_job(sha, gifs[sha], alignments[sha], min_confidence) if gifs[sha] else None
-            # no segment: excluded as the pipeline excludes it, whatever scores (or the bound)
-            scores = ([] if not segments.bounds else None if ranker is None
-                      else ranker.score(**segments.model_inputs(ranker.context_dim > 0)))
-            results.append(scored_video(segments, scores, job, alpha=alpha))
+            results.append(scored_video(segments, segment_scores(ranker, segments), jobs.get(sha), alpha=alpha))
         except Excluded as exc:
             excluded.append((exc.video_id, exc.reason))
         except NoFeatures:

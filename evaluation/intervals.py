@@ -2,6 +2,7 @@
 
     mean_interval({video: value}, seed=0)             -> Estimate(mean, low, high, videos)
     paired_comparison({video: a}, {video: b}, seed=0)  -> on the videos both scored
+    bootstrap_interval({video: (right, pairs)}, seed=0) -> (low, high) of a pooled pairwise accuracy
 
 Videos are the unit resampled: a video's frames and pairs are not independent. The paper
 reports neither; scipy does the statistics.
@@ -80,3 +81,18 @@ def paired_comparison(a: dict[str, float], b: dict[str, float], level: float = L
         p_value = float(stats.wilcoxon(first, second, zero_method="zsplit").pvalue)
     return PairedComparison(len(shared), float(first.mean()), float(second.mean()),
                             mean_interval(dict(zip(shared, differences)), level, seed), p_value)
+
+
+def bootstrap_interval(per_video: dict[str, tuple[float, int]], level: float = 0.95, resamples: int = 2000,
+                       seed: int = 0) -> tuple[float, float] | None:
+    """A percentile bootstrap interval of a pooled pairwise accuracy (trainer.pairwise's per-video
+    (pairs right, pairs)), resampling videos with replacement: pairs of one video are not independent."""
+    if not per_video:
+        return None
+    right = np.array([r for r, _ in per_video.values()])
+    pairs = np.array([n for _, n in per_video.values()], np.float64)
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(right), (resamples, len(right)))
+    accuracies = right[draws].sum(1) / pairs[draws].sum(1)
+    tail = (1 - level) / 2
+    return float(np.quantile(accuracies, tail)), float(np.quantile(accuracies, 1 - tail))

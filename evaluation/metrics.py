@@ -23,18 +23,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 MODES = ("mean", "best")
 
 
-def _scores(values, name: str) -> np.ndarray:
+def _scores(values: ArrayLike, name: str) -> np.ndarray:
     scores = np.asarray(values).reshape(-1)
     if not np.issubdtype(scores.dtype, np.number) or not np.isfinite(scores).all():
         raise ValueError(f"{name} must be finite numbers")
     return scores
 
 
-def _labels(values, length: int, what: str) -> np.ndarray:
+def _labels(values: ArrayLike, length: int, what: str) -> np.ndarray:
     labels = np.asarray(values).reshape(-1)
     if len(labels) != length:
         raise ValueError(f"{what} has {len(labels)} values for {length} scores")
@@ -43,7 +44,8 @@ def _labels(values, length: int, what: str) -> np.ndarray:
     return labels
 
 
-def nmsd(gif_ground_truths: Sequence, frame_scores, alpha: float = 0.5, mode: str = "mean") -> float:
+def nmsd(gif_ground_truths: Sequence[ArrayLike], frame_scores: ArrayLike, alpha: float = 0.5,
+         mode: str = "mean") -> float:
     """Normalised meaningful summary duration of one video: `gif_ground_truths` holds a 0/1 array
     per GIF over the video's frames, `frame_scores` a score per frame."""
     if mode not in MODES:
@@ -65,7 +67,7 @@ def nmsd(gif_ground_truths: Sequence, frame_scores, alpha: float = 0.5, mode: st
     return float(np.mean(values) if mode == "mean" else np.min(values))
 
 
-def average_precision(y_true, y_score, interpolate: bool = True) -> float:
+def average_precision(y_true: ArrayLike, y_score: ArrayLike, interpolate: bool = True) -> float:
     """Average precision of scores against 0/1 labels (the conventions above)."""
     scores = _scores(y_score, "scores")
     labels = _labels(y_true, len(scores), "labels")

@@ -53,17 +53,18 @@ class Excluded(ValueError):
         self.video_id, self.reason = video_id, reason
 
 
-def frame_scores(num_frames: int, segments: Sequence[tuple[int, int]], scores: Sequence[float]) -> np.ndarray:
+def frame_scores(num_frames: int, segments: Sequence[tuple[int, int]], scores: Sequence[float] | np.ndarray
+                 ) -> np.ndarray:
     """Each frame gets the score of its segment (the best, where segments overlap); frames in no
     segment get the lowest score, below every segment's."""
-    scores = np.asarray(scores, np.float64).reshape(-1)
-    if len(scores) != len(segments):
-        raise ValueError(f"{len(scores)} scores for {len(segments)} segments")
-    if not len(scores):
+    values = np.asarray(scores, np.float64).reshape(-1)
+    if len(values) != len(segments):
+        raise ValueError(f"{len(values)} scores for {len(segments)} segments")
+    if not len(values):
         raise ValueError("no segments to spread over the frames")
-    lowest = scores.min() - 1.0
+    lowest = values.min() - 1.0
     frames = np.full(num_frames, -np.inf)
-    for (start, end), score in zip(segments, scores):
+    for (start, end), score in zip(segments, values):
         window = frames[max(0, start):min(num_frames, end)]
         np.maximum(window, score, out=window)
     frames[np.isneginf(frames)] = lowest
@@ -91,7 +92,7 @@ def _checked_gif_frames(truth: VideoTruth) -> list[np.ndarray]:
     return labels
 
 
-def evaluate_video(truth: VideoTruth, segments: Sequence[tuple[int, int]], scores: Sequence[float],
+def evaluate_video(truth: VideoTruth, segments: Sequence[tuple[int, int]], scores: Sequence[float] | np.ndarray,
                    alpha: float = ALPHA) -> VideoResult:
     """nMSD (mean over the video's GIFs) and AP (against their union) of one video; raises
     Excluded when the protocol cannot score it."""

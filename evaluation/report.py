@@ -16,12 +16,13 @@ import os
 import posixpath
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from evaluation.compare import HEADER, comparison_rows, read_run
-from evaluation.findings import finding_row
+from evaluation.findings import Finding, finding_row
 from featurizer.dataset.storage import DatasetRoot
 
 THUMB_WIDTH = 160
@@ -37,7 +38,8 @@ def training_curves(job_dir: str) -> dict[str, tuple[list[int], list[float]]]:
     files = [path for path in source.list_files("logs") if ".tfevents." in path]  # full paths
     with tempfile.TemporaryDirectory(prefix="gifrank-report-logs-") as local:
         for path in files:
-            with source.fs.open_input_stream(path) as f, open(os.path.join(local, posixpath.basename(path)), "wb") as out:
+            local_path = os.path.join(local, posixpath.basename(path))
+            with source.fs.open_input_stream(path) as f, open(local_path, "wb") as out:
                 out.write(f.read())
         if files:
             events = EventAccumulator(local, size_guidance={"tensors": 0, "scalars": 0})
@@ -48,13 +50,15 @@ def training_curves(job_dir: str) -> dict[str, tuple[list[int], list[float]]]:
     return curves
 
 
-def _value(point):
+def _value(point: Any) -> np.ndarray:
+    """A TensorBoard tensor event's value."""
     from tensorboard.util import tensor_util
 
     return tensor_util.make_ndarray(point.tensor_proto)
 
 
-def _plot(path: str, draw, panels: int = 1) -> None:
+def _plot(path: str, draw: Callable[[list[Any]], None], panels: int = 1) -> None:
+    """A PNG of `panels` matplotlib axes side by side, drawn by draw(axes)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -69,7 +73,7 @@ def _plot(path: str, draw, panels: int = 1) -> None:
 
 def plot_curves(curves: dict, path: str) -> None:
     """One panel per scalar (loss, validation accuracy, learning rate), by epoch."""
-    def draw(axes):
+    def draw(axes: list[Any]) -> None:
         for axis, (tag, (steps, values)) in zip(axes, sorted(curves.items())):
             axis.plot(steps, values, marker=".")
             axis.set_title(tag, fontsize=9)
@@ -78,7 +82,7 @@ def plot_curves(curves: dict, path: str) -> None:
 
 
 def plot_nmsd(per_run: dict[str, list[float]], path: str) -> None:
-    def draw(axes):
+    def draw(axes: list[Any]) -> None:
         axis = axes[0]
         bins = np.linspace(0, 1, 21)
         for name, values in per_run.items():
@@ -111,7 +115,8 @@ def video_strips(dataset: str, per_video: dict[str, dict], media: str, videos: i
     root = DatasetRoot.open(dataset)
     gifs = [r for r in table_store.read_rows(root, tables.GIFS) if r["video_id"] in per_video]
     chosen = sorted({r["video_id"] for r in gifs})
-    chosen = [chosen[i] for i in np.linspace(0, len(chosen) - 1, min(videos, len(chosen))).astype(int)] if chosen else []
+    if chosen:  # spread over the videos
+        chosen = [chosen[i] for i in np.linspace(0, len(chosen) - 1, min(videos, len(chosen))).astype(int)]
     blobs, parts = BlobStore(root), []
     for video_id in chosen:
         row, mine = per_video[video_id], [g for g in gifs if g["video_id"] == video_id]
@@ -153,7 +158,8 @@ STYLE = ("body{font-family:sans-serif;margin:2em;max-width:70em}table{border-col
 
 
 def write_report(out: str, runs: Sequence[str], names: Sequence[str] | None = None, job_dir: str | None = None,
-                 dataset: str | None = None, videos: int = SAMPLE_VIDEOS, findings: Sequence | None = None) -> str:
+                 dataset: str | None = None, videos: int = SAMPLE_VIDEOS,
+                 findings: Sequence[Finding] | None = None) -> str:
     """Writes OUT/index.html and OUT/media/ (a local folder); returns the page's path. `findings`:
     evaluation.findings' checks of these runs, tabled under the metrics."""
     media = os.path.join(out, "media")
@@ -202,7 +208,7 @@ def write_run_report(out: str, dataset: str | None = None, model: str | None = N
     return target.uri_of("report", "index.html")
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="gifrank report", description=__doc__.split("\n\n")[0])
     parser.add_argument("--eval", nargs="+", required=True, metavar="RUN", help="gifrank evaluate output folders")
     parser.add_argument("--names", nargs="+", help="a method name per run")

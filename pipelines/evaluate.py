@@ -29,10 +29,11 @@ from evaluation.intervals import format_estimate
 from evaluation.protocol import ALPHA, Excluded
 from evaluation.videos import LABEL_COLUMNS, ChosenVideos, NoFeatures, read_segments
 from featurizer.dataset import tables
-from featurizer.labels.segment_labels import read_video_list, video_job
+from featurizer.labels.segment_labels import read_video_list
 from pipelines.stage import FeatureSetOptions, GroundTruthOptions, RankerRunOptions, Stage, min_alignment_confidence
 from pipelines.transforms.ranker_inference import RankerHandler
 from pipelines.transforms.table_io import ReadTable, table_snapshots
+from pipelines.transforms.video_jobs import VideoJobs
 
 LOG = logging.getLogger("gifrank")
 PIPELINE = "evaluate"
@@ -77,7 +78,8 @@ class _ReadVideo(beam.DoFn):
 
 
 class _Evaluate(beam.DoFn):
-    """(video_sha256, {"scored", "jobs"}) -> the video's VideoResult, or (video_id, reason) excluded."""
+    """(video_sha256, {"scored", "jobs"}) -> the video's VideoResult, or (video_id, reason) excluded.
+    "jobs": its VideoJob (none: the video has no GIF row)."""
 
     def __init__(self, alpha: float):
         self._alpha = alpha
@@ -140,12 +142,7 @@ def build_pipeline(p: beam.Pipeline, opts: EvaluateOptions, dataset: str, run_id
         scored = read.videos | "Score" >> RunInference(KeyedModelHandler(RankerHandler(run.model)))
     gifs = p | "ReadGifs" >> ReadTable(dataset, tables.GIFS, snapshots[tables.GIFS.name])
     alignments = p | "ReadAlignments" >> ReadTable(dataset, tables.ALIGNMENTS, snapshots[tables.ALIGNMENTS.name])
-    jobs = ({"gifs": gifs | "GifsByVideo" >> beam.Map(lambda r: (r["video_sha256"], r)),
-             "alignments": alignments | "AlignmentsByVideo" >> beam.Map(lambda a: (a["video_sha256"], a))}
-            | "JoinGifs" >> beam.CoGroupByKey()
-            | "WithGifs" >> beam.Filter(lambda keyed: any(True for _ in keyed[1]["gifs"]))
-            | "VideoJobs" >> beam.MapTuple(lambda sha, g: (sha, video_job(sha, g["gifs"], g["alignments"],
-                                                                          min_confidence))))
+    jobs = {"gifs": gifs, "alignments": alignments} | "VideoJobs" >> VideoJobs(min_confidence)
     evaluated = ({"scored": scored, "jobs": jobs} | "JoinTruth" >> beam.CoGroupByKey()
                  | "Evaluate" >> beam.ParDo(_Evaluate(opts.alpha)).with_outputs("excluded", main="results"))
     excluded = (read.excluded, evaluated.excluded) | "AllExcluded" >> beam.Flatten()
@@ -169,7 +166,7 @@ STAGE = Stage(
     shared_options=(GroundTruthOptions, FeatureSetOptions, RankerRunOptions), writes="out",
     description="Scores a ranker on a dataset's test videos (a Beam pipeline): nMSD and mAP as the paper, per "
                 "video and overall with intervals -> OUT/per_video.parquet, OUT/metrics.json. "
-                "gifrank evaluate --compare RUN [RUN ...] [--names ...] [--out DIR] puts runs side by side "
+                "gifrank compare RUN [RUN ...] [--names ...] [--out DIR] puts runs side by side "
                 "as the paper's Table 2.")
 run = STAGE.run
 

@@ -14,6 +14,12 @@ Expected bad input (unreadable media, a video blob over MAX_VIDEO_BYTES, no alig
 GIF, no shot long enough) becomes a dead letter; anything else raises, so the runner
 retries it and a failed job leaves the tables as they were. The tables are committed by
 the pipeline's last step.
+
+The steps (build_pipeline): VideoJobs (pipelines.transforms.video_jobs) joins GIFs and
+alignments per video; SkipKnownFailures drops videos an earlier run found unusable for good;
+FeaturizeVideos writes the missing features files (FindFinished, C3D, WriteFeatures);
+ScoresBySource and LabelVideos label every video's segments from the features' boundaries.
+The C3D settings are pipelines.feature_options' flags, shared with gifrank predict.
 """
 from __future__ import annotations
 
@@ -30,12 +36,15 @@ from featurizer.dataset import table_store, tables
 from featurizer.dataset.dead_letter_rows import rows_for, subject
 from featurizer.dataset.table_store import Snapshot
 from featurizer.labels import popularity
-from featurizer.labels.segment_labels import SplitRule, label_rows, parse_ratios, read_video_list, split_of, video_job
-from pipelines.stage import GroundTruthOptions, Stage, min_alignment_confidence
+from featurizer.labels.segment_labels import SplitRule, label_rows, parse_ratios, read_video_list, split_of
+from featurizer.labels.video_jobs import VideoJob
+from pipelines.feature_options import check_feature_options, feature_settings
+from pipelines.stage import FeatureOptions, GroundTruthOptions, Stage, min_alignment_confidence
 from pipelines.transforms.c3d_inference import C3DVideoHandler
 from pipelines.transforms.dead_letters import WriteDeadLetters
 from pipelines.transforms.progress import Progress
 from pipelines.transforms.table_io import ADD, CommitTables, ReadTable, WriteTable, table_snapshots
+from pipelines.transforms.video_jobs import VideoJobs
 
 LOG = logging.getLogger("gifrank")
 PIPELINE = "featurize"
@@ -48,23 +57,10 @@ BOUNDARY_COLUMNS = [n for n in tables.FEATURES.schema.names if n != "features"]
 
 
 class FeaturizeOptions(PipelineOptions):
+    """How featurize runs; the settings its features depend on are FeatureOptions (predict's too)."""
+
     @classmethod
     def _add_argparse_args(cls, parser):
-        parser.add_argument("--max-segment-sec", dest="max_segment_sec", type=float, default=6.0,
-                            help="longest segment, a typical GIF's length (default: %(default)s)")
-        parser.add_argument("--c3d-weights", dest="c3d_weights",
-                            help="C3D Sports-1M weights, a path or gs:// URI: the Video2GIF release's Lasagne "
-                                 "pickle or the Keras HDF5 port; without them C3D runs with random weights "
-                                 "(c3d-random)")
-        parser.add_argument("--c3d-mean", dest="c3d_mean",
-                            help="the snippet mean (.npy, a path or gs:// URI) that goes with the weights")
-        parser.add_argument("--fps", type=float, default=None,
-                            help="resample frames to this rate before C3D (fewer snippets; default: native)")
-        parser.add_argument("--snippet-stride", dest="snippet_stride", type=int, default=8,
-                            help="frames between snippet starts; 8 overlaps snippets by half as Video2GIF "
-                                 "does, 16 halves the C3D work (default: %(default)s)")
-        parser.add_argument("--no-mirror", dest="mirror", action="store_false",
-                            help="skip the mirrored copy of each snippet (half the C3D work)")
         parser.add_argument("--batch-size", dest="batch_size", type=int, default=16,
                             help="snippets per C3D call (default: %(default)s)")
         parser.add_argument("--videos-per-batch", dest="videos_per_batch", type=int, default=4,
@@ -94,18 +90,82 @@ class FeaturizeOptions(PipelineOptions):
                             help="decode again videos whose earlier dead letter says they cannot be used")
 
 
-def feature_settings(opts: FeaturizeOptions) -> FeatureSettings:
-    return FeatureSettings(max_segment_sec=opts.max_segment_sec, fps=opts.fps, stride=opts.snippet_stride,
-                           mirror=opts.mirror, batch_size=opts.batch_size, max_video_sec=opts.max_video_sec)
+def settings_of(opts: PipelineOptions) -> FeatureSettings:
+    """The run's FeatureSettings: the feature flags, with featurize's batch size and length cap
+    (predict takes the same flags and no cap)."""
+    run = opts.view_as(FeaturizeOptions)
+    return feature_settings(opts.view_as(FeatureOptions), batch_size=run.batch_size, max_video_sec=run.max_video_sec)
 
 
-def _segment_dead_letters(job: dict, rows, fps) -> list[dict]:
+# --- Small functions of the steps (module level: Beam pickles them) ---
+
+def _source_score(gif: dict) -> tuple[str, float | None]:
+    return gif["source"], popularity.raw_score(gif)
+
+
+def _scored(source_score: tuple[str, float | None]) -> bool:
+    return source_score[1] is not None
+
+
+def _sorted_scores(source: str, scores) -> tuple[str, list[float]]:
+    return source, sorted(scores)
+
+
+def _is_lasting(dead_letter: dict) -> bool:
+    return dead_letter["stage"] == "video" and dead_letter["error_kind"] in LASTING_KINDS
+
+
+def _url_and_kind(dead_letter: dict) -> tuple[str, str]:
+    return dead_letter["url"], dead_letter["error_kind"]
+
+
+def _not_known_bad(keyed: tuple[str, VideoJob], known_bad: dict[str, str], retry: bool) -> bool:
+    return retry or keyed[1].video_url not in known_bad
+
+
+def _not_in(keyed: tuple[str, VideoJob], videos: frozenset[str]) -> bool:
+    return keyed[0] not in videos
+
+
+def _by_video(row: dict) -> tuple[str, dict]:
+    return row["video_sha256"], row
+
+
+class _ByAlignment(beam.PartitionFn):
+    """Partition 1: a video with a span to label from; 0: none of its GIFs is placed."""
+
+    def partition_for(self, element, num_partitions, *args, **kwargs) -> int:  # element: (video_sha256, job)
+        return 1 if element[1].spans else 0
+
+
+def _counted(keyed: tuple[str, VideoJob]) -> tuple[str, VideoJob]:
+    """The job, its GIFs whose alignment is too unsure for labels counted."""
+    job = keyed[1]
+    Metrics.counter(NAMESPACE, "gifs_alignment_below_min_confidence").inc(job.low_confidence_gifs)
+    Metrics.counter(NAMESPACE, "gifs_without_trusted_span").inc(len(job.untrusted_gifs))
+    return keyed
+
+
+def _no_aligned_gifs(keyed: tuple[str, VideoJob]) -> dict:
+    job = keyed[1]
+    return rows_for(PIPELINE, "video", [subject(url=job.video_url)], "no_aligned_gifs",
+                    f"video {job.video_id}: none of its GIFs is aligned (confidently enough) or has a "
+                    "published alignment")[0]
+
+
+def _video_url(keyed: tuple[str, VideoJob]) -> str:
+    return keyed[1].video_url
+
+
+def _segment_dead_letters(job: VideoJob, rows, fps) -> list[dict]:
     """A segment with no snippet at this --fps: its dead letter (its record is the segment, its url the video's)."""
-    return [rows_for(PIPELINE, "segment", [{**subject(url=job["video_url"]),
-                                            "record_key": f"{job['video_url']}#segment={r['segment_index']}"}],
+    return [rows_for(PIPELINE, "segment", [{**subject(url=job.video_url),
+                                            "record_key": f"{job.video_url}#segment={r['segment_index']}"}],
                      "no_snippets", f"segment {r['segment_index']} keeps no frame at --fps {fps}")[0]
             for r in rows if r["snippets"] == 0]
 
+
+# --- The DoFns ---
 
 class _FindFinished(beam.DoFn):
     """Jobs whose features file a crashed run already wrote: reused (not decoded again), else to compute."""
@@ -114,11 +174,12 @@ class _FindFinished(beam.DoFn):
         self._dataset, self._segmenter, self._extractor = dataset, segmenter, extractor
         self._reused = Metrics.counter(NAMESPACE, "videos_reused_from_unfinished_run")
 
-    def process(self, job: dict):
-        name = tables.features_file_name(job["video_sha256"], self._segmenter, self._extractor)
+    def process(self, keyed: tuple[str, VideoJob]):
+        sha = keyed[0]
+        name = tables.features_file_name(sha, self._segmenter, self._extractor)
         found = table_store.named_file(self._dataset, tables.FEATURES, name)
         if found is None:
-            yield beam.pvalue.TaggedOutput("todo", (job["video_sha256"], job))
+            yield beam.pvalue.TaggedOutput("todo", keyed)
             return
         self._reused.inc()
         yield tables.FEATURES.name, ADD, found
@@ -145,11 +206,11 @@ class _WriteFeatures(beam.DoFn):
             self._failed.inc()
             Progress.record("featurize_videos", 0, 1)
             yield beam.pvalue.TaggedOutput("deadletters", rows_for(
-                PIPELINE, "video", [subject(url=job["video_url"])], video.kind,
-                f"video {job['video_id']}: {video.message}")[0])
+                PIPELINE, "video", [subject(url=job.video_url)], video.kind,
+                f"video {job.video_id}: {video.message}")[0])
             return
-        rows = video.feature_rows(job["video_sha256"], self._segmenter, self._extractor)
-        name = tables.features_file_name(job["video_sha256"], self._segmenter, self._extractor)
+        rows = video.feature_rows(job.video_sha256, self._segmenter, self._extractor)
+        name = tables.features_file_name(job.video_sha256, self._segmenter, self._extractor)
         written = table_store.write_named_file(self._dataset, tables.FEATURES,
                                                tables.rows_to_arrow(tables.FEATURES, rows), name)
         self._videos.inc()
@@ -187,32 +248,94 @@ class _LabelVideo(beam.DoFn):
             yield beam.pvalue.TaggedOutput("deadletters", dead)
 
 
-def _counted(job: dict) -> dict:
-    """The job, its GIFs whose alignment is too unsure for labels counted."""
-    Metrics.counter(NAMESPACE, "gifs_alignment_below_min_confidence").inc(job["low_confidence_gifs"])
-    Metrics.counter(NAMESPACE, "gifs_without_trusted_span").inc(len(job["untrusted_gifs"]))
-    return job
+# --- The steps ---
+
+class ScoresBySource(beam.PTransform):
+    """gifs rows -> (source, the sorted raw popularity scores of its GIFs): popularity is normalised
+    among one source's GIFs, every GIF of the table counted."""
+
+    def expand(self, gifs):
+        return (gifs | "RawPopularity" >> beam.Map(_source_score) | "Scored" >> beam.Filter(_scored)
+                | "BySource" >> beam.GroupByKey() | "Sort" >> beam.MapTuple(_sorted_scores))
 
 
-def _no_aligned_gifs(job: dict) -> dict:
-    return rows_for(PIPELINE, "video", [subject(url=job["video_url"])], "no_aligned_gifs",
-                    f"video {job['video_id']}: none of its GIFs is aligned (confidently enough) or has a "
-                    "published alignment")[0]
+class SkipKnownFailures(beam.PTransform):
+    """{"jobs": (video_sha256, job), "dead_letters": the run's dead-letter rows} -> the jobs whose
+    video no dead letter says fails every time (LASTING_KINDS); every job with `retry`."""
+
+    def __init__(self, retry: bool):
+        super().__init__()
+        self._retry = retry
+
+    def expand(self, inputs):
+        known_bad = beam.pvalue.AsDict(inputs["dead_letters"] | "LastingFailures" >> beam.Filter(_is_lasting)
+                                       | "FailedUrls" >> beam.Map(_url_and_kind))
+        return inputs["jobs"] | "NotKnownBad" >> beam.Filter(_not_known_bad, known_bad, self._retry)
 
 
-def extractor_id(opts: FeaturizeOptions) -> str:
+class FeaturizeVideos(beam.PTransform):
+    """(video_sha256, job) -> {"actions": features files to commit, "boundaries": their rows without
+    fc6, "deadletters": videos that could not be featurized}, for the videos not in `featurized`.
+
+    A features file a crashed run left is reused; the others are decoded and run through C3D
+    (RunInference with `handler`). Only the C3D step and the write ask for `accelerator`."""
+
+    def __init__(self, dataset: str, segmenter: str, extractor: str, featurized: frozenset[str],
+                 handler: KeyedModelHandler, accelerator: str | None = None):
+        super().__init__()
+        self._dataset, self._segmenter, self._extractor = dataset, segmenter, extractor
+        self._featurized, self._handler, self._accelerator = featurized, handler, accelerator
+
+    def expand(self, jobs):
+        finished = (jobs | "NotFeaturized" >> beam.Filter(_not_in, self._featurized)
+                    | "SpreadVideos" >> beam.Reshuffle()
+                    | "FindFinished" >> beam.ParDo(_FindFinished(self._dataset, self._segmenter, self._extractor))
+                    .with_outputs("todo", "boundaries", main="actions"))
+        inference = RunInference(self._handler)
+        write = beam.ParDo(_WriteFeatures(self._dataset, self._segmenter, self._extractor))
+        if self._accelerator:
+            # The write too: with the same hint it fuses with the model step, so only features leave it.
+            inference = inference.with_resource_hints(accelerator=self._accelerator)
+            write = write.with_resource_hints(accelerator=self._accelerator)
+        computed = (finished.todo | "C3D" >> inference
+                    | "WriteFeatures" >> write.with_outputs("boundaries", "deadletters", main="actions"))
+        return {"actions": (finished.actions, computed.actions) | "AllFeaturesFiles" >> beam.Flatten(),
+                "boundaries": (finished.boundaries, computed.boundaries) | "AllNewBoundaries" >> beam.Flatten(),
+                "deadletters": computed.deadletters}
+
+
+class LabelVideos(beam.PTransform):
+    """{"jobs": (video_sha256, job), "boundaries": features rows without fc6, "scores_by_source":
+    ScoresBySource's} -> {"labels": labels rows, "deadletters": segments without snippets}."""
+
+    def __init__(self, split_rule: SplitRule, fps: float | None):
+        super().__init__()
+        self._split_rule, self._fps = split_rule, fps
+
+    def expand(self, inputs):
+        labelled = (
+            {"jobs": inputs["jobs"], "boundaries": inputs["boundaries"] | "BoundsByVideo" >> beam.Map(_by_video)}
+            | "JoinBoundaries" >> beam.CoGroupByKey()
+            | "Label" >> beam.ParDo(_LabelVideo(self._split_rule, self._fps),
+                                    beam.pvalue.AsDict(inputs["scores_by_source"]))
+            .with_outputs("deadletters", main="labels"))
+        return {"labels": labelled.labels, "deadletters": labelled.deadletters}
+
+
+def extractor_id(opts: PipelineOptions) -> str:
     """The name the run's features go by: the weights' fingerprint and how snippets are sampled."""
     from featurizer.c3d.extractor import extractor_name  # lazy: Keras/TensorFlow only for this command
     from featurizer.dataset.storage import local_copy
 
-    with local_copy(opts.c3d_weights) if opts.c3d_weights else contextlib.nullcontext() as weights:
-        return feature_settings(opts).extractor_id(extractor_name(weights))
+    weights_uri = opts.view_as(FeatureOptions).c3d_weights
+    with local_copy(weights_uri) if weights_uri else contextlib.nullcontext() as weights:
+        return settings_of(opts).extractor_id(extractor_name(weights))
 
 
 def feature_set_of(argv) -> tuple[str, str]:
     """(segmenter, feature extractor) of a featurize command line: the feature set it makes."""
-    opts = PipelineOptions(list(argv)).view_as(FeaturizeOptions)
-    return feature_settings(opts).segmenter, extractor_id(opts)
+    opts = PipelineOptions(list(argv))
+    return settings_of(opts).segmenter, extractor_id(opts)
 
 
 def split_rule(opts: FeaturizeOptions) -> SplitRule:
@@ -226,94 +349,66 @@ def split_rule(opts: FeaturizeOptions) -> SplitRule:
     return SplitRule(ratios)
 
 
+def c3d_handler(opts: FeaturizeOptions, dataset: str) -> KeyedModelHandler:
+    features = opts.view_as(FeatureOptions)
+    return KeyedModelHandler(C3DVideoHandler(features.c3d_weights, features.c3d_mean, settings_of(opts), dataset,
+                                             videos_per_batch=opts.videos_per_batch,
+                                             decode_processes=opts.decode_processes,
+                                             model_copies=opts.c3d_model_copies))
+
+
 def build_pipeline(p: beam.Pipeline, opts: FeaturizeOptions, dataset: str, run_id: str):
     rule = split_rule(opts)
-    settings = feature_settings(opts)
-    if opts.c3d_weights is None:
+    features = opts.view_as(FeatureOptions)
+    if features.c3d_weights is None:
         LOG.warning("featurize: no --c3d-weights, so C3D's features are random (c3d-random), fit for tests "
                     "and demos only")
-    extractor = extractor_id(opts)
-    segmenter = settings.segmenter
+    segmenter, extractor = settings_of(opts).segmenter, extractor_id(opts)
     dead_spec = tables.DEADLETTERS[PIPELINE]
     snapshots = table_snapshots(dataset, (tables.GIFS, tables.ALIGNMENTS, tables.FEATURES, tables.LABELS, dead_spec))
     done = tables.features_files_of(snapshots[tables.FEATURES.name].files, segmenter, extractor)
 
     gifs = p | "ReadGifs" >> ReadTable(dataset, tables.GIFS, snapshots[tables.GIFS.name])
     alignments = p | "ReadAlignments" >> ReadTable(dataset, tables.ALIGNMENTS, snapshots[tables.ALIGNMENTS.name])
-    scores_by_source = beam.pvalue.AsDict(
-        gifs | "RawPopularity" >> beam.Map(lambda r: (r["source"], popularity.raw_score(r)))
-        | "Scored" >> beam.Filter(lambda kv: kv[1] is not None)
-        | "BySource" >> beam.GroupByKey() | "Sort" >> beam.MapTuple(lambda source, scores: (source, sorted(scores))))
-    min_confidence = min_alignment_confidence(opts)
-    jobs = (
-        {"gifs": gifs | "GifsByVideo" >> beam.Map(lambda r: (r["video_sha256"], r)),
-         "alignments": alignments | "AlignmentsByVideo" >> beam.Map(lambda a: (a["video_sha256"], a))}
-        | "JoinByVideo" >> beam.CoGroupByKey()
-        | "WithGifs" >> beam.Filter(lambda keyed: any(True for _ in keyed[1]["gifs"]))
-        | "VideoJobs" >> beam.MapTuple(lambda sha, g: _counted(video_job(sha, g["gifs"], g["alignments"],
-                                                                         min_confidence))))
-    lasting_failures = beam.pvalue.AsDict(
-        p | "ReadDeadLetters" >> ReadTable(dataset, dead_spec, snapshots[dead_spec.name])
-        | "LastingFailures" >> beam.Filter(lambda d: d["stage"] == "video" and d["error_kind"] in LASTING_KINDS)
-        | "FailedUrls" >> beam.Map(lambda d: (d["url"], d["error_kind"])))
-    retry = opts.retry_failed
-    unaligned, to_featurize = jobs | "ByAlignment" >> beam.Partition(lambda job, _n: 1 if job["spans"] else 0, 2)
-    decided = to_featurize | "NotKnownBad" >> beam.Filter(lambda job, bad: retry or job["video_url"] not in bad,
-                                                          lasting_failures)
-    missing = decided | "NotFeaturized" >> beam.Filter(lambda job: job["video_sha256"] not in done)
-    finished = missing | "SpreadVideos" >> beam.Reshuffle() | "FindFinished" >> beam.ParDo(
-        _FindFinished(dataset, segmenter, extractor)).with_outputs("todo", "boundaries", main="actions")
-    handler = KeyedModelHandler(C3DVideoHandler(opts.c3d_weights, opts.c3d_mean, settings, dataset,
-                                                videos_per_batch=opts.videos_per_batch,
-                                                decode_processes=opts.decode_processes,
-                                                model_copies=opts.c3d_model_copies))
-    inference = RunInference(handler)
-    write = beam.ParDo(_WriteFeatures(dataset, segmenter, extractor))
-    if opts.c3d_accelerator:
-        # The write too: with the same hint it fuses with the model step, so only features leave it.
-        inference = inference.with_resource_hints(accelerator=opts.c3d_accelerator)
-        write = write.with_resource_hints(accelerator=opts.c3d_accelerator)
-    computed = (finished.todo | "C3D" >> inference
-                | "WriteFeatures" >> write.with_outputs("boundaries", "deadletters", main="actions"))
+    earlier_dead = p | "ReadDeadLetters" >> ReadTable(dataset, dead_spec, snapshots[dead_spec.name])
+    existing_boundaries = p | "ReadFeatureBounds" >> ReadTable(
+        dataset, tables.FEATURES, Snapshot(tables.FEATURES.name, None, tuple(done.values())), columns=BOUNDARY_COLUMNS)
 
-    existing_boundaries = (
-        p | "ReadFeatureBounds" >> ReadTable(dataset, tables.FEATURES,
-                                             Snapshot(tables.FEATURES.name, None, tuple(done.values())),
-                                             columns=BOUNDARY_COLUMNS))
-    boundaries = (existing_boundaries, finished.boundaries, computed.boundaries) | "AllBoundaries" >> beam.Flatten()
-    labelled = (
-        {"jobs": jobs | "JobsByVideo" >> beam.Map(lambda job: (job["video_sha256"], job)),
-         "boundaries": boundaries | "BoundsByVideo" >> beam.Map(lambda b: (b["video_sha256"], b))}
-        | "JoinBoundaries" >> beam.CoGroupByKey()
-        | "Label" >> beam.ParDo(_LabelVideo(rule, opts.fps), scores_by_source).with_outputs("deadletters",
-                                                                                               main="labels"))
-    labels = labelled.labels
+    jobs = ({"gifs": gifs, "alignments": alignments} | "VideoJobs" >> VideoJobs(min_alignment_confidence(opts))
+            | "CountUntrustedGifs" >> beam.Map(_counted))
+    unaligned, aligned = jobs | "ByAlignment" >> beam.Partition(_ByAlignment(), 2)
+    decided = {"jobs": aligned, "dead_letters": earlier_dead} | "SkipKnownFailures" >> SkipKnownFailures(
+        opts.retry_failed)
+    featurized = decided | "FeaturizeVideos" >> FeaturizeVideos(
+        dataset, segmenter, extractor, frozenset(done), c3d_handler(opts, dataset), opts.c3d_accelerator)
+    boundaries = (existing_boundaries, featurized["boundaries"]) | "AllBoundaries" >> beam.Flatten()
+    scores_by_source = gifs | "ScoresBySource" >> ScoresBySource()
+    labelled = ({"jobs": jobs, "boundaries": boundaries, "scores_by_source": scores_by_source}
+                | "LabelVideos" >> LabelVideos(rule, features.fps))
 
-    dead = ((unaligned | "NoAlignedGifs" >> beam.Map(_no_aligned_gifs), labelled.deadletters, computed.deadletters)
-            | "AllDeadLetters" >> beam.Flatten())
+    dead = ((unaligned | "NoAlignedGifs" >> beam.Map(_no_aligned_gifs), labelled["deadletters"],
+             featurized["deadletters"]) | "AllDeadLetters" >> beam.Flatten())
     # Every video decided again this run; those skipped as known bad keep their dead letters.
-    settled = ((unaligned, decided) | "Decided" >> beam.Flatten()
-               | "DecidedUrls" >> beam.Map(lambda job: job["video_url"]))
+    settled = (unaligned, decided) | "Decided" >> beam.Flatten() | "DecidedUrls" >> beam.Map(_video_url)
     actions = (
-        finished.actions, computed.actions,
-        {"rows": labels} | "WriteLabels" >> WriteTable(dataset, tables.LABELS, snapshots[tables.LABELS.name],
-                                                       replace_scope=lambda r: r["segmenter"] == segmenter),
+        featurized["actions"],
+        {"rows": labelled["labels"]} | "WriteLabels" >> WriteTable(
+            dataset, tables.LABELS, snapshots[tables.LABELS.name], replace_scope=lambda r: r["segmenter"] == segmenter),
         {"dead": dead, "settled": settled} | "WriteDeadLetters" >> WriteDeadLetters(
             dataset, PIPELINE, snapshots[dead_spec.name]))
     actions | "AllActions" >> beam.Flatten() | "Commit" >> CommitTables(
         dataset, PIPELINE, run_id, snapshots, (tables.FEATURES, tables.LABELS, dead_spec))
-    return labels, dead
+    return labelled["labels"], dead
 
 
 def check_options(opts: FeaturizeOptions, dataset: str) -> None:
     split_rule(opts)
-    if opts.c3d_weights and not opts.c3d_mean:
-        raise ValueError("--c3d-weights needs --c3d-mean, the snippet mean the weights were trained with")
+    check_feature_options(opts.view_as(FeatureOptions))
 
 
 STAGE = Stage(
     name=PIPELINE, command="gifrank featurize", options=FeaturizeOptions, build=build_pipeline, check=check_options,
-    shared_options=(GroundTruthOptions,),
+    shared_options=(GroundTruthOptions, FeatureOptions),
     description="C3D features of every video with aligned GIFs that has none yet, and the labels of all their "
                 "segments (a Beam pipeline) -> the features and labels tables.")
 run = STAGE.run

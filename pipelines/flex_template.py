@@ -24,7 +24,7 @@ def split_command(argv: list[str]) -> tuple[str, list[str]]:
     return known.command, rest
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     import importlib
 
     from pipelines.cli import configure_logging, report_error

@@ -1,7 +1,8 @@
 """The catalogue predict pipeline: the best GIFs of every featurized video of a dataset.
 
-    gifrank predict --dataset ./data --model JOB/model --top 3 --out ./gifs
-    gifrank predict --dataset gs://b/v2g --model gs://b/jobs/run1/model --out gs://b/gifs --runner DataflowRunner ...
+    gifrank predict-dataset --dataset ./data --model JOB/model --top 3 --out ./gifs
+    gifrank predict-dataset --dataset gs://b/v2g --model gs://b/jobs/run1/model --out gs://b/gifs \
+        --runner DataflowRunner ...
 
 The same as `gifrank predict VIDEO` does for a file, with the features the dataset has
 already: each video's segments are scored with RunInference (one model per worker
@@ -24,9 +25,8 @@ from apache_beam.metrics import Metrics
 from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from evaluation.videos import feature_set_files
-from featurizer.dataset import table_store, tables
 from featurizer.dataset.dead_letter_rows import is_bad_input
+from featurizer.dataset.feature_sets import choose_feature_set, read_segment_features
 from featurizer.dataset.storage import DatasetRoot
 from featurizer.labels.segments import Segment
 from pipelines.stage import FeatureSetOptions, RankerRunOptions, Stage
@@ -37,7 +37,7 @@ PIPELINE = "predict"
 FAILED = "failed"
 BLOB_MISSING = "blob_missing"
 NAMESPACE = f"gifrank.{PIPELINE}"
-COLUMNS = ["segment_index", "start_frame", "end_frame", "start_sec", "end_sec", "fps", "snippets", "features"]
+BOUNDS = ["segment_index", "start_frame", "end_frame", "start_sec", "end_sec", "fps"]  # what a GIF needs
 
 
 class PredictOptions(PipelineOptions):
@@ -46,18 +46,15 @@ class PredictOptions(PipelineOptions):
         parser.add_argument("--top", type=int, default=3, help="GIFs per video (default: %(default)s)")
 
 
-def _read_features(item, dataset: str):
-    """(video_sha256, features file) -> (video_sha256, {"features", "context", "video"}) of its segments with features."""
-    from featurizer.dataset.tables import fixed_size_matrix
-
+def _read_features(item: tuple[str, str], dataset: str):
+    """(video_sha256, features file) -> (video_sha256, {"features", "context", "video"}) of its segments
+    with features."""
     sha, path = item
-    table = table_store.read_file(dataset, tables.FEATURES, path, COLUMNS)
-    keep = table.column("snippets").to_numpy() > 0
-    rows = [r for r, k in zip(table.drop_columns(["features"]).to_pylist(), keep) if k]
-    matrix = fixed_size_matrix(table.column("features").combine_chunks())[keep]
+    stored = read_segment_features(dataset, path, BOUNDS)
+    rows = stored.segments
     video = {"segments": [(r["segment_index"], r["start_frame"], r["end_frame"]) for r in rows],
              "seconds": [(r["start_sec"], r["end_sec"]) for r in rows], "fps": rows[0]["fps"] if rows else None}
-    yield sha, {"features": matrix, "context": matrix[:, :0], "video": video}
+    yield sha, {"features": stored.features, "context": stored.features[:, :0], "video": video}
 
 
 class _WriteGifs(beam.DoFn):
@@ -113,9 +110,9 @@ def _write_lines(_, items, out: str, name: str):
 
 def build_pipeline(p: beam.Pipeline, opts: PredictOptions, dataset: str, run_id: str):
     run, features = opts.view_as(RankerRunOptions), opts.view_as(FeatureSetOptions)
-    segmenter, extractor, files = feature_set_files(dataset, features.segmenter, features.feature_extractor)
-    LOG.info("predict: %d videos of %s / %s", len(files), segmenter, extractor)
-    scored = (p | "Videos" >> beam.Create(sorted(files.items())) | "Spread" >> beam.Reshuffle()
+    chosen = choose_feature_set(dataset, features.segmenter, features.feature_extractor)
+    LOG.info("predict: %d videos of %s / %s", len(chosen.files), chosen.segmenter, chosen.feature_extractor)
+    scored = (p | "Videos" >> beam.Create(sorted(chosen.files.items())) | "Spread" >> beam.Reshuffle()
               | "ReadFeatures" >> beam.FlatMap(_read_features, dataset)
               | "Score" >> RunInference(KeyedModelHandler(RankerHandler(run.model))))
     written, failures = (scored | "WriteGifs" >> beam.ParDo(_WriteGifs(dataset, run.out, opts.top, run.model))
@@ -136,7 +133,7 @@ def check_options(opts: PredictOptions, dataset: str) -> None:
 
 
 STAGE = Stage(
-    name=PIPELINE, command="gifrank predict --dataset", options=PredictOptions, build=build_pipeline,
+    name=PIPELINE, command="gifrank predict-dataset", options=PredictOptions, build=build_pipeline,
     check=check_options, shared_options=(FeatureSetOptions, RankerRunOptions), writes="out",
     description="The best GIFs of every featurized video of a dataset (a Beam pipeline): scored with RunInference, "
                 "written as GIFs with predictions.json under OUT/<video_sha256>/, and OUT/predictions.jsonl.")

@@ -24,7 +24,10 @@ import logging
 import sys
 import time
 
+from apache_beam.options.pipeline_options import PipelineOptions
+
 from pipelines import align, featurize, scrape
+from pipelines.cli import configure_logging, report_error
 from pipelines.stage import BEAM_OPTIONS_EPILOG, DatasetOptions, StageRun
 
 LOG = logging.getLogger("gifrank")
@@ -35,11 +38,12 @@ def arg_parser() -> argparse.ArgumentParser:
     """Every stage's options in one parser, each options class once: --help, and bad values early."""
     parser = argparse.ArgumentParser(prog="gifrank refresh", description=__doc__.strip().splitlines()[0],
                                      epilog=BEAM_OPTIONS_EPILOG)
-    classes = [DatasetOptions]
+    classes: list[type[PipelineOptions]] = [DatasetOptions]
     for stage in STAGES:
         classes += [c for c in (*stage.shared_options, stage.options) if c not in classes]
     for options in classes:
-        options._add_argparse_args(parser)
+        # Beam annotates its own parser subclass; the method only calls add_argument.
+        options._add_argparse_args(parser)  # type: ignore[arg-type]
     return parser
 
 
@@ -55,11 +59,15 @@ def run(argv=None, save_main_session: bool = True) -> list[StageRun]:
     return runs
 
 
-if __name__ == "__main__":
-    from pipelines.cli import configure_logging, report_error
-
+def main(argv: list[str] | None = None) -> int:
+    """`python -m pipelines.refresh`: the same logging and errors as `gifrank refresh`."""
     configure_logging()
     try:
-        run()
+        run(argv)
     except (ValueError, FileNotFoundError) as exc:
-        sys.exit(report_error("gifrank refresh", exc))
+        return report_error("gifrank refresh", exc)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -27,14 +27,17 @@ import datetime as dt
 import logging
 import sys
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions, SetupOptions, TestOptions
 
 from featurizer.dataset.storage import DatasetRoot
 from featurizer.dataset.table_store import ConcurrentCommit
+from pipelines.cli import cause_in, configure_logging, report_error
+from pipelines.feature_options import add_feature_arguments
 from pipelines.transforms.progress import Progress
 
 LOG = logging.getLogger("gifrank")
@@ -59,7 +62,7 @@ class GroundTruthOptions(PipelineOptions):
 
     @classmethod
     def _add_argparse_args(cls, parser):
-        from featurizer.labels.segment_labels import DEFAULT_MIN_ALIGNMENT_CONFIDENCE
+        from featurizer.labels.video_jobs import DEFAULT_MIN_ALIGNMENT_CONFIDENCE
 
         parser.add_argument("--min-alignment-confidence", dest="min_alignment_confidence", type=float,
                             default=DEFAULT_MIN_ALIGNMENT_CONFIDENCE,
@@ -75,6 +78,15 @@ class FeatureSetOptions(PipelineOptions):
         parser.add_argument("--segmenter", help="the feature set's segmenter, when the dataset holds several")
         parser.add_argument("--feature-extractor", dest="feature_extractor",
                             help="the feature set's extractor, when the dataset holds several")
+
+
+class FeatureOptions(PipelineOptions):
+    """The C3D settings features depend on (pipelines.feature_options), as Beam parses them: featurize's,
+    and through it refresh's; predict puts the same flags on its own parser."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        add_feature_arguments(parser)
 
 
 class RankerRunOptions(PipelineOptions):
@@ -130,8 +142,10 @@ class Stage:
         """`--help` and early errors: the shared dataset options and the stage's own."""
         parser = argparse.ArgumentParser(prog=self.command, description=self.description,
                                          epilog=BEAM_OPTIONS_EPILOG)
-        for options in (DatasetOptions, *self.shared_options, self.options):
-            options._add_argparse_args(parser)
+        every: tuple[type[PipelineOptions], ...] = (DatasetOptions, *self.shared_options, self.options)
+        for options in every:
+            # Beam annotates its own parser subclass; the method only calls add_argument.
+            options._add_argparse_args(parser)  # type: ignore[arg-type]
         return parser
 
     def run(self, argv=None, save_main_session: bool = True) -> StageRun:
@@ -139,11 +153,12 @@ class Stage:
         committing its own tables (a run killed midway leaves the earlier runs' work)."""
         argv = list(sys.argv[1:] if argv is None else argv)
         first = self._run_once(argv, save_main_session)
-        runs, extra = [first], self.next_run and self.next_run(self._options(argv), first)
-        while extra:
+        next_run = self.next_run
+        runs, extra = [first], next_run and next_run(self._options(argv), first)
+        while next_run and extra:
             LOG.info("%s: run %d, %s", self.name, len(runs) + 1, " ".join(extra))
             runs.append(self._run_once([*argv, *extra], save_main_session))
-            extra = self.next_run(self._options(argv), runs[-1])
+            extra = next_run(self._options(argv), runs[-1])
         if len(runs) == 1:
             return first
         counters: dict[str, int] = {}
@@ -191,8 +206,6 @@ class Stage:
 
     def main(self, argv=None) -> None:
         """`python -m pipelines.<stage>`: the same logging and errors as `gifrank <command>`."""
-        from pipelines.cli import configure_logging, report_error
-
         configure_logging()
         try:
             self.run(argv)
@@ -202,28 +215,6 @@ class Stage:
 
 class StageFailed(ValueError):
     """A run stopped by its storage (a full disk, a lost permission); its tables are as they were."""
-
-
-def _without_conflict_traceback(record: logging.LogRecord) -> bool:
-    """Beam logs a DoFn's error with its traceback before re-raising it: a refused concurrent commit
-    is no bug, and the run reports it in one line (Stage._run_once)."""
-    return record.exc_info is None or cause_in(record.exc_info[1], ConcurrentCommit) is None
-
-
-logging.getLogger("apache_beam.runners.common").addFilter(_without_conflict_traceback)
-
-
-def cause_in(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
-    """The exception of `kind` behind an exception, as it was raised: through the runner's wrapping
-    (Beam re-raises a DoFn's error as a copy with its step's name appended, or as a RuntimeError,
-    caused by it), down the chain a traceback shows (not past `raise ... from None`)."""
-    seen, found = set(), None
-    while exc is not None and id(exc) not in seen:
-        if isinstance(exc, kind):
-            found = exc
-        seen.add(id(exc))
-        exc = exc.__cause__ if exc.__cause__ is not None or exc.__suppress_context__ else exc.__context__
-    return found
 
 
 def new_run_id() -> str:

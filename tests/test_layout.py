@@ -1,6 +1,12 @@
-"""The layout's rules, read from the source (lazy imports included): what each package may import."""
+"""The layout's rules, read from the source (lazy imports included): what each package may import.
+
+Imports run one way, featurizer <- trainer <- evaluation <- pipelines: a package imports only
+those to its left (the demo world is a fixture of the pipelines' demo, importing none of ours),
+and no files import each other round a circle, however lazily.
+"""
 import ast
 import pathlib
+import sys
 
 import pytest
 
@@ -18,7 +24,8 @@ def imports_of(path: pathlib.Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(package.split(".")[:len(package.split(".")) - node.level + 1] + ([base] if base else []))
+                parts = package.split(".")
+                base = ".".join(parts[:len(parts) - node.level + 1] + ([base] if base else []))
             modules.add(base)
             modules.update(f"{base}.{alias.name}" for alias in node.names)  # `from pkg import module`
     return modules
@@ -41,6 +48,87 @@ def offenders(folders, forbidden, allowed=()):
 
 def top(name):
     return (name, name + ".")
+
+
+# Each package and the packages it may import: only those below it.
+MAY_IMPORT = {
+    "featurizer": (),
+    "trainer": ("featurizer",),
+    "evaluation": ("featurizer", "trainer"),
+    "pipelines": ("featurizer", "trainer", "evaluation", "demo_world"),
+    "demo_world": (),
+}
+
+
+def module_file(module: str) -> pathlib.Path | None:
+    """The file of one of our modules (a package's __init__.py), None for anything else."""
+    path = REPO.joinpath(*module.split("."))
+    for candidate in (path.with_suffix(".py"), path / "__init__.py"):
+        if candidate.is_file() and candidate.relative_to(REPO).parts[0] in PACKAGES:
+            return candidate
+    return None
+
+
+def file_graph() -> dict[pathlib.Path, set[pathlib.Path]]:
+    """Each source file -> the files it imports (`from pkg import module` resolved to the module)."""
+    graph = {}
+    for path in sources(*PACKAGES):
+        targets = {module_file(m) for m in imports_of(path)}
+        graph[path] = {t for t in targets if t is not None and t != path}
+    return graph
+
+
+def circles(graph: dict) -> list[list]:
+    """The strongly connected components of more than one node (Tarjan's algorithm)."""
+    index, low, stack, on_stack, found = {}, {}, [], set(), []
+
+    def visit(node):
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in graph.get(node, ()):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10 * len(graph) + 100))
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+@pytest.mark.parametrize("package", sorted(MAY_IMPORT))
+def test_imports_run_only_downward(package):
+    others = tuple(p for p in PACKAGES if p != package and p not in MAY_IMPORT[package])
+    assert offenders([package], tuple(t for p in others for t in top(p))) == []
+
+
+def test_no_files_import_each_other_in_a_circle():
+    found = [[str(p.relative_to(REPO)) for p in circle] for circle in circles(file_graph())]
+    assert found == []
+
+
+def test_the_circle_finder_finds_circles():
+    a, b, c, d = (REPO / name for name in "abcd")
+    assert circles({a: {b}, b: {c}, c: {a}, d: {a}}) == [sorted([a, b, c])]
+    assert circles({a: {b}, b: set()}) == []
+    # the reader resolves `from package import module` to the module's file
+    assert module_file("featurizer.dataset.table_store") == REPO / "featurizer/dataset/table_store.py"
+    assert module_file("featurizer.dataset") == REPO / "featurizer/dataset/__init__.py"
+    assert module_file("numpy") is None
 
 
 def test_the_import_reader_sees_lazy_imports():

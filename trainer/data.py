@@ -2,6 +2,7 @@
 
     source = SegmentSource.open(dataset="gs://bucket/v2g")        # the training view of a dataset
     source = SegmentSource.open(segments="exports/segments/")       # or Parquet shards, segments schema
+    source = SegmentSource.open(segments="gs://b/segs/*.parquet")   # a file, a folder, or a glob pattern
     for video in source.videos("train"): video.features  # float32 (n, 4096), one video at a time
 
 Rows are read in record batches, never a whole table; a video's segments must be
@@ -19,20 +20,23 @@ from __future__ import annotations
 import posixpath
 import zlib
 from collections import deque
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from featurizer.dataset import table_store, tables
-from featurizer.dataset.storage import DatasetRoot, open_file_system
+from featurizer.dataset.storage import DatasetRoot, matching_files, open_file_system
 from featurizer.dataset.tables import C3D_FEATURES as FEATURE_DIM
 from featurizer.dataset.training_view import training_batches
+
+if TYPE_CHECKING:  # TensorFlow is imported where a tf.data pipeline is built: reading segments needs none
+    import tensorflow as tf
 
 POSITIVE, NEGATIVE = 1, 0
 BASE_COLUMNS = ["video_id", "segment_index", "label", "popularity", "features", "split"]
@@ -64,7 +68,7 @@ class VideoCounts:
     skipped_no_negative: int = 0
     pairs: int = 0
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
 
 
@@ -83,7 +87,7 @@ class SegmentSource:
     @classmethod
     def open(cls, dataset: str | None = None, segments: str | None = None, context: bool = False,
              feature_extractor: str | None = None, segmenter: str | None = None,
-             versions: dict | None = None) -> "SegmentSource":
+             versions: dict | None = None) -> SegmentSource:
         """`versions`: the table versions to read (a resumed job's); default: the latest."""
         if (dataset is None) == (segments is None):
             raise ValueError("give one of --dataset ROOT (its labelled segments) or --segments PATH (Parquet shards)")
@@ -95,38 +99,32 @@ class SegmentSource:
             if source.versions[tables.LABELS.name] is None:
                 raise DataError(f"{dataset}: no labels table yet; run gifrank featurize first")
         else:
-            source.versions = {"segments_files": source._shard_paths()[1]}
+            source.versions = {"segments_files": source._shard_files()}
         return source
 
     @property
     def columns(self) -> list[str]:
         return BASE_COLUMNS + (["context"] if self.context else [])
 
-    def _shard_paths(self) -> tuple[pafs.FileSystem, list[str]]:
-        fs, path = open_file_system(self.segments)
-        info = fs.get_file_info(path)
-        if info.type == pafs.FileType.NotFound:
-            raise FileNotFoundError(f"{self.segments}: no such file or folder")
-        if info.type == pafs.FileType.File:
-            return fs, [path]
-        found = fs.get_file_info(pafs.FileSelector(path, recursive=True))
-        paths = sorted(i.path for i in found if i.type == pafs.FileType.File and i.path.endswith(".parquet"))
-        if not paths:
-            raise DataError(f"{self.segments}: no .parquet files")
-        return fs, paths
+    def _shard_files(self) -> list[str]:
+        """The Parquet shards --segments names: a file, a folder's .parquet files, or a glob pattern."""
+        if self.segments is None:
+            raise ValueError("no --segments to read")
+        return matching_files(self.segments, ".parquet")
 
     def record_batches(self) -> Iterator[tuple[str, int, pa.RecordBatch]]:
         """(where the batch comes from, its first row's number there, the batch) in a fixed order."""
         if self.dataset is not None:
             batches = training_batches(self.dataset, self.feature_extractor, self.segmenter,
-                                       labels_version=self.versions["labels"], features_version=self.versions["features"])
+                                       labels_version=self.versions["labels"],
+                                       features_version=self.versions["features"])
             row = 0
             for batch in batches:
                 yield f"{self.dataset} (training view)", row, batch
                 row += batch.num_rows
             return
-        fs, paths = self._shard_paths()
-        for path in paths:
+        for uri in self._shard_files():
+            fs, path = open_file_system(uri)
             with fs.open_input_file(path) as f:
                 shard = pq.ParquetFile(f)
                 missing = [c for c in self.columns if c not in shard.schema_arrow.names]
@@ -135,7 +133,7 @@ class SegmentSource:
                                     f"(the segments schema: gifrank tables --export segments)")
                 row = 0
                 for batch in shard.iter_batches(READ_BATCH_ROWS, columns=self.columns):
-                    yield path, row, batch
+                    yield uri, row, batch
                     row += batch.num_rows
 
     def videos(self, split: str | None = None) -> Iterator[Video]:
@@ -145,7 +143,7 @@ class SegmentSource:
         pending: list[Video] = []  # the parts of the video being read
         pending_origin = ""
 
-        def flush():
+        def flush() -> Video | None:
             if not pending:
                 return None
             video = pending[0] if len(pending) == 1 else _joined(pending)
@@ -170,14 +168,15 @@ class SegmentSource:
         if video is not None:
             yield video
 
-    def statistics(self, split: str = "train") -> "SplitStatistics":
+    def statistics(self, split: str = "train") -> SplitStatistics:
         """What the trainer needs to know of a split before it trains, in one pass over it."""
-        total = squares = None
-        absolute, segments, videos, context_dim, known = 0.0, 0, 0, 0, []
+        total = squares = np.zeros(FEATURE_DIM, np.float64)
+        absolute, segments, videos, context_dim = 0.0, 0, 0, 0
+        known: list[np.ndarray] = []
         for video in self.videos(split):
             features = video.features.astype(np.float64)
-            total = features.sum(0) if total is None else total + features.sum(0)
-            squares = (features ** 2).sum(0) if squares is None else squares + (features ** 2).sum(0)
+            total = total + features.sum(0)
+            squares = squares + (features ** 2).sum(0)
             absolute += float(np.abs(features).sum())
             segments += len(features)
             videos += 1
@@ -215,7 +214,8 @@ def _runs(ids: list[str]) -> Iterator[tuple[int, int]]:
             start = i
 
 
-def _matrix(column: pa.ChunkedArray | pa.Array, width: int | None, origin: str, first_row: int, name: str):
+def _matrix(column: pa.ChunkedArray | pa.Array, width: int | None, origin: str, first_row: int,
+            name: str) -> np.ndarray:
     array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     if pa.types.is_fixed_size_list(array.type):
         size = array.type.list_size
@@ -234,8 +234,8 @@ def _matrix(column: pa.ChunkedArray | pa.Array, width: int | None, origin: str, 
     matrix = flat.reshape(len(array), size)
     finite = np.isfinite(matrix).all(axis=1)
     if not finite.all():
-        bad = int(np.flatnonzero(~finite)[0])
-        raise DataError(f"{origin}: row {first_row + bad}: {name} hold NaN or inf")
+        first_bad = int(np.flatnonzero(~finite)[0])
+        raise DataError(f"{origin}: row {first_row + first_bad}: {name} hold NaN or inf")
     return matrix
 
 
@@ -266,9 +266,9 @@ def _rows_of(batch: pa.RecordBatch, origin: str, first_row: int, with_context: b
 
 
 def _joined(parts: list[Video]) -> Video:
-    return Video(parts[0].video_id, parts[0].split, *(
-        None if getattr(parts[0], name) is None else np.concatenate([getattr(p, name) for p in parts])
-        for name in ("labels", "popularity", "features", "context")))
+    context = None if parts[0].context is None else np.concatenate([p.context for p in parts if p.context is not None])
+    return Video(parts[0].video_id, parts[0].split, np.concatenate([p.labels for p in parts]),
+                 np.concatenate([p.popularity for p in parts]), np.concatenate([p.features for p in parts]), context)
 
 
 def video_rng(seed: int, model: int, epoch: int, video_id: str) -> np.random.Generator:
@@ -308,7 +308,8 @@ def epoch_videos(source: SegmentSource, settings: PairSettings, model: int, epoc
     pool_rng = np.random.default_rng([settings.seed, model, epoch, 1])
     for video in source.videos("train"):
         counts.videos += 1
-        drawn = sample_pairs(video, settings.negatives_per_video, video_rng(settings.seed, model, epoch, video.video_id))
+        rng = video_rng(settings.seed, model, epoch, video.video_id)
+        drawn = sample_pairs(video, settings.negatives_per_video, rng)
         if isinstance(drawn, str):
             setattr(counts, drawn, getattr(counts, drawn) + 1)
             continue
@@ -340,7 +341,7 @@ def epoch_videos(source: SegmentSource, settings: PairSettings, model: int, epoc
         yield example
 
 
-def pairs_of(example: dict, gather=None) -> dict:
+def pairs_of(example: dict[str, Any], gather: Callable[[Any, Any], Any] | None = None) -> dict[str, Any]:
     """A video's compact pairs (epoch_videos) as one row per pair; `gather` is np.take or tf.gather."""
     gather = gather or (lambda values, index: np.take(values, index, axis=0))
     pairs = {"positive": gather(example["segments"], example["positive_index"]),
@@ -358,10 +359,10 @@ def epoch_examples(source: SegmentSource, settings: PairSettings, model: int, ep
         yield example if settings.single_segments else pairs_of(example)
 
 
-def video_signature(settings: PairSettings, context_dim: int) -> dict:
+def video_signature(settings: PairSettings, context_dim: int) -> dict[str, tf.TensorSpec]:
     import tensorflow as tf
 
-    def matrix(width):
+    def matrix(width: int) -> tf.TensorSpec:
         return tf.TensorSpec((None, width), tf.float32)
 
     vector, index = tf.TensorSpec((None,), tf.float32), tf.TensorSpec((None,), tf.int32)
@@ -416,7 +417,7 @@ def read_ahead(items: Iterator, depth: int = 1) -> Iterator:
 
 
 def epoch_dataset(source: SegmentSource, settings: PairSettings, model: int, epoch: int, median_popularity: float,
-                  context_dim: int, counts: VideoCounts):
+                  context_dim: int, counts: VideoCounts) -> tf.data.Dataset:
     """The epoch's batches: videos read, paired and mixed across videos in blocks (seeded) by a thread
     reading ahead while the model trains; each block's pairs gathered and batched in tf.data. Memory:
     the block in training with its gathered pairs, and the next."""
@@ -431,7 +432,9 @@ def epoch_dataset(source: SegmentSource, settings: PairSettings, model: int, epo
         dataset = dataset.unbatch().shuffle(settings.shuffle_buffer, seed=settings.seed * 7919 + model * 104729 + epoch,
                                             reshuffle_each_iteration=False)
         return dataset.batch(2 * settings.batch_pairs).prefetch(tf.data.AUTOTUNE)
-    def blocks_of_epoch():  # a fresh shuffle seed each time tf.data starts the generator: same blocks
+
+    def blocks_of_epoch() -> Iterator[dict[str, np.ndarray]]:
+        # A fresh shuffle seed each time tf.data starts the generator: the same blocks.
         rng = np.random.default_rng([settings.seed, model, epoch, 2])
         return read_ahead(shuffled_pair_blocks(videos(), settings.shuffle_buffer, rng))
 

@@ -12,12 +12,21 @@ from __future__ import annotations
 
 import os
 import tempfile
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numpy.typing import ArrayLike
 
 from trainer.job_dir import JobDir
 from trainer.model import Architecture
 
+if TYPE_CHECKING:
+    import keras
+    import tensorflow as tf
 
-def serving_module(scorer, arch: Architecture):
+
+def serving_module(scorer: keras.Model, arch: Architecture) -> tf.Module:
+    """A tf.Module serving the Keras scorer: serve(features[, context]) -> {"score": [batch]}."""
     import tensorflow as tf
 
     features = tf.TensorSpec([None, arch.feature_dim], tf.float32, name="features")
@@ -27,17 +36,18 @@ def serving_module(scorer, arch: Architecture):
         context = tf.TensorSpec([None, arch.context_dim], tf.float32, name="context")
 
         @tf.function(input_signature=[features, context])
-        def serve(features, context):
+        def serve(features: tf.Tensor, context: tf.Tensor) -> dict:
             return {"score": tf.reshape(scorer({"features": features, "context": context}, training=False), [-1])}
     else:
         @tf.function(input_signature=[features])
-        def serve(features):
+        def serve(features: tf.Tensor) -> dict:
             return {"score": tf.reshape(scorer({"features": features}, training=False), [-1])}
     module.serve = serve
     return module
 
 
-def export_model(scorer, arch: Architecture, job: JobDir) -> None:
+def export_model(scorer: keras.Model, arch: Architecture, job: JobDir) -> None:
+    """The Keras scorer (any of trainer.model's or trainer.ranksvm's) as JOB/model and JOB/model.keras."""
     import tensorflow as tf
 
     with tempfile.TemporaryDirectory(prefix="gifrank-export-") as local:
@@ -52,7 +62,7 @@ def export_model(scorer, arch: Architecture, job: JobDir) -> None:
 
 
 class Ranker:
-    """An exported ranker, loaded: `score(features[, context])` -> a score per segment.
+    """An exported ranker, loaded: `score(features[, context])` -> a score per segment (a trainer.scoring.Scorer).
 
     Loaded with tf.saved_model.load (Keras 3's load_model refuses SavedModel folders), from a
     local folder or gs:// (copied to local disk first: TensorFlow's gs:// cannot reach an emulator).
@@ -74,35 +84,36 @@ class Ranker:
             path = source.path
         else:
             path = self._local.name
-            pafs.copy_files(source.path, path, source_filesystem=source.fs, destination_filesystem=pafs.LocalFileSystem())
+            pafs.copy_files(source.path, path, source_filesystem=source.fs,
+                            destination_filesystem=pafs.LocalFileSystem())
         self._serve = tf.saved_model.load(path).signatures["serving_default"]
         inputs = self._serve.structured_input_signature[1]
         if "features" not in inputs or "score" not in self._serve.structured_outputs:
             raise ValueError(f"{uri}: serving_default takes {sorted(inputs)} and returns "
                              f"{sorted(self._serve.structured_outputs)}, not features -> score")
-        self.feature_dim = int(inputs["features"].shape[-1])
-        self.context_dim = int(inputs["context"].shape[-1]) if "context" in inputs else 0
+        self.feature_dim: int = int(inputs["features"].shape[-1])
+        self.context_dim: int = int(inputs["context"].shape[-1]) if "context" in inputs else 0
 
     def widths(self) -> tuple[int, int]:
         """(feature width, context width; 0 without context): a method, so shared proxies of the model have it."""
         return self.feature_dim, self.context_dim
 
-    def score(self, features, context=None, batch: int = 4096):
-        import numpy as np
+    def score(self, features: ArrayLike, context: ArrayLike | None = None, batch: int = 4096) -> np.ndarray:
         import tensorflow as tf
 
-        features = np.asarray(features, np.float32)
-        if features.ndim != 2 or features.shape[1] != self.feature_dim:
-            raise ValueError(f"{self.uri} scores {self.feature_dim}-d features, not {features.shape[1:]}")
+        rows = np.asarray(features, np.float32)
+        if rows.ndim != 2 or rows.shape[1] != self.feature_dim:
+            raise ValueError(f"{self.uri} scores {self.feature_dim}-d features, not {rows.shape[1:]}")
+        per_segment = None
         if self.context_dim:
             if context is None or np.shape(context)[1:] != (self.context_dim,):
                 raise ValueError(f"{self.uri} also takes {self.context_dim}-d context per segment "
                                  f"(gifrank train --context), not {None if context is None else np.shape(context)[1:]}")
-            context = np.asarray(context, np.float32)
+            per_segment = np.asarray(context, np.float32)
         scores = []
-        for start in range(0, len(features), batch):
-            inputs = {"features": tf.constant(features[start:start + batch])}
-            if self.context_dim:
-                inputs["context"] = tf.constant(context[start:start + batch])
+        for start in range(0, len(rows), batch):
+            inputs = {"features": tf.constant(rows[start:start + batch])}
+            if per_segment is not None:
+                inputs["context"] = tf.constant(per_segment[start:start + batch])
             scores.append(self._serve(**inputs)["score"].numpy())
         return np.concatenate(scores) if scores else np.zeros(0, np.float32)

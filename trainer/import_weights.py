@@ -63,7 +63,7 @@ def import_video2gif_weights(weights: str, job_dir: str) -> str:
     return job.model.uri
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="gifrank import-ranker", description=__doc__.strip().splitlines()[0])
     parser.add_argument("--weights", required=True, help="video2gif_weights.npz (a path or gs:// URI)")
     parser.add_argument("--job-dir", required=True, dest="job_dir", help="where the export goes (folder or gs://)")

@@ -19,6 +19,7 @@ import json
 import os
 import posixpath
 import re
+from collections.abc import Mapping
 
 import numpy as np
 import pyarrow.fs as pafs
@@ -30,7 +31,7 @@ DONE = "done.json"  # the history; present once the export is complete
 
 
 class JobDir:
-    def __init__(self, job_dir: str, environ=os.environ):
+    def __init__(self, job_dir: str, environ: Mapping[str, str] = os.environ):
         self.root = DatasetRoot.open(job_dir)
         self.model = DatasetRoot.open(environ.get("AIP_MODEL_DIR") or self.root.uri_of("model"))
         self.checkpoints = DatasetRoot.open(environ.get("AIP_CHECKPOINT_DIR") or self.root.uri_of("checkpoints"))
@@ -72,7 +73,10 @@ class JobDir:
         epochs = [int(m.group(1)) for p in self.checkpoints.list_files(folder) if (m := CHECKPOINT.search(p))]
         if not epochs:
             return None
-        data = self.read_bytes(self.checkpoints, posixpath.join(folder, f"epoch-{max(epochs)}.npz"))
+        name = posixpath.join(folder, f"epoch-{max(epochs)}.npz")
+        data = self.read_bytes(self.checkpoints, name)
+        if data is None:  # listed, then gone: another process is clearing the job
+            raise FileNotFoundError(self.checkpoints.uri_of(name))
         with np.load(io.BytesIO(data)) as arrays:
             return max(epochs), {k: arrays[k] for k in arrays.files}
 

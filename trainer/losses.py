@@ -26,30 +26,31 @@ from trainer.config import PAIR_LOSSES  # noqa: E402
 HUBER_DELTA = 1.5
 
 
-def margin_violation(positive_scores, negative_scores):
+def margin_violation(positive_scores: tf.Tensor, negative_scores: tf.Tensor) -> tf.Tensor:
     return 1.0 - positive_scores + negative_scores
 
 
-def l1_rank(u):
+def l1_rank(u: tf.Tensor) -> tf.Tensor:
     return tf.nn.relu(u)
 
 
-def l2_rank(u):
+def l2_rank(u: tf.Tensor) -> tf.Tensor:
     return tf.square(tf.nn.relu(u))
 
 
-def huber_rank(u, delta):
+def huber_rank(u: tf.Tensor, delta: tf.Tensor) -> tf.Tensor:
     """Eq. 2: squared for margin violations up to delta, linear beyond, with matching value and slope."""
     u = tf.nn.relu(u)
     return tf.where(u <= delta, 0.5 * tf.square(u), delta * u - 0.5 * tf.square(delta))
 
 
-def adaptive_delta(popularity, base: float = HUBER_DELTA):
+def adaptive_delta(popularity: tf.Tensor, base: float = HUBER_DELTA) -> tf.Tensor:
     """delta = 1.5 + p: popular GIFs are less likely outliers, so their loss turns linear later."""
     return base + popularity
 
 
-def pair_loss(name: str, positive_scores, negative_scores, popularity=None, delta: float = HUBER_DELTA):
+def pair_loss(name: str, positive_scores: tf.Tensor, negative_scores: tf.Tensor, popularity: tf.Tensor | None = None,
+              delta: float = HUBER_DELTA) -> tf.Tensor:
     """Per-pair losses (batch,) of a pair loss `name`; popularity (batch,) for adaptive_huber."""
     u = margin_violation(positive_scores, negative_scores)
     if name == "l1":
@@ -65,7 +66,7 @@ def pair_loss(name: str, positive_scores, negative_scores, popularity=None, delt
     raise ValueError(f"unknown pair loss {name!r}; choose one of {', '.join(PAIR_LOSSES)}")
 
 
-def classification_loss(scores, labels):
+def classification_loss(scores: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
     """Logistic loss per segment: labels 1 (a GIF's segment) or 0."""
     labels = tf.cast(labels, scores.dtype)
     return tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=scores)

@@ -33,21 +33,22 @@ class Architecture:
     hidden_dropout: float = 0.25  # after the first hidden layer
     input_scale: float = 1.0  # features are multiplied by this first (part of the model: serving takes raw fc6)
     # Per-feature mean and standard deviation of the training features: standardised first, when given.
-    input_mean: tuple | None = None
-    input_std: tuple | None = None
+    input_mean: tuple[float, ...] | None = None
+    input_std: tuple[float, ...] | None = None
 
 
-def model_inputs(arch: Architecture) -> dict:
+def model_inputs(arch: Architecture) -> dict[str, keras.KerasTensor]:
     inputs = {"features": keras.Input((arch.feature_dim,), name="features")}
     if arch.context_dim:
         inputs["context"] = keras.Input((arch.context_dim,), name="context")
     return inputs
 
 
-def scaled_features(arch: Architecture, features):
+def scaled_features(arch: Architecture, features: keras.KerasTensor) -> keras.KerasTensor:
     """The features as the model sees them: standardised (when the architecture says so), then scaled."""
     x = features
     if arch.input_mean is not None:
+        assert arch.input_std is not None  # given together (trainer.training)
         x = keras.layers.Normalization(mean=list(arch.input_mean), variance=[s * s for s in arch.input_std],
                                        name="standardize")(x)
     return keras.layers.Rescaling(arch.input_scale, name="input_scale")(x)
@@ -71,7 +72,8 @@ def dense_layers(scorer: keras.Model) -> list[keras.layers.Dense]:
     return [layer for layer in scorer.layers if isinstance(layer, keras.layers.Dense)]
 
 
-def training_scores(scorer: keras.Model, arch: Architecture, features, context, seed) -> tf.Tensor:
+def training_scores(scorer: keras.Model, arch: Architecture, features: tf.Tensor, context: tf.Tensor | None,
+                    seed: tf.Tensor) -> tf.Tensor:
     """h(s) with dropout, as in training: `seed` is a stateless seed (2 int32s), one per call."""
     if arch.input_mean is not None:
         features = (features - tf.constant(arch.input_mean, tf.float32)) / tf.constant(arch.input_std, tf.float32)

@@ -19,12 +19,17 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from featurizer.labels.context import CATEGORY_SLOTS
-from trainer.data import NEGATIVE, POSITIVE, DataError
+from trainer.data import NEGATIVE, POSITIVE, DataError, Video
 from trainer.model import Architecture, model_inputs, scaled_features
+
+if TYPE_CHECKING:
+    import keras
 
 LOG = logging.getLogger("gifrank")
 C = 1.0  # as the paper, for every category
@@ -37,7 +42,7 @@ MAX_PAIRS_PER_CATEGORY = 20_000
 SOLVER = {"dual": False, "tol": 1e-3, "max_iter": 200}
 
 
-def category_of(context: np.ndarray) -> int:
+def category_of(context: np.ndarray | None) -> int:
     """The category slot of a video (its segments' context rows), or EVERY_CATEGORY when it has none."""
     if context is None or context.shape[1] < CATEGORY_SLOTS:
         width = 0 if context is None else context.shape[1]
@@ -55,7 +60,7 @@ def model_view(arch: Architecture, features: np.ndarray) -> np.ndarray:
     return x * arch.input_scale
 
 
-def pair_differences(video, arch: Architecture) -> np.ndarray:
+def pair_differences(video: Video, arch: Architecture) -> np.ndarray:
     """x+ - x- of every GIF segment with every other segment of one video: (pairs, features)."""
     x = model_view(arch, video.features)
     positive, negative = x[video.labels == POSITIVE], x[video.labels == NEGATIVE]
@@ -83,7 +88,7 @@ def _fit(differences: np.ndarray, seed: int) -> np.ndarray:
     return svm.coef_[0]
 
 
-def fit_ranksvm(videos, arch: Architecture, seed: int = 0) -> tuple[np.ndarray, dict[int, int]]:
+def fit_ranksvm(videos: Iterable[Video], arch: Architecture, seed: int = 0) -> tuple[np.ndarray, dict[int, int]]:
     """(weights: one row per category slot and a last for videos without one, {category: pairs})
     of the training videos."""
     by_category: dict[int, list[np.ndarray]] = {}
@@ -105,7 +110,7 @@ def fit_ranksvm(videos, arch: Architecture, seed: int = 0) -> tuple[np.ndarray, 
     return weights.astype(np.float32), pairs
 
 
-def ranksvm_scorer(weights: np.ndarray, arch: Architecture):
+def ranksvm_scorer(weights: np.ndarray, arch: Architecture) -> keras.Model:
     """A Keras model scoring features with the weights of the context's category (standard layers
     only, so it saves and exports as the network does)."""
     import keras

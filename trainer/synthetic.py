@@ -105,10 +105,12 @@ class SyntheticSegments:
                 })
         return rows
 
-    def _gifs(self, rng, v: int, split: str, quality: np.ndarray) -> tuple[dict[int, list[str]], dict[int, float]]:
+    def _gifs(self, rng: np.random.Generator, v: int, split: str,
+              quality: np.ndarray) -> tuple[dict[int, list[str]], dict[int, float]]:
         """({segment: its GIFs' ids}, {segment: popularity}) of one video."""
         n, order = len(quality), np.argsort(-quality)
-        gifs, popularity = {}, {}
+        gifs: dict[int, list[str]] = {}
+        popularity: dict[int, float] = {}
         if split == "test" and self.test_creators:
             noisy = quality + self.creator_noise * quality.std() * rng.standard_normal((self.test_creators, n))
             for creator, segment in enumerate(noisy.argmax(axis=1).tolist()):

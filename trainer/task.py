@@ -12,12 +12,14 @@ import argparse
 import dataclasses
 import json
 import sys
+from collections.abc import Sequence
 
 from trainer.config import LOSSES, TrainConfig
 
 HELP = {
     "dataset": "dataset root (folder or gs://): its labelled segments with features, as the dataset layer serves them",
-    "segments": "instead of --dataset: Parquet shards in the segments schema (a file or a folder; gs:// too)",
+    "segments": "instead of --dataset: Parquet shards in the segments schema: a file, a folder (its .parquet "
+                "files, recursively) or a glob pattern (*, ?, [...], ** for any folders; quote it), local or gs://",
     "job_dir": "where checkpoints, logs, config.json and the exported model go (folder or gs://)",
     "feature_extractor": "with --dataset: whose features, when the dataset holds several feature sets",
     "segmenter": "with --dataset: whose segments, when the dataset holds several",
@@ -54,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
         if field.type in ("bool", bool):
             parser.add_argument(flag, dest=field.name, action="store_true", help=HELP[field.name])
         elif field.name == "hidden_units":
-            parser.add_argument(flag, dest=field.name, default=",".join(map(str, default)),
+            parser.add_argument(flag, dest=field.name, default=",".join(map(str, TrainConfig.hidden_units)),
                                 type=lambda text: tuple(int(u) for u in text.split(",")),
                                 help=HELP[field.name] + " (default: %(default)s)")
         else:
@@ -64,11 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def config_from(argv) -> TrainConfig:
+def config_from(argv: Sequence[str]) -> TrainConfig:
     return TrainConfig(**vars(build_parser().parse_args(argv)))
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     config = config_from(sys.argv[1:] if argv is None else argv)
     from trainer.training import Trainer  # after --help: TensorFlow loads only for a real run
 
@@ -79,8 +81,8 @@ def main(argv=None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    from pipelines.cli import configure_logging
+if __name__ == "__main__":  # Vertex AI's entry point: the trainer alone, nothing of pipelines
+    from trainer.logging_setup import configure_logging
 
     configure_logging()
     sys.exit(main())

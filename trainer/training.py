@@ -12,16 +12,23 @@ import logging
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from evaluation.pairwise import pairwise_accuracy
 from trainer import losses
 from trainer.config import LOSSES, RANKSVM, TrainConfig, learning_rate_at
 from trainer.data import DataError, PairSettings, SegmentSource, VideoCounts, epoch_dataset
 from trainer.job_dir import JobDir
 from trainer.model import Architecture, averaged_scorer, build_scorer, dense_layers, training_scores, weight_decay_term
+from trainer.pairwise import pairwise_accuracy
+from trainer.scoring import KerasScorer, Scorer
+
+if TYPE_CHECKING:  # TensorFlow loads when training starts, not when this module is imported
+    import keras
+    import tensorflow as tf
 
 LOG = logging.getLogger("gifrank")
 # Steps per compiled call, after which the losses are looked at (a wait for the device): often
@@ -42,6 +49,13 @@ def pair_settings(config: TrainConfig) -> PairSettings:
 
 def model_seed(config: TrainConfig, model: int) -> int:
     return config.seed * 1000 + model
+
+
+def open_source(config: TrainConfig, versions: dict | None = None) -> SegmentSource:
+    """The job's labelled segments (at `versions`, a resumed job's; default: the latest), with their
+    context when the model takes it or the loss is the rankSVM's (it reads each video's category there)."""
+    return SegmentSource.open(config.dataset, config.segments, config.context or config.loss == RANKSVM,
+                              config.feature_extractor, config.segmenter, versions=versions)
 
 
 def _package_version() -> str:
@@ -72,9 +86,7 @@ class Trainer:
             raise ValueError("--models, --epochs and --batch-pairs must be at least 1")
         self.config = config
         self.job = JobDir(config.job_dir)
-        # The rankSVM reads each video's category from its context.
-        self.source = SegmentSource.open(config.dataset, config.segments, config.context or config.loss == RANKSVM,
-                                         config.feature_extractor, config.segmenter)
+        self.source = open_source(config)
 
     def job_record(self) -> dict:
         return {"flags": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.config).items()},
@@ -95,10 +107,8 @@ class Trainer:
             if self.config.dataset is None:
                 raise ValueError(f"{self.config.job_dir} was started on other segment files; give a new --job-dir")
             # Tables moved on since the job started: it goes on reading the versions it started on.
-            config = self.config
-            self.source = SegmentSource.open(config.dataset, None, config.context, config.feature_extractor,
-                                             config.segmenter, versions=existing["tables_read"])
-            LOG.info("train: resuming %s on the table versions it started on: %s", config.job_dir,
+            self.source = open_source(self.config, versions=existing["tables_read"])
+            LOG.info("train: resuming %s on the table versions it started on: %s", self.config.job_dir,
                      self.source.versions)
 
     def run(self) -> TrainResult:
@@ -137,7 +147,8 @@ class Trainer:
                                  input_scale=self._input_scale(), **self._standardization())
         self.strategy = _strategy(self.config.strategy)
 
-    def _new_model(self, model: int):
+    def _new_model(self, model: int) -> tuple[keras.Model, keras.optimizers.SGD]:
+        """(Keras scorer, its SGD optimizer), built in the strategy's scope."""
         import keras
 
         with self.strategy.scope():
@@ -147,13 +158,14 @@ class Trainer:
             optimizer.build(scorer.trainable_variables)
         return scorer, optimizer
 
-    def _fit_ranksvm(self):
+    def _fit_ranksvm(self) -> tuple[keras.Model, list[dict], dict]:
+        """(the rankSVM's Keras scorer, its one history record, counts)."""
         from trainer.ranksvm import fit_ranksvm, ranksvm_scorer
 
         started = time.perf_counter()
         weights, pairs = fit_ranksvm(self.source.videos("train"), self.arch, self.config.seed)
         scorer = ranksvm_scorer(weights, self.arch)
-        accuracy, val_pairs = self.validation_accuracy(scorer)
+        accuracy, val_pairs = self.validation_accuracy(KerasScorer(scorer, "ranksvm"))
         record = {"model": 0, "pairs": sum(pairs.values()), "pairs_by_category": {str(c): n for c, n in pairs.items()},
                   "seconds": time.perf_counter() - started, "val_pairwise_accuracy": accuracy, "val_pairs": val_pairs}
         LOG.info("train: rankSVM val pairwise accuracy %s (%d pairs)", accuracy, val_pairs)
@@ -174,7 +186,7 @@ class Trainer:
             return {}
         return {"input_mean": tuple(self.statistics.mean.tolist()), "input_std": tuple(self.statistics.std.tolist())}
 
-    def bare_step(self):
+    def bare_step(self) -> Callable[[dict], tf.Tensor]:
         """The compiled training step of a fresh model, for benchmarks: step(batch) -> loss."""
         import tensorflow as tf
 
@@ -182,7 +194,10 @@ class Trainer:
         return tf.function(self._train_step(*self._new_model(0), 0), reduce_retracing=True)
 
     # ---- one model -----------------------------------------------------------------------------
-    def _train_model(self, model: int, writer, logs: str):
+    def _train_model(self, model: int, writer: tf.summary.SummaryWriter,
+                     logs: str) -> tuple[keras.Model, list[dict], dict]:
+        """(model `model`'s Keras scorer, its epochs' records, the last epoch's counts); resumed from its
+        last checkpoint."""
         import tensorflow as tf
 
         config = self.config
@@ -194,7 +209,9 @@ class Trainer:
             _restore(scorer, optimizer, arrays)
             LOG.info("train: model %d resumed after epoch %d", model, start)
         steps = _steps_in_one_call(self._train_step(scorer, optimizer, model), CHECK_EVERY_BATCHES)
-        history, counts = [], VideoCounts()
+        history: list[dict] = []
+        counts = VideoCounts()
+        validated = KerasScorer(scorer, f"model {model}")
         for epoch in range(start, config.epochs):
             optimizer.learning_rate.assign(learning_rate_at(config, epoch))
             counts = VideoCounts()
@@ -213,7 +230,7 @@ class Trainer:
                                 f"segment ({counts.as_dict()})")
             total = float(np.concatenate(losses_seen).sum())
             seconds = time.perf_counter() - started
-            accuracy, val_pairs = self.validation_accuracy(scorer)
+            accuracy, val_pairs = self.validation_accuracy(validated)
             record = {"model": model, "epoch": epoch + 1, "loss": total / batches, "pairs": counts.pairs,
                       "pairs_per_sec": counts.pairs / seconds, "learning_rate": learning_rate_at(config, epoch),
                       "val_pairwise_accuracy": accuracy, "val_pairs": val_pairs, **{
@@ -230,11 +247,11 @@ class Trainer:
             self.job.save_checkpoint(model, epoch + 1, _state(scorer, optimizer))
         return scorer, history, counts.as_dict()
 
-    def _distributed_epoch(self, model: int, epoch: int, counts: VideoCounts):
+    def _distributed_epoch(self, model: int, epoch: int, counts: VideoCounts) -> tf.distribute.DistributedDataset:
         """The epoch's batches, each replica's share of --batch-pairs at a time. Our pipeline batches
         itself (distribute_datasets_from_function): experimental_distribute_dataset would rewrite
         its batching, and on one device made one batch of a whole shuffle block (measured)."""
-        def replica_batches(context):
+        def replica_batches(context: tf.distribute.InputContext) -> tf.data.Dataset:
             settings = replace(pair_settings(self.config),
                                batch_pairs=context.get_per_replica_batch_size(self.config.batch_pairs))
             return epoch_dataset(self.source, settings, model, epoch, self.statistics.median_popularity,
@@ -242,21 +259,23 @@ class Trainer:
 
         return self.strategy.distribute_datasets_from_function(replica_batches)
 
-    def _check_finite(self, recent: np.ndarray, model: int, epoch: int, optimizer) -> None:
+    def _check_finite(self, recent: np.ndarray, model: int, epoch: int, optimizer: keras.optimizers.SGD) -> None:
         if not np.isfinite(recent).all():
             raise TrainingDiverged(
                 f"model {model} epoch {epoch + 1} step {int(optimizer.iterations.numpy())}: the loss is not finite; "
                 f"lower --learning-rate (now {learning_rate_at(self.config, epoch)}) or check the features. "
                 "Nothing was exported.")
 
-    def _train_step(self, scorer, optimizer, model: int):
+    def _train_step(self, scorer: keras.Model, optimizer: keras.optimizers.SGD,
+                    model: int) -> Callable[[dict], tf.Tensor]:
+        """step(batch) -> the batch's loss, summed over replicas, after one SGD update."""
         import tensorflow as tf
 
         config, arch, strategy = self.config, self.arch, self.strategy
         seed = model_seed(config, model)
         single = config.loss == "classification"
 
-        def loss_of(batch, step_seed):
+        def loss_of(batch: dict, step_seed: tf.Tensor) -> tf.Tensor:
             if single:
                 scores = training_scores(scorer, arch, batch["features"], batch.get("context"), step_seed)
                 per_example = losses.classification_loss(scores, batch["label"])
@@ -273,7 +292,7 @@ class Trainer:
         variables = scorer.trainable_variables
         kernels = {id(layer.kernel) for layer in dense_layers(scorer)}
 
-        def replica_step(batch):
+        def replica_step(batch: dict) -> tf.Tensor:
             # The dropout seed: the model's and the step's, so a resumed run draws the same masks.
             step_seed = tf.stack([tf.constant(seed, tf.int32), tf.cast(optimizer.iterations, tf.int32)])
             replica = tf.distribute.get_replica_context()
@@ -290,27 +309,26 @@ class Trainer:
             optimizer.apply_gradients(zip(gradients, variables))
             return loss
 
-        def step(batch):
+        def step(batch: dict) -> tf.Tensor:
             return strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(replica_step, args=(batch,)), axis=None)
 
         return step
 
     # ---- validation ------------------------------------------------------------------------------
-    def validation_accuracy(self, scorer, split: str = "val") -> tuple[float | None, int]:
+    def validation_accuracy(self, scorer: Scorer, split: str = "val") -> tuple[float | None, int]:
         """Share of the split's pairs (every positive with every negative of its video) the scorer orders
         right, ties counted half; and how many pairs there were."""
-        return pairwise_accuracy(lambda video: score_segments(scorer, video.features, video.context),
-                                 self.source.videos(split))
+        return pairwise_accuracy(lambda video: scorer.score(video.features, video.context), self.source.videos(split))
 
 
-def _steps_in_one_call(step, most: int):
+def _steps_in_one_call(step: Callable[[dict], tf.Tensor], most: int) -> Callable[[Any], tf.Tensor]:
     """steps(iterator) -> the losses of up to `most` training steps, run in one compiled call (as
     Keras's steps_per_execution): Python is not woken per step, so it never waits on the GIL held
     by the thread reading ahead; fewer than `most` losses: the epoch ended."""
     import tensorflow as tf
 
     @tf.function
-    def steps(iterator):
+    def steps(iterator: Any) -> tf.Tensor:  # a distributed dataset's iterator
         losses = tf.TensorArray(tf.float32, size=0, dynamic_size=True)
         for i in tf.range(most):
             batch = iterator.get_next_as_optional()
@@ -322,28 +340,20 @@ def _steps_in_one_call(step, most: int):
     return steps
 
 
-def score_segments(scorer, features: np.ndarray, context: np.ndarray | None, batch: int = 4096) -> np.ndarray:
-    inputs = {"features": features}
-    if context is not None:
-        inputs["context"] = context
-    return np.concatenate([np.asarray(scorer.predict_on_batch({k: v[i:i + batch] for k, v in inputs.items()}))
-                           .reshape(-1) for i in range(0, len(features), batch)])
-
-
-def _state(scorer, optimizer) -> dict:
+def _state(scorer: keras.Model, optimizer: keras.optimizers.SGD) -> dict:
     arrays = {f"model_{i}": w for i, w in enumerate(scorer.get_weights())}
     arrays.update({f"optimizer_{i}": np.asarray(v.numpy()) for i, v in enumerate(optimizer.variables)})
     return arrays
 
 
-def _restore(scorer, optimizer, arrays: dict) -> None:
+def _restore(scorer: keras.Model, optimizer: keras.optimizers.SGD, arrays: dict) -> None:
     weights = [arrays[f"model_{i}"] for i in range(len(scorer.get_weights()))]
     scorer.set_weights(weights)
     for i, variable in enumerate(optimizer.variables):
         variable.assign(arrays[f"optimizer_{i}"])
 
 
-def _strategy(name: str):
+def _strategy(name: str) -> tf.distribute.Strategy:
     import tensorflow as tf
 
     if name == "default":

@@ -77,6 +77,8 @@ def rewritten_page(fault: Fault | None, response: Response) -> Response:
         return response
     if fault.kind == "gzip_bomb":
         return gzip_bomb_response(fault.count, response.content_type)
+    if not isinstance(response.body, BytesBody):  # pages are always built in memory (html_response)
+        raise TypeError(f"cannot rewrite a {type(response.body).__name__} page")
     html = response.body.data.decode("utf-8")
     if fault.kind == "huge_views":
         html = re.sub(r'data-views="\d+"', f'data-views="{HUGE_VIEWS}"', html)

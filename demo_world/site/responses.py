@@ -3,9 +3,9 @@ also byte ranges (Range headers) and media file responses."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from demo_world.site.pages import error_document
 

@@ -4,22 +4,38 @@ from __future__ import annotations
 
 import collections
 import math
+import os
 import re
 import socket
 import socketserver
 import sys
 import threading
 import time
+from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from demo_world.site.catalog import DemoWorld, GifEntry
 from demo_world.site.faults import REDIRECT_LOOP_PREFIX, Fault, fault_response, parse_fault_spec, rewritten_page
-from demo_world.site.pages import (document, error_document, escape, gif_article_html, gif_items_html, navigation_html,
-                                   pagination_html, video_article_html)
+from demo_world.site.pages import (
+    document,
+    error_document,
+    escape,
+    gif_article_html,
+    gif_items_html,
+    navigation_html,
+    pagination_html,
+    video_article_html,
+)
 from demo_world.site.responses import BytesBody, Response, html_response, media_response, redirect_response
-from demo_world.site.urls import (category_path, gif_media_path, listing_path, private_gif_page_path,
-                                  public_gif_page_path, video_media_path)
+from demo_world.site.urls import (
+    category_path,
+    gif_media_path,
+    listing_path,
+    private_gif_page_path,
+    public_gif_page_path,
+    video_media_path,
+)
 
 # Idle keep-alive connections are dropped after this, so a forgotten client can't pin a thread.
 CONNECTION_IDLE_TIMEOUT_S = 30
@@ -33,7 +49,7 @@ class DemoRequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "gifrank-demo/1"
     timeout = CONNECTION_IDLE_TIMEOUT_S
-    server: "DemoHTTPServer"
+    server: DemoHTTPServer
 
     def do_GET(self):
         self.respond()
@@ -110,7 +126,7 @@ class DemoHTTPServer(ThreadingHTTPServer):
     # Listen backlog: a crawler opening ~100 connections at once must not see refusals.
     request_queue_size = 256
 
-    def __init__(self, address, site: "DemoSite"):
+    def __init__(self, address, site: DemoSite):
         self.site = site
         self.open_connections: set[socket.socket] = set()
         self.open_connections_lock = threading.Lock()
@@ -155,8 +171,9 @@ class DemoSite:
 
     Thread-safe: faults can be changed and counters read while requests are in flight."""
 
-    def __init__(self, world_root, host="127.0.0.1", port=0, page_size=24, latency_ms=0,
-                 faults=None, private_gif_ids=(), verbose=False):
+    def __init__(self, world_root: str | os.PathLike, host: str = "127.0.0.1", port: int = 0, page_size: int = 24,
+                 latency_ms: float = 0, faults: dict[str, str] | None = None, private_gif_ids: Iterable[str] = (),
+                 verbose: bool = False) -> None:
         if page_size < 1:
             raise ValueError(f"page_size must be at least 1, got {page_size}")
         self.world = DemoWorld(world_root)
@@ -181,7 +198,7 @@ class DemoSite:
 
     # ---- lifecycle -----------------------------------------------------------------------
 
-    def start(self) -> "DemoSite":
+    def start(self) -> DemoSite:
         if self._server is not None:
             raise RuntimeError("DemoSite already started")
         self._server = DemoHTTPServer((self.host, self.port), self)
@@ -200,7 +217,7 @@ class DemoSite:
         self._server.server_close()
         self._serve_thread.join()
 
-    def __enter__(self) -> "DemoSite":
+    def __enter__(self) -> DemoSite:
         return self if self._server is not None else self.start()
 
     def __exit__(self, *exc_info):
@@ -210,8 +227,8 @@ class DemoSite:
     def url(self) -> str:
         if self._server is None:
             raise RuntimeError("DemoSite not started")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        # server_bind sets these from the bound address
+        return f"http://{self._server.server_name}:{self._server.server_port}"
 
     # ---- faults and counters -------------------------------------------------------------
 

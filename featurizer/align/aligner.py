@@ -22,8 +22,14 @@ from featurizer.align.gif_picture import Box, picture_box, whole
 from featurizer.align.phash import hamming_matrix, phash_from_gray32, to_gray32
 from featurizer.align.pixel_match import MATCH_NCC, PixelFit, gif_vectors, refine
 from featurizer.align.regions import Region
-from featurizer.align.temporal_fit import (DEFAULT_SPEED_RANGE, INLIER_BITS, LineFit, fit_line, measure_ambiguity,
-                                           segment_start)
+from featurizer.align.temporal_fit import (
+    DEFAULT_SPEED_RANGE,
+    INLIER_BITS,
+    LineFit,
+    fit_line,
+    measure_ambiguity,
+    segment_start,
+)
 from featurizer.align.video_index import VideoIndex, index_video
 from featurizer.media.area_resize import resize_frames
 from featurizer.media.compute_threads import one_blas_thread, one_opencv_thread
@@ -101,10 +107,17 @@ class _Candidate:
     shifted_region_cost: float = float("inf")  # crops only: see crop_search.CropMatch
     confidence: float | None = None  # _confidence's answer, once asked (after the pixel check)
 
+    @property
+    def checked_fit(self) -> PixelFit:
+        """The pixel-polished line; only for a candidate that went through the pixel check."""
+        if self.pixel_fit is None:
+            raise ValueError("candidate has no pixel fit: it was not pixel-checked")
+        return self.pixel_fit
+
     def fitting(self) -> np.ndarray:
         """(k,) bool: GIF frames that match their matched video frame, on pixels or on hashes
         (fine textures can defeat either one, rarely both)."""
-        return (self.pixel_fit.similarity >= MATCH_NCC) | (self.matched_distances() <= INLIER_BITS)
+        return (self.checked_fit.similarity >= MATCH_NCC) | (self.matched_distances() <= INLIER_BITS)
 
     @property
     def fitting_share(self) -> float:
@@ -117,7 +130,8 @@ class _Candidate:
 
     def matched_distances(self) -> np.ndarray:
         """(k,) Hamming distance of each GIF frame to the video frame the pixel-polished line matched."""
-        return self.distances[np.arange(len(self.pixel_fit.matched)), self.pixel_fit.matched]
+        matched = self.checked_fit.matched
+        return self.distances[np.arange(len(matched)), matched]
 
     @property
     def acceptable(self) -> bool:
@@ -186,7 +200,7 @@ def _shrunk_size(width: int, height: int, long_side: int) -> tuple[int, int] | N
 def _used_luma(frames: GifFrames | GifReader, used: np.ndarray) -> np.ndarray:
     """(k, h, w) uint8 luma of the used frames, long side at most MAX_LUMA_SIDE, each shrunk as
     it is decoded, so memory is the k small pictures, not k canvases."""
-    luma = None
+    luma: np.ndarray | None = None
     for j, gray in enumerate(_gray_frames(frames, used)):
         if luma is None:
             width, height = _shrunk_size(gray.shape[1], gray.shape[0], MAX_LUMA_SIDE) or gray.shape[::-1]
@@ -195,6 +209,8 @@ def _used_luma(frames: GifFrames | GifReader, used: np.ndarray) -> np.ndarray:
             luma[j] = gray
         else:
             luma[j] = cv2.resize(gray, (luma.shape[2], luma.shape[1]), interpolation=cv2.INTER_AREA)
+    if luma is None:  # align_gif refuses GIFs of fewer than two frames before this
+        raise ValueError("no GIF frame to read")
     return luma
 
 
@@ -296,7 +312,7 @@ def _video_crop(index: VideoIndex, region: Region | None) -> tuple[int, int, int
 
 def _aligned(candidate: _Candidate, gif_times: np.ndarray, gif_duration: float, confidence: float,
              index: VideoIndex) -> Alignment:
-    fit = candidate.pixel_fit
+    fit = candidate.checked_fit
     times = index.times
     start_frame = segment_start(fit.speed, fit.matched, candidate.fitting(), gif_times, index.timeline)
     start_sec = float(times[start_frame])

@@ -8,7 +8,7 @@ are refused by size before they are read (too_large), like any other unreadable 
 """
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from featurizer.align import aligner as align
 from featurizer.dataset.blobs import BlobStore

@@ -262,6 +262,8 @@ def _fine_box(index, images: list[np.ndarray], coarse: _Box, stride: int) -> _Bo
         _, score, _, (x, y) = cv2.minMaxLoc(scores)
         if best is None or score > best.ncc:
             best = _Box(coarse.mirrored, coarse.tile, coarse.lags, x, y, w, h, float(score))
+    if best is None:
+        raise ValueError("FINE_SCALES is empty: no box size to search")
     return best
 
 
@@ -394,7 +396,9 @@ def _better_shifted_region(index, hashes, gif_times, region: Region,
     dxs, dys = ([sign * step for step in SHIFT_STEP_PX * np.arange(1, int(reach * size / SHIFT_STEP_PX) + 1)
                  for sign in (-1, 1)] for size in (region.w, region.h))
     placements, window = _shifted_placements(index, hashes, gif_times, region, fit, 0.0, dxs, dys)
-    cost, shifted = min(placements, key=lambda p: p[0], default=(float("inf"), None))
+    if not placements:
+        return None
+    cost, shifted = min(placements, key=lambda p: p[0])
     return (shifted, window) if cost < fit.cost else None
 
 
@@ -405,8 +409,8 @@ def _settle(index, pictures, hashes, gif_times, mirrored: bool, fit: LineFit, re
     fitting = fit.inliers if fit.inliers.sum() >= MIN_REFINE_FRAMES else np.ones(len(fit.inliers), dtype=bool)
     region = refine_region(index, pictures[fitting], mirrored, fit.matched[fitting], region)
     distances = hamming_matrix(hashes, region.hashes(index.thumbs))
-    fit = fit_line(distances, gif_times, index.timeline, speed_range)
-    return None if fit is None else (region, distances, fit)
+    refit = fit_line(distances, gif_times, index.timeline, speed_range)
+    return None if refit is None else (region, distances, refit)
 
 
 def search(index, pictures: np.ndarray, gif_times: np.ndarray, speed_range, mirrored: bool,

@@ -9,8 +9,8 @@ matches the video (shared footage) from one cut whole from it.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

@@ -58,10 +58,10 @@ class Region:
     h: float
 
     @classmethod
-    def whole(cls, height: int, width: int) -> "Region":
+    def whole(cls, height: int, width: int) -> Region:
         return cls(0.0, 0.0, float(width), float(height))
 
-    def clipped(self, height: int, width: int) -> "Region":
+    def clipped(self, height: int, width: int) -> Region:
         w, h = min(self.w, width), min(self.h, height)
         return Region(float(np.clip(self.x, 0, width - w)), float(np.clip(self.y, 0, height - h)), w, h)
 

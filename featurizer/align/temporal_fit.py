@@ -54,7 +54,7 @@ class Timeline:
     uniform: bool  # times[i] == times[0] + i * frame_interval: frames found by arithmetic
 
     @classmethod
-    def of(cls, times: np.ndarray, single_frame_interval: float = 1.0) -> "Timeline":
+    def of(cls, times: np.ndarray, single_frame_interval: float = 1.0) -> Timeline:
         """single_frame_interval: the frame step to assume when there is only one frame."""
         times = np.asarray(times, dtype=np.float64)
         interval = float(np.median(np.diff(times))) if len(times) > 1 else single_frame_interval
@@ -64,7 +64,7 @@ class Timeline:
     def __len__(self) -> int:
         return len(self.times)
 
-    def part(self, first: int, stop: int) -> "Timeline":
+    def part(self, first: int, stop: int) -> Timeline:
         return Timeline(self.times[first:stop], self.frame_interval, self.uniform)
 
     def frames_at(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -130,16 +130,18 @@ def _anchor_pairs(gif_times: np.ndarray) -> list[tuple[int, int]]:
             if gif_times[b] - gif_times[a] >= MIN_ANCHOR_GAP_SHARE * span]
 
 
-def _hypotheses(candidates, gif_times, video_times, speed_range) -> tuple[np.ndarray, np.ndarray]:
-    speeds, offsets = [], []
+def _hypotheses(candidates: np.ndarray, gif_times: np.ndarray, video_times: np.ndarray,
+                speed_range: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    speed_parts: list[np.ndarray] = []
+    offset_parts: list[np.ndarray] = []
     for a, b in _anchor_pairs(gif_times):
         ta, tb = video_times[candidates[a]], video_times[candidates[b]]
         speed = (tb[None, :] - ta[:, None]) / (gif_times[b] - gif_times[a])
-        speeds.append(speed.ravel())
-        offsets.append((ta[:, None] - speed * gif_times[a]).ravel())
-    if not speeds:
+        speed_parts.append(speed.ravel())
+        offset_parts.append((ta[:, None] - speed * gif_times[a]).ravel())
+    if not speed_parts:
         return np.empty(0), np.empty(0)
-    speeds, offsets = np.concatenate(speeds), np.concatenate(offsets)
+    speeds, offsets = np.concatenate(speed_parts), np.concatenate(offset_parts)
     keep = (speeds >= speed_range[0]) & (speeds <= speed_range[1])
     return speeds[keep], offsets[keep]
 

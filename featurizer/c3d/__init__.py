@@ -6,11 +6,11 @@
 
 load_c3d(path) gives the bare Keras model: float32 (N, 16, 112, 112, 3) -> fc6 (N, 4096).
 Modules: model (the network, Keras layers only, any backend), weights (reading the
-published files, numpy and h5py), preprocess (frames -> clips, numpy and OpenCV),
-extractor (the model with its snippet mean and name; uint8 16-frame windows -> fc6, the
-crop, mean and mirror computed on the model's device), video_decode (one decode of a video:
-shots, segments, C3D's frames) and video_features (VideoFeaturizer: videos -> segment
-features, the featurize pipeline's one path).
+published files, numpy and h5py), preprocess (the clips' constants and snippet sampling,
+numpy only), extractor (the model with its snippet mean and name; uint8 16-frame windows ->
+fc6, the crop, mean and mirror computed on the model's device), video_decode (one decode of
+a video: shots, segments, C3D's frames) and video_features (VideoFeaturizer: videos ->
+segment features, the featurize pipeline's one path).
 
 Names are loaded on first use, so `featurizer.c3d.preprocess` or `.weights` can be
 imported without Keras (and TensorFlow) coming along.
@@ -22,7 +22,7 @@ _WHERE = {
     "load_c3d_extractor": "extractor",
     "build_c3d": "model", "layer_flops": "model", "load_c3d": "model",
     "BGR": "preprocess", "CLIP_SHAPE": "preprocess", "RGB": "preprocess", "SNIPPET_FRAMES": "preprocess",
-    "SNIPPET_STRIDE": "preprocess", "segment_clips": "preprocess", "snippet_starts": "preprocess",
+    "SNIPPET_STRIDE": "preprocess", "snippet_starts": "preprocess",
     "FeatureSettings": "video_features", "LocalVideo": "video_features", "VideoFailure": "video_features",
     "VideoFeatures": "video_features", "VideoFeaturizer": "video_features",
     "WeightsError": "weights", "load_snippet_mean": "weights", "read_weights": "weights",

@@ -3,26 +3,33 @@ features it makes, and the window model that takes decoded frames to fc6 on the 
 
     extractor = load_c3d_extractor("c3d_model.pkl", "snipplet_mean.npy")  # or load_c3d_extractor(): random
     extractor.window_features(windows)   # uint8 RGB (n, 16, 128, 171, 3) -> fc6 (n, 4096)
-    extractor.clip_features(clips)       # float32 prepared clips (n, 16, 112, 112, 3) -> fc6 (n, 4096)
 
 window_features is what the featurize step runs (featurizer.c3d.video_features decodes the
 video once and hands it 16-frame windows): the crop, the channel order, the mean
 subtraction and the mirror image are Keras layers in front of the model, so only uint8
-frames cross to the device. clip_features runs the bare model on clips prepared as
-featurizer.c3d.preprocess prepares them.
+frames cross to the device. `model` is the bare network, float32 clips -> fc6.
 """
 from __future__ import annotations
 
-from featurizer.c3d.quiet_start import import_tensorflow_quietly
-
-import_tensorflow_quietly()  # before keras, which imports TensorFlow
-import keras  # noqa: E402
 import numpy as np
 
 from featurizer.c3d.model import load_c3d
-from featurizer.c3d.preprocess import (CROP_LEFT, CROP_SIZE, CROP_TOP, RESIZED_HEIGHT, RESIZED_WIDTH, RGB,
-                                       SNIPPET_FRAMES, WEIGHTS_CHANNEL_ORDER, crop)
+from featurizer.c3d.preprocess import (
+    CROP_LEFT,
+    CROP_SIZE,
+    CROP_TOP,
+    RESIZED_HEIGHT,
+    RESIZED_WIDTH,
+    RGB,
+    SNIPPET_FRAMES,
+    WEIGHTS_CHANNEL_ORDER,
+    crop,
+)
+from featurizer.c3d.quiet_start import import_tensorflow_quietly
 from featurizer.c3d.weights import FC6_UNITS, MEAN_SHAPE, file_sha256, load_snippet_mean
+
+import_tensorflow_quietly()  # before keras, which imports TensorFlow
+import keras  # noqa: E402
 
 RANDOM_NAME = "c3d-random"
 WEIGHTS_NAME_PREFIX = "c3d-sports1m-"
@@ -43,17 +50,6 @@ class C3DFeatureExtractor:
         self.channel_order = channel_order
         self._mean_crop = np.ascontiguousarray(crop(mean))
 
-    def clip_features(self, clips: np.ndarray, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
-        """fc6 (n, 4096) of prepared clips (n, 16, 112, 112, 3)."""
-        features = np.empty((len(clips), FC6_UNITS), dtype=np.float32)
-        for start in range(0, len(clips), batch_size):
-            batch = clips[start:start + batch_size]
-            features[start:start + len(batch)] = self._fc6(_padded(batch, batch_size))[:len(batch)]
-        return features
-
-    def _fc6(self, clips: np.ndarray) -> np.ndarray:
-        return np.asarray(self.model.predict_on_batch(clips), dtype=np.float32)
-
     def window_features(self, windows: np.ndarray, mirror: bool = True,
                         batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
         """fc6 (n, 4096) of snippets given as decoded frames: uint8 RGB (n, 16, 128, 171, 3).
@@ -68,8 +64,8 @@ class C3DFeatureExtractor:
         features = np.empty((len(windows), FC6_UNITS), dtype=np.float32)
         for start in range(0, len(windows), batch_size):
             batch = windows[start:start + batch_size]
-            padded = batch if len(batch) == batch_size else _padded_windows(batch, batch_size)
-            features[start:start + len(batch)] = np.asarray(model.predict_on_batch(padded), np.float32)[:len(batch)]
+            fc6 = model.predict_on_batch(padded_batch(batch, batch_size))
+            features[start:start + len(batch)] = np.asarray(fc6, np.float32)[:len(batch)]
         return features
 
     def window_model(self, mirror: bool = True) -> keras.Model:
@@ -89,7 +85,8 @@ class C3DFeatureExtractor:
 
 class _WindowClips(keras.layers.Layer):
     """uint8 RGB windows (n, 16, 128, 171, 3) -> float32 clips (n, or 2n with mirror images after
-    the originals) as preprocess.write_clip makes them: centre crop, weights' channel order, mean off."""
+    the originals) as the Video2GIF release makes them (featurizer.c3d.preprocess): centre crop,
+    weights' channel order, snippet mean off; a mirror image is the clip flipped left-right."""
 
     def __init__(self, mean_crop: np.ndarray, channel_order: str, mirror: bool, **kwargs):
         super().__init__(**kwargs)
@@ -122,8 +119,11 @@ class _MeanOfMirrorImages(keras.layers.Layer):
         return (None, FC6_UNITS)
 
 
-def _padded_windows(batch: np.ndarray, batch_size: int) -> np.ndarray:
-    padded = np.zeros((batch_size, *batch.shape[1:]), dtype=np.uint8)
+def padded_batch(batch: np.ndarray, batch_size: int) -> np.ndarray:
+    """The batch grown to batch_size with zeros (dtype kept): a compiled model then sees one shape only."""
+    if len(batch) == batch_size:
+        return batch
+    padded = np.zeros((batch_size, *batch.shape[1:]), dtype=batch.dtype)
     padded[:len(batch)] = batch
     return padded
 
@@ -146,11 +146,3 @@ def extractor_name(weights_path=None) -> str:
     """c3d-sports1m-<first 12 hex digits of the weights file's SHA-256>, or c3d-random."""
     return RANDOM_NAME if weights_path is None else WEIGHTS_NAME_PREFIX + file_sha256(weights_path)[:NAME_HASH_CHARS]
 
-
-def _padded(batch: np.ndarray, batch_size: int) -> np.ndarray:
-    """The batch grown to batch_size with zero clips: a compiled model then sees one shape only."""
-    if len(batch) == batch_size:
-        return batch
-    padded = np.zeros((batch_size, *batch.shape[1:]), dtype=np.float32)
-    padded[:len(batch)] = batch
-    return padded

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import warnings
 
-from featurizer.c3d.quiet_start import import_tensorflow_quietly
-
-import_tensorflow_quietly()  # before keras, which imports TensorFlow
-import keras  # noqa: E402
 import numpy as np
 
 from featurizer.c3d.preprocess import CLIP_SHAPE
+from featurizer.c3d.quiet_start import import_tensorflow_quietly
 from featurizer.c3d.weights import CONV_LAYERS, FC6_UNITS, KERNEL_SIZE, C3DWeights, read_weights
+
+import_tensorflow_quietly()  # before keras, which imports TensorFlow
+import keras  # noqa: E402
 
 # The max-pooling after a conv layer, (name, window = stride): pool1 keeps time whole, so
 # that early layers do not merge frames too soon (C3D's finding).

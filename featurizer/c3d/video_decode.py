@@ -1,27 +1,33 @@
 """One decode of a video for the featurize stage: shots, segments and C3D's frames.
 
-The video is decoded once at C3D's 128x171. Each decoded batch feeds the shot
-detector (scaled down to its 64x36 features) and, resampled to `c3d_fps` when given,
-is appended to a temporary file of frames, so a two-hour video never sits in memory;
-snippets are then read back from that file segment by segment.
+The video is decoded once (featurizer.shots.video_source.decode_frames) at C3D's 128x171,
+with every frame also at the shot detector's 64x36, both scaled from the decoded picture:
+the shot driver gets the small frames, so featurize finds the shots `gifrank shots` finds.
+C3D's frames, resampled to `c3d_fps` when given, are appended to a temporary file, so a
+two-hour video never sits in memory; snippets are then read back from that file segment by
+segment.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
-import cv2
 import numpy as np
 
-from featurizer.c3d.preprocess import (RESIZED_HEIGHT, RESIZED_WIDTH, SNIPPET_FRAMES, SNIPPET_STRIDE, FrameRateSampler,
-                                       snippet_starts)
+from featurizer.c3d.preprocess import (
+    RESIZED_HEIGHT,
+    RESIZED_WIDTH,
+    SNIPPET_FRAMES,
+    SNIPPET_STRIDE,
+    FrameRateSampler,
+    snippet_starts,
+)
 from featurizer.labels.segments import Segment, segments_from_shots
-from featurizer.media.video import iter_video_frames, probe_video
-from featurizer.shots import ChangePointDetector, FrameFeatures, ShotDetector, detect_in_windows, frame_features
-from featurizer.shots.features import FEATURE_SIZE
-from featurizer.shots.stream import Shots, shots_from_boundaries
+from featurizer.media.video import FrameBatch
+from featurizer.shots import ShotDetector, Shots, decode_frames, detect_in_frames, shot_frames
 
 FRAME_SHAPE = (RESIZED_HEIGHT, RESIZED_WIDTH, 3)
 FRAME_BYTES = int(np.prod(FRAME_SHAPE))
@@ -55,7 +61,7 @@ class C3DFrames:
         feature; one that keeps no frame gives none.
         """
         first, last = (int(i) for i in np.searchsorted(self.frame_numbers, [segment.start_frame, segment.end_frame]))
-        if last == first:
+        if last == first or self.frames is None:  # None only while no frame is stored
             return
         if last - first < SNIPPET_FRAMES:
             yield np.asarray(self.frames[first + stretched_indices(last - first)])
@@ -80,7 +86,7 @@ class C3DFrames:
         self.frames = (np.memmap(state["name"], np.uint8, "r", shape=(len(self.frame_numbers), *FRAME_SHAPE))
                        if len(self.frame_numbers) else None)
 
-    def __enter__(self) -> "C3DFrames":
+    def __enter__(self) -> C3DFrames:
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -103,18 +109,16 @@ class _ClosedFile:
         pass
 
 
-def _decode(path, fps: float, c3d_fps: float | None, store: C3DFrames, threads: int | None,
-            times: list) -> Iterator[FrameFeatures]:
-    """Shot features per decoded batch; as it goes, C3D's frames are stored (why: one decode serves both)
-    and every frame's presentation time is appended to `times`."""
+def _stored(batches: Iterable[FrameBatch], c3d_fps: float | None, store: C3DFrames,
+            times: list[float]) -> Iterator[np.ndarray]:
+    """Each batch's frames for the shot driver; as they pass, C3D's frames (resampled to c3d_fps)
+    are stored and every frame's presentation time is appended to `times` (one decode serves all)."""
     sampler = FrameRateSampler(c3d_fps) if c3d_fps else None
-    for batch in iter_video_frames(path, size=(RESIZED_WIDTH, RESIZED_HEIGHT), gray=False,
-                                   batch_size=DECODE_BATCH, threads=threads):
+    for batch in batches:
         times.extend(batch.times.tolist())
         keep = np.array([sampler.keep(t) for t in batch.times] if sampler else [True] * len(batch.times))
         store.append(batch.frames[keep], batch.indices[keep])
-        small = np.stack([cv2.resize(f, FEATURE_SIZE, interpolation=cv2.INTER_AREA) for f in batch.frames])
-        yield frame_features(small, fps, int(batch.indices[0]))
+        yield shot_frames(batch)
 
 
 @dataclass
@@ -136,16 +140,15 @@ def decode_segments(path, *, max_segment_sec: float = 6.0, c3d_fps: float | None
                     detector: ShotDetector | None = None, threads: int | None = None,
                     temp_dir: str | None = None) -> DecodedVideo:
     """Decode once: shots, segments, and the frames C3D's snippets are read from."""
-    fps = probe_video(path).fps or 25.0
+    video = decode_frames(path, (RESIZED_WIDTH, RESIZED_HEIGHT), batch_size=DECODE_BATCH, threads=threads)
     store = C3DFrames(temp_dir)
     try:
-        times: list[float] = []
-        boundaries, num_frames = detect_in_windows(_decode(path, fps, c3d_fps, store, threads, times),
-                                                   detector or ChangePointDetector())
+        with contextlib.closing(video.batches) as batches:
+            times: list[float] = []
+            shots = detect_in_frames(_stored(batches, c3d_fps, store, times), video.fps, detector)
         store.finish()
     except BaseException:
         store.close()
         raise
-    shots = shots_from_boundaries(boundaries, num_frames, fps)
-    return DecodedVideo(shots, segments_from_shots(shots.shots, fps, max_segment_sec), store,
+    return DecodedVideo(shots, segments_from_shots(shots.shots, shots.fps, max_segment_sec), store,
                         np.asarray(times, np.float64))

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Iterator, Sequence
 
 import numpy as np
 
 from featurizer.c3d.preprocess import RESIZED_HEIGHT, RESIZED_WIDTH, SNIPPET_FRAMES, SNIPPET_STRIDE
-from featurizer.dataset.dead_letter_rows import is_bad_input
+from featurizer.dataset.dead_letter_rows import error_kind, is_bad_input
 from featurizer.dataset.tables import C3D_FEATURES, SEGMENTER_VERSION
 from featurizer.labels.segments import Segment
 
@@ -136,7 +136,7 @@ def decode_video(source, settings: FeatureSettings):
     except Exception as exc:
         if not is_bad_input(exc):
             raise
-        return VideoFailure(exc.kind, str(exc))
+        return VideoFailure(error_kind(exc), str(exc))
     return video
 
 

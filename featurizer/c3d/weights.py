@@ -25,12 +25,17 @@ This module reads files only (numpy and h5py): it builds no model.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
 import h5py
 import numpy as np
+
+# numpy's private modules that pickled arrays name; numpy's type stubs do not declare them.
+_multiarray = importlib.import_module("numpy._core.multiarray")
+_numeric = importlib.import_module("numpy._core.numeric")
 
 # (name, input channels, filters) of the eight 3x3x3 convolutions, in order.
 CONV_LAYERS = (
@@ -88,12 +93,12 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
     """
 
     _ALLOWED = {
-        ("numpy.core.multiarray", "_reconstruct"): np._core.multiarray._reconstruct,
-        ("numpy._core.multiarray", "_reconstruct"): np._core.multiarray._reconstruct,
-        ("numpy.core.multiarray", "scalar"): np._core.multiarray.scalar,
-        ("numpy._core.multiarray", "scalar"): np._core.multiarray.scalar,
-        ("numpy.core.numeric", "_frombuffer"): np._core.numeric._frombuffer,
-        ("numpy._core.numeric", "_frombuffer"): np._core.numeric._frombuffer,
+        ("numpy.core.multiarray", "_reconstruct"): _multiarray._reconstruct,
+        ("numpy._core.multiarray", "_reconstruct"): _multiarray._reconstruct,
+        ("numpy.core.multiarray", "scalar"): _multiarray.scalar,
+        ("numpy._core.multiarray", "scalar"): _multiarray.scalar,
+        ("numpy.core.numeric", "_frombuffer"): _numeric._frombuffer,
+        ("numpy._core.numeric", "_frombuffer"): _numeric._frombuffer,
         ("numpy", "ndarray"): np.ndarray,
         ("numpy", "dtype"): np.dtype,
     }

@@ -11,7 +11,9 @@ import hashlib
 import shutil
 import tempfile
 import uuid
-from typing import BinaryIO, Callable, Iterator, Optional
+from collections.abc import Callable, Iterator
+from types import TracebackType
+from typing import BinaryIO
 
 import pyarrow.fs as pafs
 
@@ -47,7 +49,7 @@ class BlobTooLarge(ValueError):
         super().__init__(f"{media + ' ' if media else ''}blob {sha256} is {size:,} bytes, more than {cap}")
         self.sha256, self.size, self.max_bytes, self.media = sha256, size, max_bytes, media
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[type[BlobTooLarge], tuple[str, int, int, str | None]]:
         return (type(self), (self.sha256, self.size, self.max_bytes, self.media))
 
 
@@ -58,11 +60,11 @@ class BlobWriter:
     may raise to refuse the content (a page where a GIF was expected, say).
     """
 
-    def __init__(self, store: "BlobStore", validate: Optional[Callable[[bytes], None]] = None):
+    def __init__(self, store: BlobStore, validate: Callable[[bytes], None] | None = None):
         self._store = store
         self._validate = validate
         self._temp_path = store.root.join(BLOBS, INCOMING, uuid.uuid4().hex)
-        self._stream: Optional[BinaryIO] = None
+        self._stream: BinaryIO | None = None
         self._reset_state()
 
     def _reset_state(self) -> None:
@@ -77,7 +79,8 @@ class BlobWriter:
             if len(self._head) < SNIFF_BYTES:
                 return
             chunk, self._head = self._head, b""
-            self._validate(chunk[:SNIFF_BYTES])
+            if self._validate is not None:
+                self._validate(chunk[:SNIFF_BYTES])
             self._validated = True
         self._write_through(chunk)
 
@@ -96,13 +99,15 @@ class BlobWriter:
     def commit(self) -> tuple[str, int]:
         if not self._validated:  # the whole body was shorter than SNIFF_BYTES
             head, self._head = self._head, b""
-            self._validate(head)
+            if self._validate is not None:
+                self._validate(head)
             self._validated = True
             if head:
                 self._write_through(head)
         if self._stream is None:
             self._write_through(b"")
-        self._stream.close()
+        if self._stream is not None:  # opened by _write_through
+            self._stream.close()
         self._stream = None
         sha = self._hash.hexdigest()
         target = self._store.path_of(sha)
@@ -120,10 +125,11 @@ class BlobWriter:
             self._stream = None
             self._store.root.fs.delete_file(self._temp_path)
 
-    def __enter__(self) -> "BlobWriter":
+    def __enter__(self) -> BlobWriter:
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         self.abort()
 
 
@@ -143,7 +149,7 @@ class BlobStore:
     def exists(self, sha256: str) -> bool:
         return self.root.exists(BLOBS, sha256[:2], sha256)
 
-    def writer(self, validate: Optional[Callable[[bytes], None]] = None) -> BlobWriter:
+    def writer(self, validate: Callable[[bytes], None] | None = None) -> BlobWriter:
         return BlobWriter(self, validate)
 
     def put_bytes(self, data: bytes) -> tuple[str, int]:

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from featurizer.dataset.tables import DEADLETTER
 from featurizer.dataset.value_bounds import MAX_URL_CHARS

@@ -7,18 +7,20 @@ gs:// roots use Google's default credentials, unless STORAGE_EMULATOR_HOST names
 GCS emulator or another endpoint (``http://127.0.0.1:9023``, or ``host:port`` for
 plain http), as it does for Google's own clients: then requests go there, anonymously.
 On object stores folders are only prefixes of object names; code here never relies on
-a folder having been created.
+a folder having been created. Files users name (--segments) may be a file, a folder or a
+glob pattern, local or gs:// alike (matching_files).
 """
 from __future__ import annotations
 
 import contextlib
 import os
 import posixpath
+import re
 import shutil
 import tempfile
 import uuid
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterator
 
 import pyarrow.fs as pafs
 
@@ -48,6 +50,101 @@ def _filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
     return pafs.FileSystem.from_uri(uri)
 
 
+_GLOB_CHARS = frozenset("*?[")
+
+
+def matching_files(pattern: str, suffix: str | None = None) -> list[str]:
+    """The files a user's path or pattern names, local or remote (gs://), sorted: a file itself;
+    a folder's files, recursively, those ending in `suffix` when given; or the files a glob
+    pattern matches (`*`, `?` and `[...]` within a name, `**` any number of folders). Each is
+    given as the pattern was (a path, or a URI of its scheme). Raises FileNotFoundError when
+    none matches."""
+    fs, path = open_file_system(pattern)
+    scheme, sep, _ = pattern.partition("://")
+    prefix = f"{scheme}://" if sep else ""
+    parts = path.split("/")
+    first_glob = next((i for i, part in enumerate(parts) if _GLOB_CHARS & set(part)), None)
+    if first_glob is None:
+        found = fs.get_file_info(path)
+        if found.type == pafs.FileType.File:
+            paths = [path]
+        elif found.type == pafs.FileType.Directory:
+            paths = [p for p in _files_below(fs, path, recursive=True) if p.endswith(suffix or "")]
+        else:
+            paths = []
+    else:
+        base = "/".join(parts[:first_glob])
+        if not base.strip("/"):
+            raise ValueError(f"{pattern}: a pattern needs a folder without wildcards to start from")
+        rest = parts[first_glob:]
+        below = _files_below(fs, base, recursive=len(rest) > 1 or "**" in rest)
+        matcher = re.compile(re.escape(base + "/") + _glob_regex(rest))
+        paths = [p for p in below if matcher.fullmatch(p)]
+    if not paths:
+        raise FileNotFoundError(f"{pattern}: no file matches")
+    return [prefix + p for p in sorted(paths)]
+
+
+def expand_patterns(arguments: Sequence[str]) -> list[str]:
+    """Command-line file arguments with each glob pattern replaced by the files it matches
+    (matching_files: for patterns a shell did not expand, quoted or gs://); other arguments
+    stay as given, for the command to check."""
+    expanded: list[str] = []
+    for argument in arguments:
+        has_pattern = _GLOB_CHARS & set(argument.partition("://")[2] or argument)
+        expanded += matching_files(argument) if has_pattern else [argument]
+    return expanded
+
+
+def _files_below(fs: pafs.FileSystem, folder: str, recursive: bool) -> list[str]:
+    selector = pafs.FileSelector(folder, allow_not_found=True, recursive=recursive)
+    return [i.path for i in fs.get_file_info(selector) if i.type == pafs.FileType.File]
+
+
+def _glob_regex(parts: list[str]) -> str:
+    """A regex of path names below a folder for a pattern's parts (split at "/"): `**` alone in a
+    part matches any number of folders (none included), `*` and `?` never match a "/"."""
+    regex = ""
+    for n, part in enumerate(parts):
+        last = n == len(parts) - 1
+        if part == "**":
+            regex += "(?:[^/]+/)*[^/]+" if last else "(?:[^/]+/)*"
+            continue
+        regex += _name_regex(part) + ("" if last else "/")
+    return regex
+
+
+def _name_regex(part: str) -> str:
+    """A regex of one name for a glob of one name: `*`, `?` and `[...]` (`[!...]`: none of them)."""
+    out, i = "", 0
+    while i < len(part):
+        char = part[i]
+        if char == "*":
+            out += "[^/]*"
+        elif char == "?":
+            out += "[^/]"
+        elif char == "[" and (end := _class_end(part, i)) > i:
+            body = part[i + 1:end]
+            negated = body.startswith("!")
+            body = body[1:] if negated else body
+            out += "[" + ("^/" if negated else "") + body.replace("\\", "\\\\").replace("^", "\\^") + "]"
+            i = end
+        else:
+            out += re.escape(char)
+        i += 1
+    return out
+
+
+def _class_end(part: str, start: int) -> int:
+    """Where the class opened at `start` closes (a "]" first in it is one of its characters); -1: it does not."""
+    i = start + 1
+    if part[i:i + 1] == "!":
+        i += 1
+    if part[i:i + 1] == "]":
+        i += 1
+    return part.find("]", i)
+
+
 class RootNotWritable(ValueError):
     """A dataset root or output folder this process cannot write."""
 
@@ -61,7 +158,7 @@ class DatasetRoot:
     path: str
 
     @classmethod
-    def open(cls, uri: str) -> "DatasetRoot":
+    def open(cls, uri: str) -> DatasetRoot:
         if "://" not in uri:
             uri = os.path.abspath(uri)
         fs, path = _filesystem(uri)

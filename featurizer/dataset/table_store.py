@@ -24,8 +24,9 @@ import hashlib
 import posixpath
 import time
 import uuid
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.dataset as pads
@@ -33,8 +34,11 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from featurizer.dataset.storage import DatasetRoot, delta_storage_options
-from featurizer.dataset.tables import (DEADLETTER, DEADLETTERS, SEGMENTS, TableSpec, batch_to_rows, features_file_name,
-                                       fixed_size_columns, rows_to_arrow)
+from featurizer.dataset.tables import VIEWS, TableSpec, batch_to_rows, fixed_size_columns
+
+if TYPE_CHECKING:  # deltalake is imported where a table is opened: importing this module stays cheap
+    from deltalake import DeltaTable
+    from deltalake.transaction import AddAction, CommitProperties, RemoveAction
 
 TABLES = "tables"
 LOG_FOLDER = "_delta_log"
@@ -113,7 +117,7 @@ def file_path(root: DatasetRoot, name: str, relative: str) -> str:
     return root.join(TABLES, name, relative)
 
 
-def _delta(root: DatasetRoot, name: str, version: int | None = None):
+def _delta(root: DatasetRoot, name: str, version: int | None = None) -> DeltaTable:
     from deltalake import DeltaTable
 
     return DeltaTable(table_uri(root, name), version=version, storage_options=delta_storage_options(root))
@@ -148,7 +152,7 @@ def snapshot(root: DatasetRoot | str, spec: TableSpec, version: int | None = Non
     return Snapshot(spec.name, table.version(), _files_of(table))
 
 
-def _files_of(table) -> tuple[DataFile, ...]:
+def _files_of(table: DeltaTable) -> tuple[DataFile, ...]:
     actions = pa.table(table.get_add_actions(flatten=True))
     paths = actions.column("path").to_pylist()
     sizes = actions.column("size_bytes").to_pylist()
@@ -191,18 +195,11 @@ def iter_file_batches(root: DatasetRoot | str, spec: TableSpec, paths: Iterable[
 
 def iter_batches(root: DatasetRoot | str, spec: TableSpec, columns: Sequence[str] | None = None,
                  version: int | None = None, batch_rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
-    """The table's rows as record batches, streamed, at `version` (default: the latest)."""
+    """The stored table's rows as record batches, streamed, at `version` (default: the latest).
+    Views are not stored: featurizer.dataset.table_views reads them."""
+    if spec.name in VIEWS:
+        raise TableError(f"{spec.name} is a view, not a stored table: read it through featurizer.dataset.table_views")
     root = _root(root)
-    if spec.name == DEADLETTER.name:
-        for dead in DEADLETTERS.values():
-            yield from iter_batches(root, dead, columns, None, batch_rows)
-        return
-    if spec.name == SEGMENTS.name:
-        from featurizer.dataset.training_view import training_batches
-
-        for batch in training_batches(root):
-            yield batch.select(columns) if columns else batch
-        return
     files = snapshot(root, spec, version).files
     yield from iter_file_batches(root, spec, [f.path for f in files], columns, batch_rows)
 
@@ -215,11 +212,12 @@ def read_table(root: DatasetRoot | str, spec: TableSpec, columns: Sequence[str] 
     return pa.Table.from_batches(batches, schema=schema)
 
 
-def read_rows(root: DatasetRoot | str, spec: TableSpec) -> list[dict]:
+def read_rows(root: DatasetRoot | str, spec: TableSpec) -> list[dict[str, Any]]:
+    """The whole stored table's rows as dicts (tables.batch_to_rows): for small tables and tests."""
     return batch_to_rows(read_table(root, spec))
 
 
-def parquet_options(schema: pa.Schema) -> dict:
+def parquet_options(schema: pa.Schema) -> dict[str, Any]:
     """How gifrank writes Parquet. Feature vectors skip dictionary encoding (4,096 distinct floats a
     row overflow the dictionary page, which then falls back to plain after all) and are stored
     byte-stream-split: 36% smaller and 4x faster to encode than pyarrow's defaults (bench.table_scale),
@@ -342,11 +340,11 @@ def _read_files(root: DatasetRoot, c: TableCommit) -> tuple[DataFile, ...]:
     return snapshot(root, c.spec, c.read_version).files
 
 
-def _committed(table, txn_id: str | None) -> bool:
-    return bool(txn_id) and table.transaction_version(txn_id) is not None
+def _committed(table: DeltaTable, txn_id: str | None) -> bool:
+    return txn_id is not None and txn_id != "" and table.transaction_version(txn_id) is not None
 
 
-def _check(c: TableCommit, read: Sequence[DataFile], latest) -> None:
+def _check(c: TableCommit, read: Sequence[DataFile], latest: DeltaTable | None) -> None:
     """Raises ConcurrentCommit when the table changed, since the run read it, where this commit writes."""
     if latest is None or not (c.spec.buckets or c.remove):
         return  # no table: no commit since; files added to a table of buckets == 0: see _conflict
@@ -418,7 +416,7 @@ def _create(root: DatasetRoot, c: TableCommit, txn_id: str | None) -> bool:
     if c.remove:
         raise TableError(f"table {spec.name!r} does not exist: nothing to remove")
     try:
-        create_table_with_add_actions(table_uri(root, spec.name), DeltaSchema.from_arrow(spec.schema), _actions(c),
+        create_table_with_add_actions(table_uri(root, spec.name), DeltaSchema.from_arrow(spec.schema), _add_actions(c),
                                       mode="error", name=spec.name, storage_options=delta_storage_options(root),
                                       commit_properties=_properties(c, txn_id, 0, retries=0))
     except Exception:  # deltalake's errors for "exists" and for a lost race differ: the log says which
@@ -428,15 +426,21 @@ def _create(root: DatasetRoot, c: TableCommit, txn_id: str | None) -> bool:
     return True
 
 
-def _actions(c: TableCommit) -> list:
-    from deltalake.transaction import AddAction, RemoveAction
+def _actions(c: TableCommit) -> list[AddAction | RemoveAction]:
+    from deltalake.transaction import RemoveAction
 
     now_ms = int(time.time() * 1000)
-    return ([AddAction(f.path, f.size, {}, now_ms, True, f'{{"numRecords": {f.rows}}}') for f in c.add]
-            + [RemoveAction(f.path, True, now_ms, f.size, {}) for f in c.remove])
+    return [*_add_actions(c, now_ms), *(RemoveAction(f.path, True, now_ms, f.size, {}) for f in c.remove)]
 
 
-def _properties(c: TableCommit, txn_id: str | None, version: int, retries: int | None = None):
+def _add_actions(c: TableCommit, now_ms: int | None = None) -> list[AddAction]:
+    from deltalake.transaction import AddAction
+
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    return [AddAction(f.path, f.size, {}, now_ms, True, f'{{"numRecords": {f.rows}}}') for f in c.add]
+
+
+def _properties(c: TableCommit, txn_id: str | None, version: int, retries: int | None = None) -> CommitProperties:
     """The run's transaction id and one lock per bucket, versioned by the version the commit makes."""
     from deltalake.transaction import CommitProperties, Transaction
 
@@ -445,7 +449,7 @@ def _properties(c: TableCommit, txn_id: str | None, version: int, retries: int |
     return CommitProperties(app_transactions=transactions or None, max_commit_retries=retries)
 
 
-def _add_new_columns(latest, spec: TableSpec) -> bool:
+def _add_new_columns(latest: DeltaTable, spec: TableSpec) -> bool:
     """Columns the code's schema has and the table's log does not (a newer gifrank) are added to
     the table's schema first, so every reader of the format sees them; older rows read them as
     null. The commit is then based on the altered version, checked like any other."""
@@ -459,7 +463,7 @@ def _add_new_columns(latest, spec: TableSpec) -> bool:
     return True
 
 
-def table_info(root: DatasetRoot | str, spec: TableSpec, version: int | None = None) -> dict:
+def table_info(root: DatasetRoot | str, spec: TableSpec, version: int | None = None) -> dict[str, Any]:
     shot = snapshot(root, spec, version)
     return {"table": spec.name, "version": shot.version, "rows": shot.rows, "files": len(shot.files),
             "bytes": shot.bytes}
@@ -479,25 +483,6 @@ def write_single_file(batches: Iterable[pa.RecordBatch], schema: pa.Schema, uri:
             writer.write_batch(batch)
             rows += batch.num_rows
     return rows
-
-
-def replace_table(root: DatasetRoot | str, spec: TableSpec, rows: Iterable[dict], txn_id: str | None = None) -> int | None:
-    """Makes `rows` the table's whole content in one commit (for notebooks, tests and benchmarks;
-    pipelines write through pipelines.transforms.table_io). Returns the new version."""
-    root = _root(root)
-    groups: dict = {}
-    for row in rows:
-        group = ((row["video_sha256"], row["segmenter"], row["feature_extractor"]) if spec.buckets == 0
-                 else spec.bucket_of(row))
-        groups.setdefault(group, []).append(row)
-    added = []
-    for group, members in sorted(groups.items()):
-        table = rows_to_arrow(spec, members)
-        added.append(write_named_file(root, spec, table, features_file_name(*group)) if spec.buckets == 0
-                     else write_file(root, spec, table, spec.bucket_file_prefix(group)))
-    old = snapshot(root, spec)
-    keep = {f.path for f in added}
-    return commit(root, spec, old.version, added, [f for f in old.files if f.path not in keep], txn_id)
 
 
 DEFAULT_RETAIN_HOURS = 168  # a week, Delta Lake's own default

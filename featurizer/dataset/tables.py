@@ -9,14 +9,16 @@ this module only says what they hold:
   expensive C3D rows are never rewritten.
 - deadletter_<pipeline>: each pipeline's dead letters, its own table, so stages running
   at once never overwrite each other's.
-- segments: not stored; the training view, labels joined with features.
+- segments, deadletter: views, not stored (table_views): labels joined with features
+  (training_view), and every pipeline's dead letters.
 """
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -30,8 +32,8 @@ class TableSpec:
     """A table: its schema, its row key, and how rows are grouped into files.
 
     cluster_by: the column whose value picks a row's file; rows of one value share a
-    file. buckets: files hashed by cluster_by (0: one file per cluster value, written
-    once and never rewritten).
+    file. buckets: files hashed by cluster_by (0: one file per value of the file_key
+    columns, cluster_by first, named by them, written once and never rewritten).
     """
 
     name: str
@@ -40,6 +42,7 @@ class TableSpec:
     cluster_by: str = ""
     buckets: int = 1
     volatile: tuple[str, ...] = ()  # columns a rerun's equal row may differ in (a time stamp): the old row stays
+    file_key: tuple[str, ...] = ()  # buckets == 0: the columns whose values name a row's file (file_name_of)
 
     def key_of(self, row: Mapping[str, Any]) -> str:
         return KEY_SEPARATOR.join("" if row.get(k) is None else str(row[k]) for k in self.key)
@@ -57,6 +60,14 @@ class TableSpec:
         match = _BUCKET_FILE.match(path)
         return int(match.group(1)) if match and int(match.group(2)) == self.buckets else None
 
+    def file_name_of(self, row: Mapping[str, Any]) -> str:
+        """The file a row of a table of buckets == 0 belongs in, named by its file_key values
+        (value_file_name): which files exist says which values have rows."""
+        if self.buckets or not self.file_key:
+            raise ValueError(f"table {self.name!r} has no files named by their rows (buckets={self.buckets})")
+        first, *rest = (str(row[c]) for c in self.file_key)
+        return value_file_name(first, rest)
+
     def conform(self, row: Mapping[str, Any]) -> dict:
         """The row with exactly the schema's columns (missing ones None); refuses unknown columns."""
         unknown = set(row) - set(self.schema.names)
@@ -69,7 +80,7 @@ class TableSpec:
         return all(_equal(a.get(n), b.get(n)) for n in self.schema.names if n not in self.volatile)
 
 
-def _equal(a, b) -> bool:
+def _equal(a: Any, b: Any) -> bool:
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         return a is not None and b is not None and np.array_equal(a, b)
     return a == b
@@ -165,7 +176,7 @@ _POPULARITY = [
     pa.field("popularity_source", pa.string()),  # the source p was normalised in (a site adapter's name)
 ]
 
-# The training view: labelled segments joined with their features (not stored; see table_store.training_view).
+# The training view: labelled segments joined with their features (not stored; see training_view).
 SEGMENTS = TableSpec(
     name="segments",
     key=("video_id", "segment_index"),
@@ -185,8 +196,10 @@ SEGMENTS = TableSpec(
 
 
 # Shots (featurizer.shots), their split into segments (featurizer.labels.segments), and the segments'
-# seconds, from the decoder's timestamps (v2; v1 divided frame numbers by the nominal rate).
-SEGMENTER_VERSION = "changepoint-v2"
+# seconds, from the decoder's timestamps. v3: shots from 64x36 frames scaled from the decoded picture,
+# as `gifrank shots` finds them (v2 scaled them down from C3D's 171x128 frames, which added false
+# cuts); v2: seconds from timestamps (v1 divided frame numbers by the nominal rate).
+SEGMENTER_VERSION = "changepoint-v3"
 
 
 # The expensive half: segment boundaries and fc6, keyed by the video's content and how they were made.
@@ -195,6 +208,7 @@ FEATURES = TableSpec(
     key=("video_sha256", "segmenter", "feature_extractor", "segment_index"),
     cluster_by="video_sha256",
     buckets=0,
+    file_key=("video_sha256", "segmenter", "feature_extractor"),
     schema=pa.schema([
         pa.field("video_sha256", pa.string(), nullable=False),
         pa.field("segmenter", pa.string(), nullable=False),  # version and settings of shots and segments
@@ -241,24 +255,40 @@ DEADLETTER_SCHEMA = pa.schema([
 
 
 
+class _TableFile(Protocol):
+    @property
+    def path(self) -> str: ...
+
+
+_F = TypeVar("_F", bound=_TableFile)
 _FEATURES_FILE = re.compile(r"^v-([0-9a-f]{64})-([0-9a-f]{12})\.parquet$")
 
 
+def value_file_name(first: str, rest: Sequence[str]) -> str:
+    """A file of a table of buckets == 0: v-<first value>-<hash of the others>.parquet."""
+    return f"v-{first}-{_values_hash(rest)}.parquet"
+
+
+def _values_hash(values: Sequence[str]) -> str:
+    return hashlib.sha1("\n".join(values).encode()).hexdigest()[:12]
+
+
 def features_key_hash(segmenter: str, feature_extractor: str) -> str:
-    return hashlib.sha1(f"{segmenter}\n{feature_extractor}".encode()).hexdigest()[:12]
+    return _values_hash((segmenter, feature_extractor))
 
 
 def features_file_name(video_sha256: str, segmenter: str, feature_extractor: str) -> str:
     """One features file per video, segmenter and extractor, named by them: a rerun after a crash finds it,
     and which videos have features is known from the table's file list alone."""
-    return f"v-{video_sha256}-{features_key_hash(segmenter, feature_extractor)}.parquet"
+    return FEATURES.file_name_of({"video_sha256": video_sha256, "segmenter": segmenter,
+                                  "feature_extractor": feature_extractor})
 
 
-def features_files_of(files: Iterable, segmenter: str, feature_extractor: str) -> dict:
+def features_files_of(files: Iterable[_F], segmenter: str, feature_extractor: str) -> dict[str, _F]:
     """video_sha256 -> its features file among `files` (table files, with .path) for one segmenter
     and extractor: which videos have features, from the names alone."""
     wanted = features_key_hash(segmenter, feature_extractor)
-    found = {}
+    found: dict[str, _F] = {}
     for f in files:
         key = features_file_key(f.path)
         if key and key[1] == wanted:

@@ -40,8 +40,9 @@ TAG_FIELDS = ("tags", "video_tags")
 INTEGER_FIELDS = {"views": INT64_MAX}
 REAL_FIELDS = ("video_duration_sec", "published_gif_age")
 # (start, end, the largest value, counter name): a span is kept whole or nulled whole
-SPANS = (("published_start_frame", "published_end_frame", INT32_MAX, "published_frames"),
-         ("published_start_sec", "published_end_sec", math.inf, "published_secs"))
+SPANS: tuple[tuple[str, str, float, str], ...] = (
+    ("published_start_frame", "published_end_frame", INT32_MAX, "published_frames"),
+    ("published_start_sec", "published_end_sec", math.inf, "published_secs"))
 
 
 class OutOfBounds(ValueError):
@@ -51,7 +52,7 @@ class OutOfBounds(ValueError):
         super().__init__(detail)
         self.kind = kind
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[type[OutOfBounds], tuple[str, str]]:
         return (OutOfBounds, (self.kind, str(self)))
 
 
@@ -82,32 +83,32 @@ def bound_gif_record(record: dict[str, Any]) -> Bounded:
     out, nulled, clamped = dict(record), [], []
     for name, largest in INTEGER_FIELDS.items():
         if name in out and out[name] is not None:
-            value = _whole_number(out[name], largest)
-            out[name] = value
-            if value is None:
+            out[name] = _whole_number(out[name], largest)
+            if out[name] is None:
                 nulled.append(name)
     for name in REAL_FIELDS:
         if name in out and out[name] is not None:
-            value = _real_number(out[name])
-            out[name] = value
-            if value is None:
+            out[name] = _real_number(out[name])
+            if out[name] is None:
                 nulled.append(name)
-    for start, end, largest, counter in SPANS:
+    for start, end, span_largest, counter in SPANS:
         given = (out.get(start), out.get(end))
         if given != (None, None):
-            out[start], out[end] = _span(*given, largest)
+            out[start], out[end] = _span(*given, span_largest)
             if out[start] is None:
                 nulled.append(counter)
     for name in TEXT_FIELDS:
         if isinstance(out.get(name), str):
             text = _clamped_text(out[name], MAX_TEXT_CHARS)
             if text != out[name]:
-                out[name], _ = text, clamped.append(name)
+                out[name] = text
+                clamped.append(name)
     for name in TAG_FIELDS:
         if out.get(name):
             tags = [_clamped_text(str(t), MAX_TAG_CHARS) for t in out[name][:MAX_TAGS]]
             if tags != list(out[name]):
-                out[name], _ = tags, clamped.append(name)
+                out[name] = tags
+                clamped.append(name)
     return Bounded(out, tuple(nulled), tuple(clamped))
 
 

@@ -35,10 +35,10 @@ def segment_frames(path: str, segments: Sequence, step: int) -> dict[int, np.nda
 
 
 def write_best_gifs(path: str, fps: float, segments: Sequence, seconds: Sequence[tuple[float, float]],
-                    scores: Sequence[float], top: int, folder: str) -> list[dict]:
+                    scores: Sequence[float] | np.ndarray, top: int, folder: str) -> list[dict]:
     """The `top` best-scoring segments as folder/gif-<rank>.gif; what each one is (predictions.json's)."""
-    scores = np.asarray(scores, np.float64)
-    chosen = np.argsort(-scores, kind="stable")[:top].tolist()
+    score_array = np.asarray(scores, np.float64)
+    chosen = np.argsort(-score_array, kind="stable")[:top].tolist()
     step = frame_step(fps)
     frames = segment_frames(path, [segments[i] for i in chosen], step)
     os.makedirs(folder, exist_ok=True)
@@ -54,7 +54,7 @@ def write_best_gifs(path: str, fps: float, segments: Sequence, seconds: Sequence
         write_gif(pictures[loop.start:loop.stop], fps / step, os.path.join(folder, name))
         start_frame = segment.start_frame + loop.start * step
         end_frame = min(segment.end_frame, segment.start_frame + loop.stop * step)
-        gifs.append({"rank": rank, "gif": name, "score": float(scores[position]), "segment_index": segment.index,
+        gifs.append({"rank": rank, "gif": name, "score": float(score_array[position]), "segment_index": segment.index,
                      "start_sec": start_frame / fps, "end_sec": end_frame / fps,
                      "segment_start_sec": seconds[position][0], "segment_end_sec": seconds[position][1],
                      "loop_jump": loop.jump, "naive_loop_jump": loop.naive_jump})

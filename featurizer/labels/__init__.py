@@ -3,5 +3,6 @@
     segments        shots -> segments; positive / negative / ignored by GIF overlap
     popularity      Khosla et al.'s raw score and its per-source normalisation
     context         the context vector: category, tags, position
-    segment_labels  a video's label rows: trusted spans, popularity, context, split
+    video_jobs      a video's GIFs and alignments joined: trusted spans, unplaced GIFs, context
+    segment_labels  a video's label rows: labels from its job's spans, popularity, context, split
 """

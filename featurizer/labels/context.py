@@ -10,7 +10,7 @@ Layout of the vector (CONTEXT_SIZE floats):
 from __future__ import annotations
 
 import hashlib
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 
 def age_days(row: dict) -> float | None:

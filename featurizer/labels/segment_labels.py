@@ -10,13 +10,23 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 from featurizer.labels import popularity
 from featurizer.labels.context import context_vector
-from featurizer.labels.segments import (IGNORED, NEGATIVE, POSITIVE, POSITIVE_OVERLAP, GifSpan, LabelledSegment,
-                                        Segment, label_segments, overlap)
+from featurizer.labels.segments import (
+    IGNORED,
+    NEGATIVE,
+    POSITIVE,
+    POSITIVE_OVERLAP,
+    GifSpan,
+    LabelledSegment,
+    Segment,
+    label_segments,
+    overlap,
+)
+from featurizer.labels.video_jobs import VideoJob
 
 SPLITS = ("train", "val", "test")
 
@@ -37,10 +47,6 @@ def split_of(video_id: str, ratios: tuple[float, float, float]) -> str:
     return SPLITS[0] if u < ratios[0] else SPLITS[1] if u < ratios[0] + ratios[1] else SPLITS[2]
 
 
-# Alignments below this confidence are not trusted for labels (bench.align_accuracy on the demo
-# world: 0.1 drops the one GIF placed 8.6 s off, at 0.023, and none within 0.5 s of the truth;
-# from 0.2 on, good alignments go too).
-DEFAULT_MIN_ALIGNMENT_CONFIDENCE = 0.1
 # Why an aligned GIF gave no positive segment.
 IN_SHORT_SHOT = "in_short_shot"  # no segment under it: its frames lie in shots under 16 frames
 ACROSS_SEGMENTS = "across_segments"  # long enough for a positive, but split between segments
@@ -78,53 +84,8 @@ def read_video_list(path: str) -> frozenset[str]:
     return ids
 
 
-def video_job(video_sha256: str, gifs: Iterable[dict], alignments: Iterable[dict],
-              min_confidence: float = DEFAULT_MIN_ALIGNMENT_CONFIDENCE) -> dict:
-    """A video's GIF rows and alignments joined: what featurizing and labelling it need.
 
-    A GIF's span comes from its alignment when trusted (confidence >= min_confidence), else
-    from the published alignment when the metadata gives one; GIFs with neither are
-    `untrusted_gifs`: they may lie anywhere, so the video's negatives cannot be trusted.
-    """
-    gifs = sorted(gifs, key=lambda r: r["gif_id"])
-    by_gif = {r["gif_id"]: r for r in gifs}
-    aligned = {a["gif_id"]: a for a in alignments if a["gif_id"] in by_gif}
-    spans, untrusted = [], []
-    for gif in gifs:
-        alignment = aligned.get(gif["gif_id"])
-        span = {"gif_id": gif["gif_id"], "raw": popularity.raw_score(gif), "source": gif["source"]}
-        if alignment is not None and alignment["confidence"] >= min_confidence:
-            spans.append({**span, "start_frame": alignment["start_frame"], "end_frame": alignment["end_frame"]})
-        elif gif.get("published_start_sec") is not None and gif.get("published_end_sec") is not None:
-            spans.append({**span, "start_sec": gif["published_start_sec"], "end_sec": gif["published_end_sec"]})
-        else:
-            untrusted.append(gif["gif_id"])
-    return {
-        "video_sha256": video_sha256, "video_id": gifs[0]["video_id"], "video_url": gifs[0]["video_url"],
-        "category": next((r["category"] for r in gifs if r.get("category")), None),
-        **_context_tags(gifs),
-        "spans": spans, "untrusted_gifs": untrusted,
-        "low_confidence_gifs": sum(1 for a in aligned.values() if a["confidence"] < min_confidence),
-    }
-
-
-def _context_tags(gifs: Sequence[dict]) -> dict:
-    """The video's own tags where its source gives them, else its GIFs' (and which): a new video
-    without GIFs, at prediction, has only its own, so training should see those where it can."""
-    video_tags = sorted({t for r in gifs for t in (r.get("video_tags") or [])})
-    if video_tags:
-        return {"tags": video_tags, "tags_from": "video"}
-    gif_tags = sorted({t for r in gifs for t in (r.get("tags") or [])})
-    return {"tags": gif_tags, "tags_from": "gifs" if gif_tags else "none"}
-
-
-def span_frames(span: dict, fps: float) -> tuple[int, int]:
-    if "start_frame" in span:
-        return span["start_frame"], span["end_frame"]
-    return round(span["start_sec"] * fps), round(span["end_sec"] * fps)
-
-
-def label_rows(job: dict, boundaries: Sequence[dict], scores_by_source: dict[str, Sequence[float]],
+def label_rows(job: VideoJob, boundaries: Sequence[dict], scores_by_source: dict[str, Sequence[float]],
                split_rule: SplitRule = SplitRule()) -> tuple[list[dict], Counter]:
     """The labels table's rows of one video, and what its labelling dropped (counts by reason).
 
@@ -136,32 +97,34 @@ def label_rows(job: dict, boundaries: Sequence[dict], scores_by_source: dict[str
     if not boundaries:
         return [], stats
     fps = boundaries[0]["fps"]
-    spans = {s["gif_id"]: s for s in job["spans"]}
-    gif_spans = [GifSpan(g, *span_frames(s, fps), popularity.normalised(s["raw"], scores_by_source.get(s["source"], ())))
+    spans = {s.gif_id: s for s in job.spans}
+    gif_spans = [GifSpan(g, *s.frames(fps),
+                         popularity.normalised(s.raw_popularity, scores_by_source.get(s.source, ())))
                  for g, s in sorted(spans.items())]
     segments = [Segment(b["segment_index"], b["start_frame"], b["end_frame"]) for b in boundaries]
     labelled = label_segments(segments, gif_spans)
-    if job["untrusted_gifs"]:
+    if job.untrusted_gifs:
         # A GIF that did not align may lie on any negative: none can be trusted.
         stats["negatives_dropped_for_unaligned_gifs"] += sum(1 for s in labelled if s.label == NEGATIVE)
         labelled = [LabelledSegment(s.segment, IGNORED) if s.label == NEGATIVE else s for s in labelled]
     stats.update(f"gifs_without_positive_{reason}" for reason in _why_no_positive(gif_spans, labelled))
-    split = split_rule(job["video_id"])
+    split = split_rule(job.video_id)
     rows = []
     for bounds, segment in zip(boundaries, labelled):
         duration = bounds["video_num_frames"] / bounds["fps"]
         top = spans.get(segment.top_gif) if segment.top_gif else None
+        positive_top = top if segment.label == POSITIVE else None
         rows.append({
-            "video_sha256": job["video_sha256"], "segmenter": bounds["segmenter"], "video_id": job["video_id"],
+            "video_sha256": job.video_sha256, "segmenter": bounds["segmenter"], "video_id": job.video_id,
             **{k: bounds[k] for k in ("segment_index", "start_frame", "end_frame", "start_sec", "end_sec", "fps",
                                       "video_num_frames")},
             "label": segment.label, "gif_ids": list(segment.gif_ids),
             "popularity": segment.popularity if segment.label == POSITIVE else None,
-            "popularity_raw": top["raw"] if top and segment.label == POSITIVE else None,
-            "popularity_source": top["source"] if top and segment.label == POSITIVE else None,
-            "context": context_vector(job["category"], job["tags"], bounds["start_sec"], duration,
+            "popularity_raw": positive_top.raw_popularity if positive_top else None,
+            "popularity_source": positive_top.source if positive_top else None,
+            "context": context_vector(job.category, job.tags, bounds["start_sec"], duration,
                                       bounds["segment_index"]).tolist(),
-            "context_tags_from": job["tags_from"],
+            "context_tags_from": job.tags_from,
             "split": split,
         })
     return rows, stats

@@ -7,8 +7,8 @@ than 66% of it, negative when no GIF overlaps it at all, and ignored otherwise.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 MIN_SEGMENT_FRAMES = 16  # C3D's clip length
 POSITIVE_OVERLAP = 0.66  # the paper's threshold

@@ -7,9 +7,10 @@ builds a new one per frame and is about 4x slower at thumbnail sizes.
 from __future__ import annotations
 
 import os
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Iterator
+from typing import Any
 
 import av
 import numpy as np
@@ -24,6 +25,10 @@ MAX_VIDEO_BYTES = 2 * 2**30
 _JITTER_TICKS = 1
 # Without a complete container index, judge the timestamps by this many leading packets.
 _PROBE_PACKETS = 300
+# The frame rate assumed for a stream that declares none at all (a raw elementary stream, a broken
+# header): 25 fps, the most common rate (PAL broadcast, much web video). Frame counts still
+# convert to seconds, and shot detectors, whose windows are in seconds, still get a time scale.
+FALLBACK_FPS = 25.0
 
 
 @dataclass(frozen=True)
@@ -31,7 +36,7 @@ class VideoInfo:
     path: str
     width: int
     height: int
-    fps: float  # average frame rate
+    fps: float  # average frame rate; 0.0 when the stream declares none (see FALLBACK_FPS)
     num_frames: int | None  # as declared by the container; None when it declares none
     duration_sec: float | None
     variable_frame_rate: bool  # timestamp steps irregular (or, lacking timestamps, rates disagree)
@@ -42,6 +47,9 @@ class FrameBatch:
     frames: np.ndarray  # uint8, (n, H, W) gray or (n, H, W, 3) RGB, at the requested size
     times: np.ndarray  # float64 (n,) presentation times in seconds, first frame at 0
     indices: np.ndarray  # int64 (n,) index of each frame in decoding output, from 0
+    # The same frames at small_size when one was asked for, scaled from the decoded picture (not
+    # from `frames`): equal to what a decode at that size alone gives.
+    small_frames: np.ndarray | None = None
 
 
 def _open(path) -> av.container.InputContainer:
@@ -121,7 +129,7 @@ def probe_video(path) -> VideoInfo:
     try:
         stream = _video_stream(container, path)
         context = stream.codec_context
-        info = dict(
+        info: dict[str, Any] = dict(  # read before the timestamps are demuxed
             path=str(path),
             width=context.width,
             height=context.height,
@@ -143,10 +151,9 @@ class _PresentationClock:
     is placed one nominal frame interval after the previous frame.
     """
 
-    def __init__(self, stream):
+    def __init__(self, stream: Any) -> None:
         self._tick_sec = float(stream.time_base or Fraction(1, 1))
-        fps = _average_fps(stream)
-        self._interval_sec = 1.0 / fps if fps > 0 else 0.04
+        self._interval_sec = 1.0 / (_average_fps(stream) or FALLBACK_FPS)
         self._first_pts: int | None = None
         self._previous_sec: float | None = None
 
@@ -169,13 +176,16 @@ class _PresentationClock:
 class _BatchBuilder:
     """Fills fresh fixed-size arrays, so yielded batches never alias each other."""
 
-    def __init__(self, batch_size: int, frame_shape: tuple[int, ...]):
+    def __init__(self, batch_size: int, frame_shape: tuple[int, ...], small_shape: tuple[int, ...] | None):
         self._batch_size = batch_size
         self._frame_shape = frame_shape
+        self._small_shape = small_shape
         self._start_new()
 
-    def _start_new(self):
+    def _start_new(self) -> None:
         self._frames = np.empty((self._batch_size, *self._frame_shape), dtype=np.uint8)
+        self._small = (None if self._small_shape is None
+                       else np.empty((self._batch_size, *self._small_shape), dtype=np.uint8))
         self._times = np.empty(self._batch_size, dtype=np.float64)
         self._indices = np.empty(self._batch_size, dtype=np.int64)
         self._count = 0
@@ -184,28 +194,37 @@ class _BatchBuilder:
     def full(self) -> bool:
         return self._count == self._batch_size
 
-    def add(self, pixels: np.ndarray, time_sec: float, index: int):
+    def add(self, pixels: np.ndarray, small: np.ndarray | None, time_sec: float, index: int) -> None:
         self._frames[self._count] = pixels
+        if self._small is not None and small is not None:
+            self._small[self._count] = small
         self._times[self._count] = time_sec
         self._indices[self._count] = index
         self._count += 1
 
-    def take(self) -> FrameBatch | None:
-        if self._count == 0:
-            return None
+    @property
+    def empty(self) -> bool:
+        return self._count == 0
+
+    def take(self) -> FrameBatch:
         n = self._count
-        batch = FrameBatch(self._frames[:n], self._times[:n], self._indices[:n])
+        small = None if self._small is None else self._small[:n]
+        batch = FrameBatch(self._frames[:n], self._times[:n], self._indices[:n], small)
         self._start_new()
         return batch
 
 
 def iter_video_frames(path, size: tuple[int, int] | None = None, gray: bool = True,
-                      batch_size: int = 256, threads: int | None = None) -> Iterator[FrameBatch]:
+                      batch_size: int = 256, threads: int | None = None,
+                      small_size: tuple[int, int] | None = None) -> Generator[FrameBatch, None, None]:
     """Decode the first video stream in batches of at most `batch_size` frames.
 
     size is (width, height); None keeps the first frame's size (later frames of other
     sizes are scaled to it). threads: decoder threads, None or 0 for FFmpeg's choice.
-    Memory is one batch: batch_size * width * height (* 3 for RGB) bytes.
+    small_size: also give every frame at this (width, height), in the same pixel format,
+    as FrameBatch.small_frames; one decode then serves a consumer of full frames and one of
+    thumbnails alike. Memory is one batch: batch_size * width * height (* 3 for RGB)
+    bytes, and as many at small_size.
     A file that fails mid-stream yields the batches decoded so far, then raises
     MediaError('unreadable'); one with no decodable frame raises MediaError('no_frames').
     """
@@ -216,31 +235,40 @@ def iter_video_frames(path, size: tuple[int, int] | None = None, gray: bool = Tr
         stream = _video_stream(container, path)
         stream.thread_type = "AUTO"  # frame and slice threading
         stream.codec_context.thread_count = threads or 0
-        yield from _decode_batches(container, stream, path, size, gray, batch_size)
+        yield from _decode_batches(container, stream, path, size, gray, batch_size, small_size)
     except av.FFmpegError as error:
         raise MediaError(UNREADABLE, str(path), f"decoding failed: {error}") from error
     finally:
         container.close()
 
 
-def _decode_batches(container, stream, path, size, gray, batch_size) -> Iterator[FrameBatch]:
+def _decode_batches(container, stream, path, size, gray, batch_size, small_size) -> Iterator[FrameBatch]:
     pixel_format = "gray" if gray else "rgb24"
-    reformatter = VideoReformatter()
+    # One reformatter per output size: each keeps its own scaler context between frames.
+    reformatter, small_reformatter = VideoReformatter(), VideoReformatter()
     clock = _PresentationClock(stream)
     batch = None
     index = 0
     for frame in container.decode(stream):
         if batch is None:
             width, height = size or (frame.width, frame.height)
-            batch = _BatchBuilder(batch_size, (height, width) if gray else (height, width, 3))
+            small_shape = None if small_size is None else _frame_shape(small_size, gray)
+            batch = _BatchBuilder(batch_size, _frame_shape((width, height), gray), small_shape)
         scaled = reformatter.reformat(frame, width=width, height=height, format=pixel_format,
                                       interpolation=Interpolation.AREA)
-        batch.add(scaled.to_ndarray(), clock.seconds(frame.pts), index)
+        small = None if small_size is None else small_reformatter.reformat(
+            frame, width=small_size[0], height=small_size[1], format=pixel_format,
+            interpolation=Interpolation.AREA).to_ndarray()
+        batch.add(scaled.to_ndarray(), small, clock.seconds(frame.pts), index)
         index += 1
         if batch.full:
             yield batch.take()
     if batch is None:
         raise MediaError(NO_FRAMES, str(path), "no video frame could be decoded")
-    last = batch.take()
-    if last is not None:
-        yield last
+    if not batch.empty:
+        yield batch.take()
+
+
+def _frame_shape(size: tuple[int, int], gray: bool) -> tuple[int, ...]:
+    width, height = size
+    return (height, width) if gray else (height, width, 3)

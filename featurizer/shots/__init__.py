@@ -2,14 +2,18 @@
 
     detect_shots(path) -> Shots(fps, num_frames, shots=[(start, end_exclusive), ...])
 
-features: per-frame colour histograms and luma thumbnails; detectors: algorithms over
-those features, behind the ShotDetector protocol; stream: decoding and windowing.
+features: per-frame colour histograms and luma thumbnails; detectors: algorithms over those
+features, behind the ShotDetector protocol; driver: one driver feeding any detector from frame
+batches, window by window (detect_in_frames); video_source: the video backend, one decode of a
+file that featurize's decode shares (decode_frames), and detect_shots(path).
 """
 from featurizer.shots.detectors import DETECTORS, ChangePointDetector, KernelSegmentationDetector, ShotDetector
+from featurizer.shots.driver import Shots, detect_in_frames, detect_in_windows, shots_from_boundaries
 from featurizer.shots.features import FrameFeatures, frame_features
-from featurizer.shots.stream import Shots, detect_in_windows, detect_shots, shots_from_boundaries, video_features
+from featurizer.shots.video_source import DecodedFrames, decode_frames, detect_shots, shot_frames
 
 __all__ = [
-    "DETECTORS", "ChangePointDetector", "FrameFeatures", "KernelSegmentationDetector", "ShotDetector", "Shots",
-    "detect_in_windows", "detect_shots", "frame_features", "shots_from_boundaries", "video_features",
+    "DETECTORS", "ChangePointDetector", "DecodedFrames", "FrameFeatures", "KernelSegmentationDetector",
+    "ShotDetector", "Shots", "decode_frames", "detect_in_frames", "detect_in_windows", "detect_shots",
+    "frame_features", "shot_frames", "shots_from_boundaries",
 ]

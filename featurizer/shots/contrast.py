@@ -63,7 +63,7 @@ class Spans:
     valid: np.ndarray  # bool (n,): both frames inside the window
 
     @staticmethod
-    def centred(num_frames: int, lag: int) -> "Spans":
+    def centred(num_frames: int, lag: int) -> Spans:
         starts = span_start(np.arange(num_frames), lag)
         ends = starts + lag
         return Spans(starts, ends, (starts >= 0) & (ends < num_frames))

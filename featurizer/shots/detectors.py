@@ -2,7 +2,7 @@
 
 A detector sees FrameFeatures of consecutive frames and returns the boundaries it finds in
 them (window-relative indices of the first frame of each new shot). It never decodes video:
-featurizer.shots.stream feeds it overlapping windows and keeps the boundaries in each
+featurizer.shots.driver feeds it overlapping windows and keeps the boundaries in each
 window's middle, where the detector saw `context_frames` of video on both sides.
 """
 from __future__ import annotations
@@ -188,7 +188,7 @@ def _join_fades(boundaries: list[int], dark: np.ndarray, longest_lag: int) -> li
 def _place_change(features: FrameFeatures, start: int, stop: int) -> int:
     """The single change point of frames [start, stop) that best splits them in two
     (kernel change-point detection, linear kernel, exact by dynamic programming)."""
-    import ruptures  # lazily: it loads scipy.stats, about a second (see stream.detect_shots)
+    import ruptures  # lazily: it loads scipy.stats, about a second (see driver.detect_in_frames)
 
     start, stop = max(0, start), min(len(features), stop)
     if stop - start < 4:

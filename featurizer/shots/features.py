@@ -29,13 +29,13 @@ class FrameFeatures:
     def __len__(self) -> int:
         return len(self.histograms)
 
-    def window(self, start: int, stop: int) -> "FrameFeatures":
+    def window(self, start: int, stop: int) -> FrameFeatures:
         """Frames [start, stop) of this window (indices relative to it)."""
         return FrameFeatures(self.fps, self.first_frame + start,
                              self.histograms[start:stop], self.thumbnails[start:stop])
 
     @staticmethod
-    def concatenate(parts: list["FrameFeatures"]) -> "FrameFeatures":
+    def concatenate(parts: list[FrameFeatures]) -> FrameFeatures:
         """Consecutive windows joined into one."""
         return FrameFeatures(parts[0].fps, parts[0].first_frame,
                              np.concatenate([p.histograms for p in parts]),

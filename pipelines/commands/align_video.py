@@ -38,7 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
                "2 video unreadable or bad arguments.")
     parser.add_argument("--video", required=True, help="the source video")
     parser.add_argument("--gif", action="append", required=True, dest="gifs", metavar="GIF",
-                        help="a GIF cut from the video (repeat for several)")
+                        help="a GIF cut from the video (repeat for several), or a glob pattern of them "
+                             "(quoted: 'gifs/*.gif')")
     parser.add_argument("--min-speed", type=float, default=0.25, help="slowest playback speed considered")
     parser.add_argument("--max-speed", type=float, default=4.0, help="fastest playback speed considered")
     return parser
@@ -74,6 +75,13 @@ def main(argv=None) -> int:
     if not 0 < opts.min_speed <= opts.max_speed:
         print("gifrank align: error: need 0 < --min-speed <= --max-speed", file=sys.stderr)
         return EXIT_UNREADABLE_VIDEO
+    from featurizer.dataset.storage import expand_patterns
+
+    try:
+        gifs = expand_patterns(opts.gifs)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"gifrank align: error: {error}", file=sys.stderr)
+        return EXIT_UNREADABLE_VIDEO  # bad arguments: 2, as argparse's
     # Lazy: the media stack loads only when there is work, so --help starts instantly.
     from featurizer.align.aligner import align_gif
     from featurizer.align.video_index import index_video
@@ -85,7 +93,7 @@ def main(argv=None) -> int:
         print(f"gifrank align: error: cannot read video {opts.video}: {error}", file=sys.stderr)
         return EXIT_UNREADABLE_VIDEO
     status = EXIT_OK
-    for gif in opts.gifs:
+    for gif in gifs:
         try:
             line = _line(gif, align_gif(index, gif, (opts.min_speed, opts.max_speed)))
         except MediaError as error:

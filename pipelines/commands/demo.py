@@ -20,7 +20,7 @@ import sys
 
 from demo_world.site import DemoSite
 from demo_world.world import WorldConfig, build_world
-from featurizer.dataset import table_store, tables
+from featurizer.dataset import table_store, table_views, tables
 from featurizer.dataset.blobs import BlobStore
 from featurizer.dataset.storage import DatasetRoot
 from featurizer.dataset.training_view import training_batches
@@ -116,9 +116,11 @@ def predict_one(data: str, world, job_dir: str, args) -> dict:
 
 def train(data: str, feature_set: tuple[str, str], epochs: int) -> dict:
     """Trains the ranker on the demo's labelled segments; its figures on val (per video, with an interval)."""
-    from evaluation.pairwise import bootstrap_interval, pooled, video_pairwise_accuracies
+    from evaluation.intervals import bootstrap_interval
+    from trainer.pairwise import pooled, video_pairwise_accuracies
+    from trainer.scoring import KerasScorer
     from trainer.task import config_from
-    from trainer.training import Trainer, score_segments
+    from trainer.training import Trainer
 
     segmenter, extractor = feature_set
     root = DatasetRoot.open(data)
@@ -134,9 +136,8 @@ def train(data: str, feature_set: tuple[str, str], epochs: int) -> dict:
     trainer.run()
     import keras
 
-    scorer = keras.saving.load_model(trainer.job.keras_file.uri)
-    per_video = video_pairwise_accuracies(lambda v: score_segments(scorer, v.features, v.context),
-                                          trainer.source.videos("val"))
+    scorer = KerasScorer(keras.saving.load_model(trainer.job.keras_file.uri), trainer.job.keras_file.uri)
+    per_video = video_pairwise_accuracies(lambda v: scorer.score(v.features, v.context), trainer.source.videos("val"))
     accuracy, pairs = pooled(per_video)
     return {"job_dir": job_dir, "val_pairwise_accuracy": accuracy, "val_pairs": pairs, "val_videos": len(per_video),
             "interval": bootstrap_interval(per_video, seed=0)}
@@ -159,7 +160,7 @@ def evaluate_on_test(data: str, feature_set: tuple[str, str], job_dir: str) -> d
 
 
 def report(data: str, job_dir: str, runs: dict[str, str]) -> dict:
-    """The evaluation runs side by side (gifrank evaluate --compare), the paper's findings that
+    """The evaluation runs side by side (gifrank compare), the paper's findings that
     they can check (evaluation.findings), and the report page."""
     from evaluation.compare import comparison_rows, markdown, read_run
     from evaluation.findings import METHODS, check_findings
@@ -200,7 +201,7 @@ def print_summary(data: str, world_root: str, feature_set: tuple[str, str] | Non
     out = out or sys.stdout
     root = DatasetRoot.open(data)
     gifs = table_store.read_table(root, tables.GIFS, columns=["video_id"])
-    dead = table_store.read_table(root, tables.DEADLETTER, columns=["pipeline", "stage", "error_kind"]).to_pylist()
+    dead = table_views.read_view_table(root, tables.DEADLETTER, columns=["pipeline", "stage", "error_kind"]).to_pylist()
     segmenter, extractor = feature_set or (None, None)
     labelled = table_store.read_table(root, tables.LABELS, columns=["segmenter", "label"]).to_pylist()
     labels = [r["label"] for r in labelled if segmenter in (None, r["segmenter"])]

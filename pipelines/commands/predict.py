@@ -2,7 +2,9 @@
 
     gifrank predict VIDEO [VIDEO ...] --model JOB/model [--top 3] [--out gifs/]
         [--c3d-weights c3d.pkl --c3d-mean mean.npy] [--fps 8] [--snippet-stride 16] [--no-mirror]
-    gifrank predict --dataset ROOT --model JOB/model --out gifs/ [Beam options]   (pipelines.predict)
+
+The videos of a dataset's catalogue are `gifrank predict-dataset` (pipelines.predict, a Beam
+pipeline); `gifrank predict --dataset ...`, its old spelling, still runs it, with a notice.
 
 Each video is decoded once into shots and segments and featurized with C3D (the featurize
 pipeline's path, featurizer.c3d.video_features); the ranker scores its segments; the top K
@@ -23,8 +25,9 @@ for bad arguments (a missing file, an --out that cannot be written: checked befo
 is loaded or any video decoded). Errors that are not a video's fault (a full disk, a bug)
 stop the run.
 
-Give the same C3D settings (weights, --fps, --snippet-stride, --no-mirror) the model was
-trained on: a ranker scores the features it learnt from.
+Give the same C3D settings (weights, --fps, --snippet-stride, --no-mirror, --max-segment-sec)
+the model was trained on: a ranker scores the features it learnt from. They are featurize's
+flags (pipelines.feature_options), read the same way.
 """
 from __future__ import annotations
 
@@ -32,17 +35,19 @@ import argparse
 import json
 import logging
 import os
+import sys
 import tempfile
 import time
 
 import numpy as np
 
-from featurizer.c3d.video_features import FeatureSettings, LocalVideo, VideoFailure
+from featurizer.c3d.video_features import LocalVideo, VideoFailure
 from featurizer.c3d.weights import file_sha256
-from featurizer.dataset.dead_letter_rows import is_bad_input
-from featurizer.dataset.storage import DatasetRoot
+from featurizer.dataset.dead_letter_rows import error_kind, is_bad_input
+from featurizer.dataset.storage import DatasetRoot, expand_patterns
 from featurizer.gifs.best import write_best_gifs
 from featurizer.media.errors import TOO_FEW_FRAMES, MediaError
+from pipelines.feature_options import add_feature_arguments, check_feature_options, feature_settings
 
 LOG = logging.getLogger("gifrank")
 FOLDER_HASH_CHARS = 12  # 48 bits: two different videos of one name share a folder once in 10^14 pairs
@@ -54,22 +59,26 @@ OUT_HELP = ("output folder, a path or gs:// URI (default: %(default)s): each vid
 EXIT_STATUS = ("exit status: 0 when every video got its GIFs; 1 when some failed (each one also a line on stderr), "
                "the others still got theirs; 2 for bad arguments (a missing video, an --out that cannot be "
                "written), found before any work")
+DATASET_FORM_DEPRECATED = "gifrank predict --dataset is deprecated: use gifrank predict-dataset"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gifrank predict", description="The best GIFs of videos, as GIF files "
                                      "and JSON (segments, scores, loop points).", epilog=EXIT_STATUS)
-    parser.add_argument("videos", nargs="+", metavar="VIDEO", help="video files")
+    parser.add_argument("videos", nargs="+", metavar="VIDEO",
+                        help="video files, or glob patterns of them (quoted: 'clips/*.mp4', 'clips/**/*.mov')")
     parser.add_argument("--model", required=True, help="the exported ranker (JOB/model, or gifrank import-ranker's)")
     parser.add_argument("--top", type=int, default=3, help="GIFs per video (default: %(default)s)")
     parser.add_argument("--out", default="./gifs", help=OUT_HELP)
-    parser.add_argument("--c3d-weights", help="C3D weights (default: random, fit for demos only)")
-    parser.add_argument("--c3d-mean", help="the snippet mean that goes with --c3d-weights")
-    parser.add_argument("--fps", type=float, help="frames per second C3D sees (default: the video's own)")
-    parser.add_argument("--snippet-stride", type=int, default=8, help="frames between snippets (default: 8)")
-    parser.add_argument("--no-mirror", dest="mirror", action="store_false", help="no mirrored snippets")
-    parser.add_argument("--max-segment-sec", type=float, default=6.0, help="longest segment (default: 6)")
+    add_feature_arguments(parser)
     return parser
+
+
+def is_dataset_form(argv: list[str]) -> bool:
+    """`gifrank predict --dataset ROOT ...`: the catalogue predict's old spelling."""
+    probe = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    probe.add_argument("--dataset")
+    return probe.parse_known_args(argv)[0].dataset is not None
 
 
 def video_folder(path: str, video_sha256: str) -> str:
@@ -94,7 +103,8 @@ def distinct_videos(paths: list[str]) -> list[tuple[str, str]]:
 
 def main(argv=None) -> int:
     argv = list(argv or [])
-    if any(a == "--dataset" or a.startswith("--dataset=") for a in argv):  # a catalogue: the Beam pipeline
+    if is_dataset_form(argv):
+        print(DATASET_FORM_DEPRECATED, file=sys.stderr)
         from pipelines.predict import run
 
         run(argv)
@@ -102,14 +112,14 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.top < 1:
         raise ValueError("--top must be at least 1")
-    if args.c3d_weights and not args.c3d_mean:
-        raise ValueError("--c3d-weights needs --c3d-mean")
-    for video in args.videos:
+    check_feature_options(args)
+    paths = expand_patterns(args.videos)
+    for video in paths:
         if not os.path.isfile(video):
             raise FileNotFoundError(f"{video}: no such file")
     out = DatasetRoot.open(args.out)
     out.check_writable()  # before the model loads or a frame is decoded: a bad --out costs nothing
-    videos = distinct_videos(args.videos)
+    videos = distinct_videos(paths)
     from evaluation.baselines import open_scorer
     from featurizer.c3d import load_c3d_extractor
     from featurizer.c3d.video_features import VideoFeaturizer
@@ -117,8 +127,8 @@ def main(argv=None) -> int:
     ranker = open_scorer(args.model)
     if ranker.widths()[1]:
         raise ValueError(f"{args.model} takes context (trained with --context): predict scores features alone")
-    settings = FeatureSettings(max_segment_sec=args.max_segment_sec, fps=args.fps, stride=args.snippet_stride,
-                               mirror=args.mirror, max_video_sec=None)
+    # No length cap (featurize's --max-video-sec): a user's own video is taken whatever its length.
+    settings = feature_settings(args, max_video_sec=None)
     featurizer = VideoFeaturizer(load_c3d_extractor(args.c3d_weights, args.c3d_mean), settings)
     predicted, failed = predict_videos(videos, featurizer, ranker, args.top, out)
     out.write_bytes(json_lines(predicted), PREDICTIONS)
@@ -142,7 +152,7 @@ def predict_videos(videos: list[tuple[str, str]], featurizer, ranker, top: int, 
             if not is_bad_input(exc):
                 raise  # not the video's fault (a full disk, a bug)
             failed.append(failure_record(video, exc))
-            LOG.warning("predict: [%d/%d] %s: no GIFs (%s): %s", number, len(videos), video, exc.kind,
+            LOG.warning("predict: [%d/%d] %s: no GIFs (%s): %s", number, len(videos), video, failed[-1]["kind"],
                         failed[-1]["message"])
             continue
         predicted.append(predictions)
@@ -154,9 +164,10 @@ def predict_videos(videos: list[tuple[str, str]], featurizer, ranker, top: int, 
 def failure_record(path: str, error: BaseException) -> dict:
     """A failed.jsonl line: the video (absolute, as predictions.jsonl names it), why (`kind`), and the
     error's message on one line, less the path it starts with."""
+    kind = error_kind(error)
     text = getattr(error, "detail", None) or str(error)  # a MediaError's detail is without its path and kind
-    message = " ".join(text.split()).removeprefix(f"{path}: ").removesuffix(f" [{error.kind}]")
-    return {"video": os.path.abspath(path), "kind": error.kind, "message": message}
+    message = " ".join(text.split()).removeprefix(f"{path}: ").removesuffix(f" [{kind}]")
+    return {"video": os.path.abspath(path), "kind": kind, "message": message}
 
 
 def json_lines(records: list[dict]) -> bytes:

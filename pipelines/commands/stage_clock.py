@@ -12,6 +12,8 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
+from collections.abc import Iterable
+from typing import TextIO
 
 
 def format_seconds(seconds: float) -> str:
@@ -25,7 +27,7 @@ def format_seconds(seconds: float) -> str:
 class StageClock:
     """Times named stages run in a known order; prints their start and end lines to `out`."""
 
-    def __init__(self, names, out=None):
+    def __init__(self, names: Iterable[str], out: TextIO | None = None) -> None:
         self._names = list(names)
         self._out = out
         self.seconds: dict[str, float] = {}

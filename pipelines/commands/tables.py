@@ -76,7 +76,7 @@ def _export_spec(args, tables):
 
 def main(argv=None, out=None) -> int:
     out = out or sys.stdout
-    from featurizer.dataset import table_store, tables
+    from featurizer.dataset import table_store, table_views, tables
     from featurizer.dataset.storage import DatasetRoot, check_output_file
 
     args = build_parser().parse_args(argv)
@@ -96,14 +96,10 @@ def main(argv=None, out=None) -> int:
         for stored in tables.STORED_TABLES.values():
             print(json.dumps(table_store.table_info(root, stored)), file=out)
         return 0
-    if spec.name == tables.SEGMENTS.name:
-        from featurizer.dataset.training_view import training_batches
-
-        batches, version = training_batches(root, args.feature_extractor, args.segmenter), None
-    else:
-        snapshot = table_store.snapshot(root, spec, args.version) if spec.name in tables.STORED_TABLES else None
-        batches = table_store.iter_batches(root, spec, version=args.version)
-        version = snapshot.version if snapshot else None
+    # A stored table is read at the version it is reported at; a view has none (_export_spec).
+    version = table_store.snapshot(root, spec, args.version).version if spec.name in tables.STORED_TABLES else None
+    batches = table_views.iter_view_batches(root, spec, version=version, segmenter=args.segmenter,
+                                            feature_extractor=args.feature_extractor)
     rows = table_store.write_single_file(batches, spec.schema, args.out)
     print(json.dumps({"table": spec.name, "version": version, "rows": rows, "out": args.out}), file=out)
     return 0

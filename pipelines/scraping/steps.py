@@ -13,8 +13,8 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
 from urllib.parse import parse_qs, urlparse
 
 from featurizer.dataset.blobs import BlobStore
@@ -82,6 +82,13 @@ class _Worker:
         self.adapter = SiteAdapter.load(self.config.site) if self.config.site else None
         self.blobs = BlobStore(self.config.dataset)
 
+    @property
+    def site_adapter(self) -> SiteAdapter:
+        """The site's adapter: the steps that read the site's pages need ScrapeConfig.site."""
+        if self.adapter is None:
+            raise RuntimeError("no site adapter: ScrapeConfig.site is not set")
+        return self.adapter
+
     def fetch_html(self, url: str) -> str:
         page = self.client.fetch_page(url)
         if "html" not in (page.content_type or "").lower():
@@ -104,7 +111,7 @@ class ListingCrawler(_Worker):
                 return  # pagination that loops back: every page was already read
             seen_listings.add(url)
             try:
-                listing = self.adapter.parse_listing(self.fetch_html(url), url)
+                listing = self.site_adapter.parse_listing(self.fetch_html(url), url)
             except Exception as exc:
                 if not is_bad_input(exc):
                     raise
@@ -118,7 +125,8 @@ class ListingCrawler(_Worker):
                 else:
                     yield {"page_url": page_url, "listing_url": url}
             for href in listing.bad_links:
-                yield Failed((subject(url=href),), FetchError(BAD_URL, shown(href), f"a link on {shown(url)} is no URL"))
+                yield Failed((subject(url=href),),
+                             FetchError(BAD_URL, shown(href), f"a link on {shown(url)} is no URL"))
             url = listing.next_page_url
 
 
@@ -127,11 +135,12 @@ class GifPageScraper(_Worker):
     bounds (featurizer.dataset.value_bounds); `_counts` holds the nulled and clamped ones."""
 
     def __call__(self, page_url: str) -> Iterator[dict]:
-        fields, unreadable = self.adapter.read_gif_page(self.fetch_html(page_url), page_url)
+        adapter = self.site_adapter
+        fields, unreadable = adapter.read_gif_page(self.fetch_html(page_url), page_url)
         native_id = fields.pop("gif_id", None) or stable_id(page_url)
         record = {
-            "gif_id": f"{self.adapter.name}:{native_id}",
-            "source": self.adapter.name,
+            "gif_id": f"{adapter.name}:{native_id}",
+            "source": adapter.name,
             "page_url": page_url,
             **fields,
         }
@@ -161,7 +170,8 @@ class _BlobDownloader(_Worker):
         super().setup()
         self.known_blobs = known_gifs(self.config.dataset, self.config.known_files).blobs
 
-    def store(self, url: str, validate, downloader: str = "http", max_bytes: int | None = None) -> tuple[str, int, bool]:
+    def store(self, url: str, validate, downloader: str = "http",
+              max_bytes: int | None = None) -> tuple[str, int, bool]:
         """(sha256, size, fetched): `fetched` is False when the stored blob was reused."""
         known = self.known_blobs.get(url)
         if known and self.blobs.exists(known[0]):

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -56,7 +57,7 @@ class _ApplyConcurrently(beam.DoFn):
         if hasattr(self._worker, "teardown"):
             self._worker.teardown()
 
-    def start_bundle(self):
+    def start_bundle(self) -> None:
         self._in_flight: dict[Future, tuple[float, Any]] = {}  # future -> (when submitted, element)
 
     def _run_one(self, element, side_values) -> list:

@@ -8,15 +8,17 @@ videos (`videos_per_batch`); the snippets of a batch's videos share model calls.
 from __future__ import annotations
 
 import warnings
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 
 from featurizer.c3d.video_features import BlobVideo, FeatureSettings
+from featurizer.labels.video_jobs import VideoJob
 
 
-class C3DVideoHandler(ModelHandler[dict, PredictionResult, Any]):
-    """Elements: featurize jobs ({"video_sha256", ...}) of videos in `dataset`'s blob store.
+class C3DVideoHandler(ModelHandler[VideoJob, PredictionResult, Any]):
+    """Elements: the VideoJobs of videos in `dataset`'s blob store (each result's example).
     Inference: VideoFeatures, or VideoFailure for expected bad input; other errors raise."""
 
     def __init__(self, weights_uri: str | None, mean_uri: str | None, settings: FeatureSettings, dataset: str, *,
@@ -28,7 +30,7 @@ class C3DVideoHandler(ModelHandler[dict, PredictionResult, Any]):
         self._dataset = dataset
         self._videos_per_batch = max(1, videos_per_batch)
         self._decode_processes = decode_processes
-        self._model_copies = model_copies
+        self._copies_per_machine = model_copies  # not _model_copies: ModelHandler has its own (int | None)
 
     def load_model(self):
         import contextlib
@@ -48,17 +50,17 @@ class C3DVideoHandler(ModelHandler[dict, PredictionResult, Any]):
             extractor = load_c3d_extractor(weights, mean)
         return VideoFeaturizer(extractor, self._settings, self._decode_processes)
 
-    def run_inference(self, batch: Sequence[dict], model, inference_args=None) -> Iterable[PredictionResult]:
-        results = model.featurize([BlobVideo(self._dataset, job["video_sha256"]) for job in batch])
+    def run_inference(self, batch: Sequence[VideoJob], model, inference_args=None) -> Iterable[PredictionResult]:
+        results = model.featurize([BlobVideo(self._dataset, job.video_sha256) for job in batch])
         return [PredictionResult(job, result) for job, result in zip(batch, results)]
 
     def share_model_across_processes(self) -> bool:
         # With model_copies, Beam holds that many models per worker machine, shared by its processes
         # (one per GPU's worth of memory), instead of one per SDK process.
-        return self._model_copies > 0
+        return self._copies_per_machine > 0
 
     def model_copies(self) -> int:
-        return max(1, self._model_copies)
+        return max(1, self._copies_per_machine)
 
     def batch_elements_kwargs(self):
         return {"min_batch_size": 1, "max_batch_size": self._videos_per_batch}

@@ -1,7 +1,8 @@
 """Dead letters in pipelines: the dead-letter output of `with_exception_handling` as deadletter rows."""
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics

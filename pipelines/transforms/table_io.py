@@ -13,12 +13,12 @@ commit step does not commit twice (its transaction id is the run's).
 from __future__ import annotations
 
 import logging
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from featurizer.dataset import table_store, tables
+from featurizer.dataset import table_store, table_writes, tables
 from featurizer.dataset.storage import DatasetRoot
 from featurizer.dataset.table_store import DataFile, Snapshot, TableCommit
 
@@ -58,12 +58,8 @@ def _file_rows(path: str, root_uri: str, spec: tables.TableSpec, columns):
 
 
 class _RewriteBucket(beam.DoFn):
-    """(bucket, tagged items) -> the file actions that give the bucket its new rows.
-
-    The bucket's new content: its old rows, less those this run replaces or settles, plus
-    the new rows (an old row equal to its new one but for volatile columns stays as it
-    was). When that equals the old content, nothing is written.
-    """
+    """(bucket, tagged items) -> the file actions that give the bucket its new rows
+    (table_writes.rewrite_bucket); none when its content stays the same."""
 
     def __init__(self, root_uri: str, spec: tables.TableSpec, files: dict[int, list[DataFile]],
                  replace_scope, settle_fields: tuple[str, ...]):
@@ -75,33 +71,19 @@ class _RewriteBucket(beam.DoFn):
         self._rewritten = Metrics.counter("gifrank.tables", f"{spec.name}_buckets_rewritten")
 
     def process(self, keyed):
-        import pyarrow as pa
-
         bucket, items = keyed
-        spec = self._spec
         new, settled = [], set()
         for tag, value in items:
             (new.append if tag == "row" else settled.add)(value)
-        old_files = self._files.get(bucket, [])
-        old_table = (pa.concat_tables([table_store.read_file(self._root_uri, spec, f.path) for f in old_files])
-                     if old_files else spec.schema.empty_table())
-        old_rows = tables.batch_to_rows(old_table)
-        old_by_key = {spec.key_of(r): r for r in old_rows}
-        merged = {spec.key_of(r): r for r in old_rows
-                  if not (self._replace_scope is not None and self._replace_scope(r))
-                  and not any(r.get(f) in settled for f in self._settle_fields)}
-        # The same key twice in one run: one wins, whatever the order rows arrived in.
-        for row in sorted(new, key=lambda r: (spec.key_of(r), repr(sorted(r.items(), key=lambda kv: kv[0])))):
-            key, old = spec.key_of(row), old_by_key.get(spec.key_of(row))
-            merged[key] = old if old is not None and spec.same_row(old, row) else spec.conform(row)
-        table = tables.rows_to_arrow(spec, merged.values())
-        if len(old_files) <= 1 and table.equals(old_table):
-            return
-        self._rewritten.inc()
-        for f in old_files:
-            yield spec.name, REMOVE, f
-        if table.num_rows:
-            yield spec.name, ADD, table_store.write_file(self._root_uri, spec, table, spec.bucket_file_prefix(bucket))
+        rewrite = table_writes.rewrite_bucket(self._root_uri, self._spec, bucket, self._files.get(bucket, []), new,
+                                              settled=settled, settle_fields=self._settle_fields,
+                                              replace_scope=self._replace_scope)
+        if rewrite.changed:
+            self._rewritten.inc()
+        for f in rewrite.remove:
+            yield self._spec.name, REMOVE, f
+        for f in rewrite.add:
+            yield self._spec.name, ADD, f
 
 
 class WriteTable(beam.PTransform):
@@ -110,7 +92,8 @@ class WriteTable(beam.PTransform):
     Input: {"rows": new rows (upserted by key), "settled" (optional): values; an old row
     whose `settle_fields` hold one of them is dropped}. With `replace_scope(row) -> bool`,
     the old rows in scope are all replaced: the run's rows are their whole new content.
-    Output: (table, "add" | "remove", DataFile) for CommitTables.
+    Output: (table, "add" | "remove", DataFile) for CommitTables. Each bucket is rewritten
+    on a worker by table_writes.rewrite_bucket, as table_writes.write_rows does in one process.
     """
 
     def __init__(self, root_uri: str, spec: tables.TableSpec, snapshot: Snapshot, *, replace_scope=None,

@@ -74,7 +74,7 @@ def test_compare_puts_runs_side_by_side_with_a_paired_test(dataset, model, tmp_p
     for name, ranker in (("first", model), ("second", other)):
         assert main(["evaluate", "--dataset", root, "--model", ranker, "--out", str(tmp_path / name)]) == 0
     capsys.readouterr()
-    assert main(["evaluate", "--compare", str(tmp_path / "first"), str(tmp_path / "second"),
+    assert main(["compare", str(tmp_path / "first"), str(tmp_path / "second"),
                  "--out", str(tmp_path / "table")]) == 0
     printed = capsys.readouterr().out
     lines = printed.splitlines()

@@ -1,8 +1,9 @@
-"""Bootstrap intervals over videos and the paired comparison of two methods."""
+"""Bootstrap intervals over videos (of means and of a pooled pairwise accuracy) and the paired comparison of
+two methods."""
 import numpy as np
 import pytest
 
-from evaluation.intervals import mean_interval, paired_comparison
+from evaluation.intervals import bootstrap_interval, mean_interval, paired_comparison
 
 
 def test_the_interval_holds_the_mean_and_narrows_with_more_videos():
@@ -40,3 +41,13 @@ def test_paired_comparison_on_the_shared_videos():
     assert same.p_value == 1.0 and same.difference.mean == 0.0
     with pytest.raises(ValueError, match="share no video"):
         paired_comparison({"x": 1.0}, {"y": 1.0})
+
+
+def test_pairwise_accuracy_interval_resamples_videos():
+    per_video = {f"v{i}": (1.0, 1) for i in range(20)}
+    assert bootstrap_interval(per_video) == (1.0, 1.0)  # every resample is perfect
+    mixed = {**{f"r{i}": (1.0, 1) for i in range(10)}, **{f"w{i}": (0.0, 1) for i in range(10)}}
+    low, high = bootstrap_interval(mixed, seed=3)
+    assert low < 0.5 < high and 0.25 < low and high < 0.75  # 0.5 +- about 2 x sqrt(0.25 / 20) = 0.22
+    assert bootstrap_interval(mixed, seed=3) == (low, high)  # seeded
+    assert bootstrap_interval({}) is None

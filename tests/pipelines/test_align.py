@@ -1,7 +1,7 @@
 """The align pipeline on a dataset: one decode per video, alignments table, dead letters with reasons."""
 import pytest
 
-from featurizer.dataset import table_store, tables
+from featurizer.dataset import table_store, table_views, tables
 from featurizer.dataset.blobs import BlobStore
 from pipelines import align
 from tests.rows import gif_rows_from_world, write_table
@@ -24,7 +24,7 @@ def test_every_gif_is_aligned_near_its_truth(tiny_world, dataset):
     root, rows = dataset
     counters = _align(root)
     alignments = {a["gif_id"]: a for a in table_store.read_rows(str(root), tables.ALIGNMENTS)}
-    dead = table_store.read_rows(str(root), tables.DEADLETTER)
+    dead = table_views.read_view_rows(str(root), tables.DEADLETTER)
     assert len(alignments) + len(dead) == len(rows)  # nothing lost
     assert dead == []
     assert counters["align_ok"] == len(tiny_world.videos)  # one element (one decode) per video
@@ -49,7 +49,7 @@ def test_bad_media_and_foreign_gifs_become_dead_letters(tiny_world, dataset):
     write_table(root, tables.GIFS, [corrupt_gif, foreign, broken_video, *rows[3:]])
 
     _align(root)
-    dead = {d["gif_id"]: d for d in table_store.read_rows(str(root), tables.DEADLETTER)}
+    dead = {d["gif_id"]: d for d in table_views.read_view_rows(str(root), tables.DEADLETTER)}
     assert {k: (d["stage"], d["error_kind"]) for k, d in dead.items()} == {
         first["gif_id"]: ("align", "unreadable"),
         second["gif_id"]: ("align", "unaligned"),

@@ -11,7 +11,8 @@ pytestmark = pytest.mark.timeout(600)
 
 ACCELERATOR = "type:nvidia-l4;count:1;install-nvidia-driver"
 ACCELERATOR_URN = "beam:resources:accelerator:v1"
-GPU_STEPS = ("C3D", "WriteFeatures")  # featurize's model step, and the write fused with it
+# featurize's model step, and the write fused with it
+GPU_STEPS = ("FeaturizeVideos/C3D", "FeaturizeVideos/WriteFeatures")
 IMAGE = "us-central1-docker.pkg.dev/my-project-123/gifrank/worker:1"
 
 
@@ -37,8 +38,8 @@ def test_only_the_c3d_step_asks_for_a_gpu(tmp_path):
     assert run.counters == {} and run.job is not None  # built, not submitted
     accelerators = _accelerators(run.job)
     on_gpu = {name for name, hint in accelerators.items() if hint}
-    assert on_gpu and all(name.split("/")[0] in GPU_STEPS for name in on_gpu)
-    assert {name for name in accelerators if name.split("/")[0] == "C3D"} <= on_gpu
+    assert on_gpu and all("/".join(name.split("/")[:2]) in GPU_STEPS for name in on_gpu)
+    assert {name for name in accelerators if name.startswith("FeaturizeVideos/C3D/")} <= on_gpu
     assert {accelerators[name] for name in on_gpu} == {ACCELERATOR.encode()}
     # the accelerator comes from the hint alone, never also from a job-wide worker_accelerator
     assert "worker_accelerator" not in json.dumps(run.job.options.get_all_options(), default=str)

@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from featurizer.dataset import table_store, tables
+from featurizer.dataset import table_store, table_views, tables
 from featurizer.dataset.blobs import BlobStore
 from featurizer.media.video import MAX_VIDEO_BYTES
 from pipelines import featurize
@@ -111,8 +111,8 @@ def featurized(tiny_world, tmp_path_factory):
 
 def test_segments_are_labelled_and_featurized(tiny_world, featurized):
     root, alignments, counters, gif_rows = featurized
-    segments = table_store.read_rows(str(root), tables.SEGMENTS)
-    dead = {d["url"]: d["error_kind"] for d in table_store.read_rows(str(root), tables.DEADLETTER)}
+    segments = table_views.read_view_rows(str(root), tables.SEGMENTS)
+    dead = {d["url"]: d["error_kind"] for d in table_views.read_view_rows(str(root), tables.DEADLETTER)}
     assert dead == {"http://demo.test/orphan.mp4": "no_aligned_gifs", "http://demo.test/broken.mp4": "unreadable",
                     "http://demo.test/short.mp4": "no_segments", "http://demo.test/huge.mp4": "too_large"}
     assert {s["video_id"] for s in segments} == {v["video_id"] for v in tiny_world.videos}  # nothing lost
@@ -167,7 +167,7 @@ def test_segments_are_labelled_and_featurized(tiny_world, featurized):
 def test_a_video_blob_over_its_cap_is_a_dead_letter_and_the_others_are_featurized(featurized):
     root, _alignments, counters, gif_rows = featurized
     featurized_videos = {r["video_sha256"] for r in table_store.read_rows(str(root), tables.FEATURES)}
-    dead = {d["url"]: d for d in table_store.read_rows(str(root), tables.DEADLETTER)}
+    dead = {d["url"]: d for d in table_views.read_view_rows(str(root), tables.DEADLETTER)}
     huge = dead["http://demo.test/huge.mp4"]
     assert huge["error_kind"] == "too_large" and huge["stage"] == "video"
     assert "video huge: video blob" in huge["message"] and "more than the 2 GiB cap for videos" in huge["message"]
@@ -183,7 +183,8 @@ def test_features_equal_the_library_path(tiny_world, featurized):
     from featurizer.c3d.video_features import FeatureSettings, LocalVideo, VideoFeaturizer
 
     root, _alignments, _counters, _gif_rows = featurized
-    segments = sorted(table_store.read_rows(str(root), tables.SEGMENTS), key=lambda s: (s["video_id"], s["segment_index"]))
+    segments = sorted(table_views.read_view_rows(str(root), tables.SEGMENTS),
+                      key=lambda s: (s["video_id"], s["segment_index"]))
     video_id = segments[0]["video_id"]
     mine = [s for s in segments if s["video_id"] == video_id]
     featurizer = VideoFeaturizer(load_c3d_extractor(), FeatureSettings(batch_size=8))
@@ -241,3 +242,77 @@ def test_bad_options_are_clear_errors(tmp_path):
         featurize.run(["--dataset", str(tmp_path), "--split-by", "published"])
     with pytest.raises(FileNotFoundError, match="no such file"):
         featurize.run(["--dataset", str(tmp_path), "--split-by", "published", "--test-videos", "missing.txt"])
+
+
+def _job(video, spans=(), untrusted=()):
+    from featurizer.labels.video_jobs import VideoJob
+
+    return f"sha-{video}", VideoJob(video_sha256=f"sha-{video}", video_id=video, video_url=f"http://x/{video}.mp4",
+                                    category=None, tags=(), tags_from="none", spans=tuple(spans),
+                                    untrusted_gifs=tuple(untrusted), low_confidence_gifs=0)
+
+
+@pytest.mark.parametrize("retry", [False, True])
+def test_known_failures_are_skipped_unless_retried(retry):
+    import apache_beam as beam
+    from apache_beam.testing import test_pipeline
+    from apache_beam.testing.util import assert_that, equal_to
+
+    jobs = [_job(v) for v in ("unreadable", "flaky", "segment", "fine")]
+    dead_letters = [
+        {"url": "http://x/unreadable.mp4", "stage": "video", "error_kind": "unreadable"},  # fails every time
+        {"url": "http://x/flaky.mp4", "stage": "video", "error_kind": "timeout"},  # may not fail again
+        {"url": "http://x/segment.mp4", "stage": "segment", "error_kind": "no_frames"},  # a segment's, not the video's
+    ]
+    with test_pipeline.TestPipeline() as p:
+        kept = ({"jobs": p | "Jobs" >> beam.Create(jobs), "dead_letters": p | "Dead" >> beam.Create(dead_letters)}
+                | featurize.SkipKnownFailures(retry))
+        assert_that(kept | beam.Keys(), equal_to([j[0] for j in jobs if retry or j[0] != "sha-unreadable"]))
+
+
+def test_labels_join_a_videos_job_and_its_boundaries():
+    """Segments [0, 50) and [50, 100) at 25 fps; one GIF covers the first: positive, the second
+    negative; a segment without snippets is labelled and also a dead letter. A job without
+    boundaries, and boundaries without a job, give no rows."""
+    import apache_beam as beam
+    from apache_beam.testing import test_pipeline
+    from apache_beam.testing.util import assert_that, equal_to
+
+    from featurizer.labels.segment_labels import SplitRule
+    from featurizer.labels.video_jobs import TrustedSpan
+
+    def bounds(video, index, snippets=1):
+        return {"video_sha256": f"sha-{video}", "segmenter": "s", "segment_index": index, "start_frame": 50 * index,
+                "end_frame": 50 * index + 50, "start_sec": 2.0 * index, "end_sec": 2.0 * index + 2.0, "fps": 25.0,
+                "video_num_frames": 100, "snippets": snippets}
+
+    jobs = [_job("v", [TrustedSpan("g", "siteA", None, start_frame=0, end_frame=45)]), _job("no-features")]
+    boundaries = [bounds("v", 0), bounds("v", 1, snippets=0), bounds("orphan", 0)]
+    with test_pipeline.TestPipeline() as p:
+        labelled = ({"jobs": p | "Jobs" >> beam.Create(jobs), "boundaries": p | "Bounds" >> beam.Create(boundaries),
+                     "scores_by_source": p | "Scores" >> beam.Create([("siteA", [1.0])])}
+                    | featurize.LabelVideos(SplitRule((1.0, 0.0, 0.0)), fps=None))
+        assert_that(labelled["labels"] | beam.Map(lambda r: (r["video_id"], r["segment_index"], r["label"],
+                                                              r["gif_ids"], r["split"])),
+                    equal_to([("v", 0, 1, ["g"], "train"), ("v", 1, 0, [], "train")]), label="Labels")
+        assert_that(labelled["deadletters"] | beam.Map(lambda d: (d["record_key"], d["error_kind"])),
+                    equal_to([("http://x/v.mp4#segment=1", "no_snippets")]), label="DeadLetters")
+
+
+def test_scores_by_source_are_each_sources_sorted_raw_scores():
+    import datetime as dt
+
+    import apache_beam as beam
+    from apache_beam.testing import test_pipeline
+    from apache_beam.testing.util import assert_that, equal_to
+
+    def gif(source, views):
+        return {"source": source, "views": views, "upload_date": dt.date(2026, 1, 1),
+                "scraped_at": dt.datetime(2026, 1, 11, tzinfo=dt.timezone.utc)}
+
+    gifs = [gif("a", 90), gif("a", 0), gif("b", 10), gif("b", None)]  # 10 days old; b's second has no views
+    with test_pipeline.TestPipeline() as p:
+        scores = (p | beam.Create(gifs) | featurize.ScoresBySource()
+                  | beam.MapTuple(lambda source, raw: (source, [round(x, 9) for x in raw])))
+        # raw = log(1 + views / days): log(1 + 90 / 10), log(1 + 0), log(1 + 10 / 10)
+        assert_that(scores, equal_to([("a", [0.0, round(math.log(10.0), 9)]), ("b", [round(math.log(2.0), 9)])]))

@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from featurizer.dataset import table_store, tables
+from featurizer.dataset import table_store, table_views, tables
 from featurizer.dataset.blobs import BlobStore
 from pipelines import featurize
 from tests.killing import committed, contents, differing, kill_when, table_files
@@ -55,7 +55,7 @@ def test_first_run_featurizes_only_videos_with_aligned_gifs(base, tiny_world):
     assert counters["videos_segmented"] == len(tiny_world.videos) - 1
     features = table_store.snapshot(str(root), tables.FEATURES)
     assert len(features.files) == len(tiny_world.videos) - 1  # one file per video
-    dead = table_store.read_rows(str(root), tables.DEADLETTER)
+    dead = table_views.read_view_rows(str(root), tables.DEADLETTER)
     assert [(d["stage"], d["error_kind"]) for d in dead if d["url"].endswith(f"{last_video}.mp4")] == [
         ("video", "no_aligned_gifs")]
 
@@ -80,7 +80,7 @@ def test_one_new_video_costs_one_video_and_the_others_stay_bit_for_bit(dataset, 
     assert old_files < new_files and len(new_files - old_files) == 1  # old files kept, untouched
     labels = table_store.read_table(str(root), tables.LABELS, columns=["video_id"]).column("video_id").to_pylist()
     assert last_video in labels
-    dead = table_store.read_rows(str(root), tables.DEADLETTER)
+    dead = table_views.read_view_rows(str(root), tables.DEADLETTER)
     assert not [d for d in dead if d["error_kind"] == "no_aligned_gifs"]  # settled
 
 

@@ -9,11 +9,11 @@ import os
 import pyarrow.parquet as pq
 import pytest
 
-from featurizer.dataset import table_store, tables
+from featurizer.dataset import table_store, table_views, tables
 from featurizer.dataset.blobs import INCOMING, BlobStore
 from featurizer.dataset.storage import DatasetRoot
 from tests.rows import dead_letter_row as _dead_row
-from tests.rows import gif_rows_from_world
+from tests.rows import gif_rows_from_world, write_table
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -95,7 +95,7 @@ def test_blobs_stream_in_by_content_and_read_back(root):
 def test_tables_commit_and_read_back(tiny_world, root, tmp_path):
     blobs = BlobStore(root)
     gifs = gif_rows_from_world(tiny_world, blobs)  # the world's GIFs and videos put into the gs:// blob store
-    assert table_store.replace_table(root, tables.GIFS, gifs) == 0
+    assert write_table(root, tables.GIFS, gifs) == 0
     read = table_store.read_table(root.uri, tables.GIFS).sort_by("gif_id")
     assert read.equals(tables.rows_to_arrow(tables.GIFS, gifs))
     assert table_store.table_info(root, tables.GIFS)["rows"] == len(gifs)
@@ -103,15 +103,15 @@ def test_tables_commit_and_read_back(tiny_world, root, tmp_path):
     # versions, old versions, stale commits refused; a local root given the same rows writes the same files
     spec = tables.DEADLETTERS["scrape"]
     dead = [_dead_row(i) for i in range(20)]
-    table_store.replace_table(root, spec, dead)
+    write_table(root, spec, dead)
     first = table_store.snapshot(root, spec)
-    table_store.replace_table(root, spec, dead[:5])
+    write_table(root, spec, dead[:5])
     assert sorted(r["record_key"] for r in table_store.read_rows(root.uri, spec)) == [f"k{i:03d}" for i in range(5)]
     assert table_store.read_table(root, spec, version=first.version).num_rows == 20
     with pytest.raises(table_store.ConcurrentCommit):
         table_store.commit(root, spec, first.version, [], list(first.files), txn_id="stale")
     local = DatasetRoot.open(str(tmp_path))
-    table_store.replace_table(local, spec, dead[:5])
+    write_table(local, spec, dead[:5])
     remote_files = table_store.snapshot(root, spec).files
     assert remote_files == table_store.snapshot(local, spec).files
     for f in remote_files:
@@ -128,7 +128,7 @@ def test_scrape_pipeline_writes_a_gs_root(tiny_world, demo_site, gcs_bucket):
                 "--allow-host", "127.0.0.1", "--rate-limit", "0", "--retries", "1", "--timeout", "5"])
     rows = table_store.read_rows(uri, tables.GIFS)
     assert sorted(r["gif_id"] for r in rows) == sorted(f"demo:{g['gif_id']}" for g in tiny_world.gifs)
-    assert table_store.read_rows(uri, tables.DEADLETTER) == []
+    assert table_views.read_view_rows(uri, tables.DEADLETTER) == []
     blobs = BlobStore(uri)
     for row in rows:
         gif = tiny_world.gif_path(row["gif_id"].split(":", 1)[1]).read_bytes()
@@ -150,8 +150,8 @@ def test_featurize_and_export_on_a_gs_root(tiny_world, gcs_bucket, tmp_path):
     uri = gcs_bucket + "/featurized"
     root = DatasetRoot.open(uri)
     gifs = gif_rows_from_world(tiny_world, BlobStore(root))
-    table_store.replace_table(root, tables.GIFS, gifs)
-    table_store.replace_table(root, tables.ALIGNMENTS, alignment_rows(tiny_world, gifs))
+    write_table(root, tables.GIFS, gifs)
+    write_table(root, tables.ALIGNMENTS, alignment_rows(tiny_world, gifs))
     mean = tmp_path / "mean.npy"
     np.save(mean, np.full(MEAN_SHAPE, 100, np.float32))
     with root.fs.open_output_stream(root.join("inputs", "mean.npy")) as f:

@@ -9,6 +9,7 @@ import pytest
 from demo_world.site import DemoSite
 from featurizer.dataset import table_store, tables
 from featurizer.dataset.blobs import BlobStore
+from featurizer.dataset.table_views import read_view_rows
 from pipelines import scrape
 from pipelines.scraping import v2g_metadata as meta
 
@@ -30,12 +31,12 @@ def _sha256(path):
 
 
 def _rows(dataset, spec):
-    return table_store.read_rows(str(dataset), spec)
+    return read_view_rows(str(dataset), spec)
 
 
 def _without_times(rows):
-    return sorted((json.dumps({k: v for k, v in r.items() if k not in ("scraped_at", "failed_at")},
-                              default=str, sort_keys=True) for r in rows))
+    return sorted(json.dumps({k: v for k, v in r.items() if k not in ("scraped_at", "failed_at")},
+                              default=str, sort_keys=True) for r in rows)
 
 
 def test_every_public_gif_is_stored_with_its_fields(tiny_world, tmp_path):

@@ -12,6 +12,7 @@ import pytest
 from demo_world.site import DemoSite
 from demo_world.site.urls import category_path
 from featurizer.dataset import table_store, tables
+from featurizer.dataset.table_views import read_view_rows
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -49,7 +50,7 @@ def test_a_hostile_site_ends_in_rows_and_dead_letters_without_hanging(wide_world
     assert run.returncode == 0, run.stderr[-3000:]
 
     rows = {r["gif_id"].removeprefix("demo:"): r for r in table_store.read_rows(str(tmp_path), tables.GIFS)}
-    dead = table_store.read_rows(str(tmp_path), tables.DEADLETTER)
+    dead = read_view_rows(str(tmp_path), tables.DEADLETTER)
     gif_dead = {}
     for d in dead:
         if d["stage"] in GIF_LEVEL_STAGES:
@@ -113,7 +114,7 @@ def test_a_hostile_metadata_file_ends_in_rows_and_dead_letters_naming_file_and_l
                          demo_site.url + "/media/videos/{youtube_id}.mp4"])
     rows = {r["gif_id"]: r for r in table_store.read_rows(str(dataset), tables.GIFS)}
     dead = {d["record_key"]: (d["stage"], d["error_kind"], d["message"])
-            for d in table_store.read_rows(str(dataset), tables.DEADLETTER)}
+            for d in read_view_rows(str(dataset), tables.DEADLETTER)}
     assert sorted(rows) == ["v2g:ok", "v2g:spans"]
     assert rows["v2g:ok"]["views"] is None and rows["v2g:ok"]["gif_url"] == gif_url  # the earliest line kept
     assert rows["v2g:spans"]["published_start_frame"] is None and rows["v2g:spans"]["published_start_sec"] is None

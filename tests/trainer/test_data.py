@@ -6,8 +6,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from trainer.data import (DataError, PairSettings, SegmentSource, VideoCounts, epoch_dataset, epoch_examples, read_ahead,
-                          sample_pairs, video_rng)
+from trainer.data import (
+    DataError,
+    PairSettings,
+    SegmentSource,
+    VideoCounts,
+    epoch_dataset,
+    epoch_examples,
+    read_ahead,
+    sample_pairs,
+    video_rng,
+)
 
 WIDTH = 4096
 
@@ -49,6 +58,33 @@ def test_videos_come_whole_and_by_split(shards):
     assert math.isnan(b.popularity[0])
     assert [v.video_id for v in source.videos("val")] == ["d"]
     assert source.versions == {"segments_files": [str(shards / "part-0.parquet"), str(shards / "part-1.parquet")]}
+
+
+def test_segments_may_be_a_glob_pattern(shards):
+    """--segments 'dir/*.parquet', as Beam and TensorFlow users pass shards: the matching files, in order."""
+    (shards / "_SUCCESS").write_bytes(b"")  # what a pattern leaves out
+    (shards / "part-9.parquet.crc").write_bytes(b"")
+    source = SegmentSource.open(segments=str(shards / "*.parquet"))
+    assert [v.video_id for v in source.videos("train")] == ["a", "b", "c"]
+    assert source.versions == {"segments_files": [str(shards / "part-0.parquet"), str(shards / "part-1.parquet")]}
+    assert [v.video_id for v in SegmentSource.open(segments=str(shards / "part-[1].parquet")).videos()] == [
+        "b", "c", "d"]
+    with pytest.raises(FileNotFoundError, match=r"\*\.csv: no file matches"):
+        SegmentSource.open(segments=str(shards / "*.csv"))
+
+
+@pytest.mark.timeout(120)
+def test_segments_on_gcs_by_folder_and_pattern(shards, gcs_bucket):
+    from featurizer.dataset.storage import DatasetRoot
+
+    root = DatasetRoot.open(gcs_bucket + "/exports")
+    for shard in sorted(shards.iterdir()):
+        root.write_bytes(shard.read_bytes(), "segments", shard.name)
+    for segments in (root.uri_of("segments"), root.uri_of("segments", "part-*.parquet")):
+        source = SegmentSource.open(segments=segments)
+        assert [v.video_id for v in source.videos("train")] == ["a", "b", "c"]
+        assert source.versions == {"segments_files": [f"{gcs_bucket}/exports/segments/part-{i}.parquet"
+                                                      for i in (0, 1)]}
 
 
 def test_median_popularity_of_known_training_positives(shards):

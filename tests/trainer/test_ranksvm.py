@@ -35,10 +35,28 @@ def write_segments(path, videos_per_category=6, segments=8, seed=0, context_widt
     return rows
 
 
+def write_dataset(root, **kwargs):
+    """write_segments' rows as a dataset's labels and features tables (one feature set), as featurize commits them."""
+    from tests.rows import write_table
+
+    labels, features = [], []
+    for row in write_segments(root / "segments.parquet", **kwargs):
+        sha = row["video_id"].encode().hex().ljust(64, "0")
+        bounds = {k: row[k] for k in ("segment_index", "start_frame", "end_frame", "start_sec", "end_sec", "fps",
+                                      "video_num_frames")}
+        labels.append({"video_sha256": sha, "segmenter": "test-segmenter", "video_id": row["video_id"], **bounds,
+                       **{k: row[k] for k in ("label", "gif_ids", "popularity", "context", "split")}})
+        features.append({"video_sha256": sha, "segmenter": "test-segmenter", "feature_extractor": "test", **bounds,
+                         "snippets": 1, "features": row["features"]})
+    write_table(root, tables.LABELS, labels)
+    write_table(root, tables.FEATURES, features)
+    return labels
+
+
 def test_one_svm_per_category_orders_what_no_single_linear_ranker_can(tmp_path):
-    from evaluation.pairwise import pairwise_accuracy
     from trainer.config import TrainConfig
     from trainer.export import Ranker
+    from trainer.pairwise import pairwise_accuracy
     from trainer.ranksvm import EVERY_CATEGORY, fit_ranksvm, model_view
     from trainer.training import Trainer
 
@@ -79,3 +97,29 @@ def test_a_context_without_categories_is_a_clear_error(tmp_path):
     with pytest.raises(DataError, match="category one-hot"):
         trainer.run()
     assert not trainer.job.finished()
+
+
+def test_a_resumed_job_reads_the_context_a_fresh_one_reads(tmp_path):
+    """A job resumed after its dataset's tables moved on reopens them at the versions it started on:
+    with the same columns as a fresh start, so the rankSVM (which takes each video's category from
+    its context, without --context) still finds its categories."""
+    from tests.rows import write_table
+    from trainer.config import TrainConfig
+    from trainer.training import Trainer
+
+    labels = write_dataset(tmp_path / "data")
+    config = TrainConfig(dataset=str(tmp_path / "data"), job_dir=str(tmp_path / "job"), loss="ranksvm",
+                         progress="log")
+    fresh = Trainer(config)
+    first = fresh.run()
+    started_on = fresh.source.versions
+    (tmp_path / "job" / "done.json").unlink()  # killed before it wrote done.json
+    # The tables moved on since: a training video is gone from the latest labels.
+    write_table(tmp_path / "data", tables.LABELS, [row for row in labels if row["video_id"] != "Music-0"])
+    resumed = Trainer(config)
+    assert resumed.source.versions != started_on
+    result = resumed.run()
+    assert resumed.source.versions == started_on
+    assert resumed.source.context == fresh.source.context is True
+    assert result.history[0]["pairs_by_category"] == first.history[0]["pairs_by_category"]
+    assert result.history[0]["val_pairwise_accuracy"] == first.history[0]["val_pairwise_accuracy"] == 1.0

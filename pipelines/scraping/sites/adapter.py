@@ -95,7 +95,7 @@ class SiteAdapter:
     fields: tuple[FieldRule, ...] = field(default_factory=tuple)
 
     @classmethod
-    def from_dict(cls, config: dict) -> "SiteAdapter":
+    def from_dict(cls, config: dict) -> SiteAdapter:
         try:
             rules = tuple(FieldRule(name=n, **spec) for n, spec in config["gif_page"]["fields"].items())
             adapter = cls(name=config["name"], gif_links_css=config["listing"]["gif_links"],
@@ -106,7 +106,7 @@ class SiteAdapter:
         return adapter
 
     @classmethod
-    def load(cls, name_or_path) -> "SiteAdapter":
+    def load(cls, name_or_path) -> SiteAdapter:
         """A bundled adapter by name (`demo`), a YAML file by path or URI (gs://...), or its parsed dict."""
         return cls.from_dict(name_or_path if isinstance(name_or_path, dict) else cls.read_config(name_or_path))
 

@@ -19,8 +19,17 @@ from urllib3.exceptions import MaxRetryError, NewConnectionError
 from urllib3.exceptions import TimeoutError as Urllib3TimeoutError
 
 from pipelines.scraping.web.deadline import ResponseDeadline
-from pipelines.scraping.web.errors import (CONNECTION, REDIRECT_LOOP, ROBOTS_DISALLOWED, TIMEOUT, TOO_LARGE,
-                                           TOO_MANY_REDIRECTS, TRUNCATED, FetchError, http_status_kind)
+from pipelines.scraping.web.errors import (
+    CONNECTION,
+    REDIRECT_LOOP,
+    ROBOTS_DISALLOWED,
+    TIMEOUT,
+    TOO_LARGE,
+    TOO_MANY_REDIRECTS,
+    TRUNCATED,
+    FetchError,
+    http_status_kind,
+)
 from pipelines.scraping.web.policy import AddressPolicy
 from pipelines.scraping.web.ratelimit import HostRateLimiter
 from pipelines.scraping.web.robots import RobotsCache
@@ -185,7 +194,8 @@ class HttpClient:
             if hop_url in visited:
                 raise FetchError(REDIRECT_LOOP, hop_url, f"redirected back to an already visited URL (from {url})")
             if len(visited) > self.config.max_redirects:
-                raise FetchError(TOO_MANY_REDIRECTS, hop_url, f"more than {self.config.max_redirects} redirects from {url}")
+                raise FetchError(TOO_MANY_REDIRECTS, hop_url,
+                                 f"more than {self.config.max_redirects} redirects from {url}")
 
     def _check_before_connecting(self, url: str, check_robots: bool) -> None:
         self._policy.check(url)
@@ -255,7 +265,8 @@ def _bounded_chunks(response: requests.Response, max_bytes: int):
     """Yield the (decompressed) body in chunks; raise too_large before passing max_bytes."""
     declared_length = response.headers.get("Content-Length", "")
     if declared_length.isdigit() and int(declared_length) > max_bytes:
-        raise FetchError(TOO_LARGE, response.url, f"Content-Length {declared_length} exceeds the {max_bytes}-byte limit")
+        raise FetchError(TOO_LARGE, response.url,
+                         f"Content-Length {declared_length} exceeds the {max_bytes}-byte limit")
     num_bytes = 0
     try:
         for chunk in response.iter_content(CHUNK_BYTES):

@@ -77,7 +77,7 @@ class ResponseDeadline:
 class _Watchdog:
     """One daemon thread for the process: sleeps until the next deadline, expires what is due."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._heap: list[tuple[float, int, ResponseDeadline]] = []
         self._order = itertools.count()
         self._wake = threading.Condition()

@@ -82,7 +82,8 @@ def _addresses_of(url: str, host: str, port: int) -> list[str]:
 
 def _resolve(host: str, port: int) -> list[str]:
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return sorted({info[4][0] for info in infos})
+    # sockaddr[0] is the address string for AF_INET and AF_INET6, the only families a host name resolves to.
+    return sorted({str(info[4][0]) for info in infos})
 
 
 def _blocked_reason(address: IPAddress) -> str | None:

@@ -29,18 +29,18 @@ class HostRateLimiter:
         """Block until a request to host is allowed."""
         if self._rate is None:
             return
-        wait_sec = self._reserve(host)
+        wait_sec = self._reserve(host, self._rate)
         if wait_sec > 0:
             # Sleep outside the lock so threads waiting on one host never hold up other hosts.
             time.sleep(wait_sec)
 
-    def _reserve(self, host: str) -> float:
-        """Take a token (possibly one not yet refilled) and return how long to wait for it."""
+    def _reserve(self, host: str, rate: float) -> float:
+        """Take a token (possibly one not yet refilled) and return how long to wait for it at rate per second."""
         with self._lock:
             now = time.monotonic()
             bucket = self._buckets.setdefault(host, _Bucket(tokens=self._burst, updated_at=now))
-            refilled = bucket.tokens + (now - bucket.updated_at) * self._rate
+            refilled = bucket.tokens + (now - bucket.updated_at) * rate
             # Tokens may go negative: each waiting caller owns the next free slot in line.
             bucket.tokens = min(self._burst, refilled) - 1
             bucket.updated_at = now
-            return -bucket.tokens / self._rate if bucket.tokens < 0 else 0.0
+            return -bucket.tokens / rate if bucket.tokens < 0 else 0.0

@@ -69,10 +69,12 @@ class RobotsCache:
             text = self._fetch_text(robots_url)
         except FetchError as error:
             if _means_no_robots_file(error.status):
-                parser.allow_all = True
+                # allow_all and disallow_all are what RobotFileParser.read() sets for these cases;
+                # typeshed's stub leaves these instance attributes out.
+                parser.allow_all = True  # type: ignore[attr-defined]
                 return parser, self._rules_ttl_sec
             _log.info("robots.txt unavailable, disallowing the whole site for now: %s", error)
-            parser.disallow_all = True
+            parser.disallow_all = True  # type: ignore[attr-defined]
             return parser, self._unavailable_ttl_sec
         parser.parse(text.splitlines())
         return parser, self._rules_ttl_sec
@@ -86,6 +88,8 @@ def _means_no_robots_file(status: int | None) -> bool:
 def _origin(url: str) -> str:
     """scheme://host[:port], the port only when it is not the scheme's default."""
     parts = urlsplit(url)
+    if parts.hostname is None:  # the address policy refuses such URLs before robots.txt is asked
+        raise ValueError(f"{url!r} has no host")
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
     port = parts.port or DEFAULT_PORTS[parts.scheme]
     return f"{parts.scheme}://{host}" if port == DEFAULT_PORTS[parts.scheme] else f"{parts.scheme}://{host}:{port}"

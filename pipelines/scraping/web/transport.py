@@ -6,6 +6,7 @@ HTTPConnection.connect/request, so hooking those methods covers retries and reco
 HttpClient never sees.
 """
 import socket
+from typing import TYPE_CHECKING
 
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
@@ -52,7 +53,15 @@ class GuardedHTTPAdapter(HTTPAdapter):
         self.poolmanager.pool_classes_by_scheme = self._pool_classes
 
 
-class _ConnectedAddressCheck:
+if TYPE_CHECKING:
+    # What the connection mixins are mixed into (see _guarded_pool_classes), so that mypy sees the
+    # urllib3 attributes and methods they use; at run time they stay plain mixins on object.
+    _ConnectionMixinBase = HTTPConnection
+else:
+    _ConnectionMixinBase = object
+
+
+class _ConnectedAddressCheck(_ConnectionMixinBase):
     """Connection mixin: check the address the socket actually reached before sending anything."""
 
     address_policy: AddressPolicy
@@ -67,7 +76,7 @@ class _ConnectedAddressCheck:
         return sock
 
 
-class _DeadlineBoundConnection:
+class _DeadlineBoundConnection(_ConnectionMixinBase):
     """Connection mixin: a connection used inside a ResponseDeadline is cut off when it passes."""
 
     def connect(self) -> None:

@@ -196,6 +196,22 @@ def test_cli_prints_one_json_line_per_gif(media, capsys):
     assert "missing.gif" in err and len(err.strip().splitlines()) == 1
 
 
+def test_cli_takes_a_pattern_of_gifs(media, capsys, tmp_path):
+    """A quoted pattern (no shell expanded it) is the GIFs it matches, in name order; one matching
+    nothing is one line and exit status 2, before the video is read."""
+    folder = tmp_path / "gifs"
+    folder.mkdir()
+    for name, (start, end) in {"b.gif": (40, 95), "a.gif": (10, 60)}.items():
+        (folder / name).write_bytes(_gif(media, "plain", start, end).read_bytes())
+    assert align_cli.main(["--video", str(media["bikes"]), "--gif", str(folder / "*.gif")]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(line["gif"], line["start_frame"]) for line in lines] == [(str(folder / "a.gif"), 10),
+                                                                       (str(folder / "b.gif"), 40)]
+    assert align_cli.main(["--video", str(media["bikes"]), "--gif", str(folder / "*.png")]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.strip().splitlines()) == 1 and "no file matches" in err
+
+
 def test_cli_exit_codes(media, capsys, tmp_path):
     assert align_cli.main(["--video", str(media["bikes"]), "--gif", str(_gif(media, "plain", 40, 95))]) == 0
     one_frame = tmp_path / "one.gif"
@@ -212,7 +228,8 @@ def test_cli_exit_codes(media, capsys, tmp_path):
 
 def test_cli_starts_without_the_media_or_pipeline_stack():
     code = ("import sys; import pipelines.commands.align_video as c; c.build_parser(); "
-            "print(any(m in sys.modules for m in ('apache_beam', 'tensorflow', 'av', 'cv2', 'featurizer.align.aligner')))")
+            "print(any(m in sys.modules for m in "
+            "('apache_beam', 'tensorflow', 'av', 'cv2', 'featurizer.align.aligner')))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                             env={**os.environ, "PYTHONPATH": os.getcwd()})
     assert result.stdout.strip() == "False", result.stderr

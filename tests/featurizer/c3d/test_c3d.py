@@ -1,5 +1,6 @@
 """featurizer.c3d: the importers against numpy forward passes in each file's own layout, and
-the clip preparation against hand-computed numbers (the video path: test_video_features.py).
+the clip preparation against hand-computed numbers, both through the path featurize runs
+(uint8 windows into the extractor's window model; the whole video path: test_video_features.py).
 
 No published weights can be downloaded here, so weight files of the published shapes are
 written from seeded random numbers: the Lasagne pickle in Python 2's format, and the Keras
@@ -7,16 +8,31 @@ HDF5 port in both its TensorFlow (channels-last) and Theano (channels-first) lay
 """
 import hashlib
 
+import av
 import h5py
 import keras
 import numpy as np
 import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 
-from featurizer.c3d import (BGR, CLIP_SHAPE, RANDOM_NAME, RGB, WeightsError, layer_flops, load_c3d, load_c3d_extractor,
-                            load_snippet_mean, read_weights, segment_clips, snippet_starts)
-from featurizer.c3d.preprocess import write_clip
+from featurizer.c3d import (
+    BGR,
+    CLIP_SHAPE,
+    RANDOM_NAME,
+    RGB,
+    WeightsError,
+    layer_flops,
+    load_c3d,
+    load_c3d_extractor,
+    load_snippet_mean,
+    read_weights,
+    snippet_starts,
+)
+from featurizer.c3d.extractor import C3DFeatureExtractor
+from featurizer.c3d.preprocess import crop
+from featurizer.c3d.video_decode import C3DFrames, decode_segments
 from featurizer.c3d.weights import CONV_LAYERS, MEAN_SHAPE
+from featurizer.labels.segments import Segment
 from tests.python2_pickle import write_python2_pickle
 
 # (out, in) of the convolutions; fc6..fc8 as (inputs, units): the published Sports-1M net.
@@ -154,12 +170,22 @@ def assert_close(ours, reference):
 
 # ---- importers --------------------------------------------------------------------------
 
+GREY = 128  # every pixel of the window the clip is made from
+
+
 def test_lasagne_pickle_full_forward_equals_numpy_channels_first(weight_files, lasagne_arrays, clip, tmp_path):
-    mean = tmp_path / "snipplet_mean.npy"
-    np.save(mean, np.zeros((3, 16, 128, 171), np.float32))
-    extractor = load_c3d_extractor(weight_files["lasagne"], mean)
-    reference = fc6_channels_first(clip[0].transpose(3, 0, 1, 2), lasagne_arrays, convolve=False)
-    assert_close(extractor.clip_features(clip, batch_size=1)[0], reference)
+    """The clip goes through the path featurize runs: a uint8 window and the snippet mean, from
+    which the window model prepares the clip (grey - (grey - clip)) on its own."""
+    mean = np.zeros(MEAN_SHAPE, np.float32)
+    crop(mean)[...] = GREY - clip[0]
+    mean_path = tmp_path / "snipplet_mean.npy"
+    np.save(mean_path, mean.transpose(3, 0, 1, 2))  # the release's (c, t, h, w) layout
+    extractor = load_c3d_extractor(weight_files["lasagne"], mean_path)
+    window = np.full((1, 16, 128, 171, 3), GREY, np.uint8)
+    prepared = np.float32(GREY) - crop(mean)  # the clip the window model builds: the fixture's, to rounding
+    np.testing.assert_allclose(prepared, clip[0], atol=1e-4)
+    reference = fc6_channels_first(prepared.transpose(3, 0, 1, 2), lasagne_arrays, convolve=False)
+    assert_close(extractor.window_features(window, mirror=False, batch_size=1)[0], reference)
     digest = hashlib.sha256(weight_files["lasagne"].read_bytes()).hexdigest()
     assert extractor.name == f"c3d-sports1m-{digest[:12]}"
 
@@ -308,11 +334,28 @@ def position_frames(count):
     return np.stack([t, y, x % 256], axis=-1).astype(np.uint8)
 
 
+def segment_windows(frames, stride=8):
+    """The 16-frame windows featurize reads for a segment of these frames (C3DFrames.snippets)."""
+    store = C3DFrames()
+    store.append(frames, np.arange(len(frames)))
+    store.finish()
+    with store:
+        return np.stack(list(store.snippets(Segment(0, 0, len(frames)), stride)))
+
+
+def window_clips(windows, mean, mirror, channel_order=BGR):
+    """The clips the extractor's window model builds from uint8 windows (originals, then mirror
+    images): its window_clips layer, in front of a small stand-in for C3D."""
+    extractor = C3DFeatureExtractor(tiny_stand_in_for_shapes(), mean, "stand-in", channel_order)
+    layer = extractor.window_model(mirror).get_layer("window_clips")
+    return keras.ops.convert_to_numpy(layer(windows))
+
+
 def test_clip_is_bgr_mean_subtracted_centre_crop():
     frames = position_frames(24)
     mean = np.full(MEAN_SHAPE, 10, np.float32)
     mean[3, 8, 29] = (1, 2, 3)  # BGR at frame 3 of the snippet, the crop's top-left pixel
-    clips = segment_clips(frames, mean, mirror=False)
+    clips = window_clips(segment_windows(frames), mean, mirror=False)
     assert clips.shape == (2, 16, 112, 112, 3)
     # snippet 1 starts at frame 8; crop's top-left is (y, x) = (8, 29); BGR = (x, y, t) - mean
     assert clips[1, 0, 0, 0].tolist() == [29 - 10, 8 - 10, 8 - 10]
@@ -322,25 +365,40 @@ def test_clip_is_bgr_mean_subtracted_centre_crop():
 
 def test_mirrored_clip_follows_its_snippet_flipped_left_right():
     frames = position_frames(16)
-    clips = segment_clips(frames, np.zeros(MEAN_SHAPE, np.float32), mirror=True)
+    clips = window_clips(segment_windows(frames), np.zeros(MEAN_SHAPE, np.float32), mirror=True)
     assert clips.shape == (2, 16, 112, 112, 3)
     assert clips[1, 0, 0, 0].tolist() == [140, 8, 0]  # left edge of the mirror: the crop's last column
     np.testing.assert_array_equal(clips[1], clips[0][:, :, ::-1])
 
 
 def test_rgb_order_keeps_channels():
-    clips = segment_clips(position_frames(16), np.zeros(MEAN_SHAPE, np.float32), mirror=False, channel_order=RGB)
+    clips = window_clips(segment_windows(position_frames(16)), np.zeros(MEAN_SHAPE, np.float32), mirror=False,
+                         channel_order=RGB)
     assert clips[0, 5, 0, 0].tolist() == [5, 8, 29]
 
 
-def test_frames_of_other_sizes_are_resized_to_128x171():
-    frames = np.full((16, 360, 640, 3), (200, 100, 50), np.uint8)
-    clips = segment_clips(frames, np.zeros(MEAN_SHAPE, np.float32), mirror=False, channel_order=BGR)
+def test_frames_of_other_sizes_are_resized_to_128x171(tmp_path):
+    """A 640x360 video, losslessly encoded in one colour: featurize's decode stores its frames at
+    128x171 and the clips keep the colour exactly."""
+    path = tmp_path / "flat.mkv"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("ffv1", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 640, 360, "bgr0"
+        for _ in range(16):
+            frame = av.VideoFrame.from_ndarray(np.full((360, 640, 3), (200, 100, 50), np.uint8), format="rgb24")
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    video = decode_segments(str(path))
+    with video.frames:
+        assert video.segments == [Segment(0, 0, 16)]
+        windows = np.stack(list(video.frames.snippets(video.segments[0])))
+    assert windows.shape == (1, 16, 128, 171, 3)
+    clips = window_clips(windows, np.zeros(MEAN_SHAPE, np.float32), mirror=False, channel_order=BGR)
     assert np.all(clips[0] == np.array([50, 100, 200], np.float32))
 
 
-def test_write_clip_leaves_the_window_untouched():
-    window = position_frames(16)
-    before = window.copy()
-    write_clip(window, np.ones((16, 112, 112, 3), np.float32), np.empty(CLIP_SHAPE, np.float32), mirrored=True)
-    np.testing.assert_array_equal(window, before)
+def test_clip_preparation_leaves_the_window_untouched():
+    windows = position_frames(16)[None]
+    before = windows.copy()
+    window_clips(windows, np.ones(MEAN_SHAPE, np.float32), mirror=True)
+    np.testing.assert_array_equal(windows, before)

@@ -8,7 +8,7 @@ import pytest
 
 from featurizer.dataset import table_store, tables
 from featurizer.dataset.blobs import BlobStore
-from tests.rows import dead_letter_row
+from tests.rows import dead_letter_row, write_table
 
 
 def test_blob_is_named_by_sha256_and_streamed(tmp_path):
@@ -59,13 +59,29 @@ def test_reset_discards_partial_download_and_short_bodies_are_validated(tmp_path
 def test_bucket_files_are_deterministic_and_sorted(tmp_path):
     spec = tables.DEADLETTERS["scrape"]
     rows = [dead_letter_row(i) for i in range(50)]
-    a = table_store.write_file(str(tmp_path), spec, tables.rows_to_arrow(spec, rows), "b0000of0001")
-    b = table_store.write_file(str(tmp_path), spec, tables.rows_to_arrow(spec, rows[::-1]), "b0000of0001")
+    a = table_store.write_file(str(tmp_path), spec, tables.rows_to_arrow(spec, rows), spec.bucket_file_prefix(0))
+    b = table_store.write_file(str(tmp_path), spec, tables.rows_to_arrow(spec, rows[::-1]), spec.bucket_file_prefix(0))
     assert a == b  # same rows in any order: the same bytes, so the same content-hashed name
     table = table_store.read_file(str(tmp_path), spec, a.path)
     assert table.column("record_key").to_pylist() == sorted(r["record_key"] for r in rows)
     assert {tables.bucket_of(r["record_key"], 4) for r in rows} == {0, 1, 2, 3}
     assert tables.bucket_of("k001", 4) == int(hashlib.sha1(b"k001").hexdigest()[:16], 16) % 4
+
+
+def test_file_names_are_made_and_read_by_the_dataset_layer():
+    """Bucket files b<bucket>of<buckets>-<hash>.parquet; a features file named by its video and set."""
+    name = f"{tables.GIFS.bucket_file_prefix(3)}-0123456789abcdef01234567.parquet"
+    assert name.startswith("b0003of0016-") and tables.GIFS.bucket_of_file(name) == 3
+    assert tables.ALIGNMENTS.bucket_of_file(name) == 3  # 16 buckets too
+    assert tables.LABELS.bucket_of_file(name) is None  # 32 buckets: not one of its files
+    assert tables.GIFS.bucket_of_file("part-00000-of-00001.parquet") is None
+    sha = "ab" * 32
+    features = tables.features_file_name(sha, "s", "e")
+    assert features == tables.FEATURES.file_name_of({"video_sha256": sha, "segmenter": "s", "feature_extractor": "e"})
+    assert tables.features_file_key(features) == (sha, tables.features_key_hash("s", "e"))
+    assert tables.features_file_key(name) is None
+    with pytest.raises(ValueError, match="no files named by their rows"):
+        tables.GIFS.file_name_of({"gif_id": "x"})
 
 
 def test_conform_refuses_unknown_columns():
@@ -78,14 +94,15 @@ def test_commits_are_versions_and_a_stale_commit_is_refused(tmp_path):
     root = str(tmp_path)
     assert table_store.snapshot(root, spec).version is None
     assert table_store.read_table(root, spec).num_rows == 0
-    v0 = table_store.replace_table(root, spec, [dead_letter_row(i) for i in range(3)])
+    v0 = write_table(root, spec, [dead_letter_row(i) for i in range(3)])
     first = table_store.snapshot(root, spec)
-    v1 = table_store.replace_table(root, spec, [dead_letter_row(i) for i in range(2)])
+    v1 = write_table(root, spec, [dead_letter_row(i) for i in range(2)])
     assert (v0, v1) == (0, 1)
     assert [r["record_key"] for r in table_store.read_rows(root, spec)] == ["k000", "k001"]
     assert table_store.read_table(root, spec, version=0).num_rows == 3  # old versions stay readable
     # A writer that read version 0 and removes its file again after version 1 removed it: refused.
-    late = table_store.write_file(root, spec, tables.rows_to_arrow(spec, [dead_letter_row(9)]), "b0000of0001")
+    late = table_store.write_file(root, spec, tables.rows_to_arrow(spec, [dead_letter_row(9)]),
+                                  spec.bucket_file_prefix(0))
     with pytest.raises(table_store.ConcurrentCommit) as refused:
         table_store.commit(root, spec, first.version, [late], list(first.files), txn_id="late")
     assert str(refused.value) == ("table deadletter_scrape: another run committed bucket 0 since this run read "
@@ -101,7 +118,7 @@ def test_commits_are_versions_and_a_stale_commit_is_refused(tmp_path):
 def test_a_retried_commit_commits_once(tmp_path):
     spec = tables.DEADLETTERS["align"]
     root = str(tmp_path)
-    f = table_store.write_file(root, spec, tables.rows_to_arrow(spec, [dead_letter_row(1)]), "b0000of0001")
+    f = table_store.write_file(root, spec, tables.rows_to_arrow(spec, [dead_letter_row(1)]), spec.bucket_file_prefix(0))
     assert table_store.commit(root, spec, None, [f], txn_id="run-1") == 0
     assert table_store.commit(root, spec, None, [f], txn_id="run-1") is None
     assert table_store.commit(root, spec, 0, [], [], txn_id="run-2") is None  # nothing to commit: no version
@@ -111,8 +128,9 @@ def test_a_retried_commit_commits_once(tmp_path):
 def test_uncommitted_files_are_not_part_of_the_table(tmp_path):
     spec = tables.DEADLETTERS["align"]
     root = str(tmp_path)
-    table_store.replace_table(root, spec, [dead_letter_row(1)])
-    table_store.write_file(root, spec, tables.rows_to_arrow(spec, [dead_letter_row(2), dead_letter_row(3)]), "b0000of0001")
+    write_table(root, spec, [dead_letter_row(1)])
+    table_store.write_file(root, spec, tables.rows_to_arrow(spec, [dead_letter_row(2), dead_letter_row(3)]),
+                           spec.bucket_file_prefix(0))
     assert [r["record_key"] for r in table_store.read_rows(root, spec)] == ["k001"]
 
 
@@ -123,7 +141,7 @@ def test_features_round_trip_as_float32_arrays_and_stream_in_batches(tmp_path):
              "fps": 25.0, "video_num_frames": 400, "snippets": 1,
              "features": rng.standard_normal(tables.C3D_FEATURES).astype(np.float32)}
             for v in range(3) for i in range(5)]
-    table_store.replace_table(str(tmp_path), tables.FEATURES, rows)
+    write_table(str(tmp_path), tables.FEATURES, rows)
     assert len(table_store.snapshot(str(tmp_path), tables.FEATURES).files) == 3  # one file per video
     batches = list(table_store.iter_batches(str(tmp_path), tables.FEATURES, batch_rows=4))
     assert max(b.num_rows for b in batches) <= 4 and sum(b.num_rows for b in batches) == 15
@@ -146,7 +164,7 @@ def test_a_log_folder_without_a_first_commit_is_no_table_yet(tmp_path):
     spec = tables.DEADLETTERS["align"]
     (tmp_path / "tables" / spec.name / "_delta_log").mkdir(parents=True)  # a run killed creating the table
     assert table_store.snapshot(str(tmp_path), spec).version is None
-    assert table_store.replace_table(str(tmp_path), spec, [dead_letter_row(1)]) == 0
+    assert write_table(str(tmp_path), spec, [dead_letter_row(1)]) == 0
 
 
 def test_new_columns_in_the_code_are_added_to_an_older_tables_schema(tmp_path):
@@ -156,9 +174,9 @@ def test_new_columns_in_the_code_are_added_to_an_older_tables_schema(tmp_path):
                                                                                                 nullable=False)]))
     new = tables.TableSpec(name="t", key=("id",), cluster_by="id", schema=old.schema.append(pa.field("extra",
                                                                                                      pa.bool_())))
-    table_store.replace_table(str(tmp_path), old, [{"id": "a"}])
+    write_table(str(tmp_path), old, [{"id": "a"}])
     assert table_store.read_table(str(tmp_path), new).to_pylist() == [{"id": "a", "extra": None}]
-    table_store.replace_table(str(tmp_path), new, [{"id": "b", "extra": True}])
+    write_table(str(tmp_path), new, [{"id": "b", "extra": True}])
     assert table_store.read_table(str(tmp_path), new).to_pylist() == [{"id": "b", "extra": True}]
     assert [f.name for f in DeltaTable(str(tmp_path / "tables" / "t")).schema().fields] == ["id", "extra"]
 
@@ -174,7 +192,8 @@ def test_columns_added_since_a_table_was_made_are_nullable():
 
 # Concurrent runs: a table of 4 buckets; row i's bucket is bucket_of(f"g{i}", 4).
 THINGS = tables.TableSpec(name="things", key=("id",), cluster_by="group", buckets=4,
-                          schema=pa.schema([pa.field("id", pa.string(), nullable=False), pa.field("group", pa.string())]))
+                          schema=pa.schema([pa.field("id", pa.string(), nullable=False),
+                                            pa.field("group", pa.string())]))
 GROUP_OF_BUCKET = {tables.bucket_of(f"g{i}", 4): f"g{i}" for i in range(20)}
 
 
@@ -253,10 +272,11 @@ def test_a_commit_racing_another_on_other_buckets_commits(tmp_path, monkeypatch)
 def test_a_run_refused_on_a_later_table_commits_none_of_its_tables(tmp_path):
     dead = tables.DEADLETTERS["scrape"]
     root = str(tmp_path)
-    table_store.replace_table(root, dead, [dead_letter_row(1)])
+    write_table(root, dead, [dead_letter_row(1)])
     read = table_store.snapshot(root, dead)
-    table_store.replace_table(root, dead, [dead_letter_row(2)])  # another run, since this run read
-    mine = table_store.write_file(root, dead, tables.rows_to_arrow(dead, [dead_letter_row(3)]), "b0000of0001")
+    write_table(root, dead, [dead_letter_row(2)])  # another run, since this run read
+    mine = table_store.write_file(root, dead, tables.rows_to_arrow(dead, [dead_letter_row(3)]),
+                                  dead.bucket_file_prefix(0))
     commits = [table_store.TableCommit(THINGS, None, (_bucket_file(tmp_path, 1, "run"),)),
                table_store.TableCommit(dead, read.version, (mine,), read.files)]
     with pytest.raises(table_store.ConcurrentCommit, match="nothing of this run was committed"):
@@ -269,7 +289,7 @@ def test_a_run_that_loses_a_race_on_a_later_table_names_the_tables_it_committed(
     root = str(tmp_path)
     table_store.commit(root, THINGS, None, [_bucket_file(tmp_path, 0, "first")], txn_id="first")
     ours = [table_store.TableCommit(dead, None, (table_store.write_file(
-                root, dead, tables.rows_to_arrow(dead, [dead_letter_row(1)]), "b0000of0001"),)),
+                root, dead, tables.rows_to_arrow(dead, [dead_letter_row(1)]), dead.bucket_file_prefix(0)),)),
             table_store.TableCommit(THINGS, 0, (_bucket_file(tmp_path, 3, "run"),))]
     _commit_between_check_and_commit(monkeypatch, tmp_path, 3, "racer")
     with pytest.raises(table_store.ConcurrentCommit) as refused:

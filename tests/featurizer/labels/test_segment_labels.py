@@ -4,7 +4,8 @@ import math
 
 import pytest
 
-from featurizer.labels.segment_labels import SplitRule, label_rows, video_job
+from featurizer.labels.segment_labels import SplitRule, label_rows
+from featurizer.labels.video_jobs import video_job
 
 SPLIT = SplitRule((1.0, 0.0, 0.0))  # everything in train: the split is tested below
 FPS = 25.0
@@ -72,7 +73,7 @@ def test_unsure_alignments_give_way_to_published_ones_and_unaligned_gifs_void_ne
     alignments = [_alignment("sure", 0, 50), _alignment("published", 100, 150, confidence=0.05),
                   _alignment("lost", 50, 100, confidence=0.02)]
     job, rows, dropped = _labels(gifs, alignments, {})
-    assert job["low_confidence_gifs"] == 2 and job["untrusted_gifs"] == ["lost"]
+    assert job.low_confidence_gifs == 2 and job.untrusted_gifs == ("lost",)
     # "published": 8.0 s to 9.6 s at 25 fps is frames [200, 240): 80% of segment 4
     assert rows[4]["label"] == 1 and rows[4]["gif_ids"] == ["published"]
     assert rows[0]["label"] == 1 and rows[2]["gif_ids"] == []  # the unsure alignment at [100, 150) is not used
@@ -102,6 +103,6 @@ def test_the_published_split_puts_listed_videos_in_test_and_hashes_the_rest(tmp_
 ])
 def test_context_tags_are_the_videos_own_where_the_source_has_them(rows, tags, tags_from):
     job = video_job("sha", rows, [_alignment("a", 0, 50)])
-    assert (job["tags"], job["tags_from"]) == (tags, tags_from)
+    assert (list(job.tags), job.tags_from) == (tags, tags_from)
     rows_out, _dropped = label_rows(job, BOUNDS, {}, SPLIT)
     assert {r["context_tags_from"] for r in rows_out} == {tags_from}

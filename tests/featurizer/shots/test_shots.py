@@ -1,4 +1,5 @@
-"""Shot boundary detection: synthetic clips with known transitions, real footage, the CLI."""
+"""Shot boundary detection: synthetic clips with known transitions, real footage, the one driver
+behind both decodes (`gifrank shots`, featurize), the CLI."""
 import json
 import subprocess
 import sys
@@ -9,10 +10,20 @@ import numpy as np
 import pytest
 
 from demo_world.videos import footage_dir
+from featurizer.c3d.video_decode import decode_segments
 from featurizer.media.errors import MediaError
 from featurizer.media.video import iter_video_frames
-from featurizer.shots import (ChangePointDetector, KernelSegmentationDetector, detect_in_windows, detect_shots,
-                              frame_features)
+from featurizer.shots import (
+    ChangePointDetector,
+    KernelSegmentationDetector,
+    decode_frames,
+    detect_in_frames,
+    detect_in_windows,
+    detect_shots,
+    frame_features,
+    shot_frames,
+)
+from featurizer.shots.features import FEATURE_SIZE
 from pipelines.commands.shots import main as shots_main
 
 WIDTH, HEIGHT, FPS = 160, 90, 25
@@ -153,6 +164,42 @@ def test_windows_do_not_change_the_result(edited_clip):
     assert count == len(frames)
     for window_frames in (1, 64, 150):
         assert detect_in_windows(parts, detector, window_frames) == (whole, count)
+
+
+C3D_SIZE = (171, 128)  # (width, height): what featurize's decode asks for
+
+
+def test_featurize_decode_finds_the_shots_gifrank_shots_finds(edited_clip, tiny_world):
+    """`gifrank shots` decodes at 64x36; featurize decodes at C3D's 171x128 with 64x36 beside it.
+    Same shots on every video: real footage (bikes.mp4 gained a false cut at frame 104 when
+    featurize's shots came from its 171x128 frames scaled down), the demo world, the edited clip."""
+    paths = [footage_dir() / name for name in ("bikes.mp4", "bigbuckbunny.mp4", "carphone_pristine.mp4")]
+    paths += [tiny_world.video_path(video["video_id"]) for video in tiny_world.videos]
+    paths.append(edited_clip[0])
+    for path in paths:
+        featurize_decode = decode_segments(str(path))
+        featurize_decode.frames.close()
+        assert featurize_decode.shots == detect_shots(path), path
+        assert featurize_decode.shots.shots, path
+
+
+def test_one_decode_gives_the_shot_detectors_frames_as_a_decode_at_their_size(edited_clip):
+    """The small frames beside C3D's are scaled from the decoded picture, bit for bit what a
+    decode at 64x36 alone gives: what the detectors were tuned on (bench.shots_benchmark)."""
+    path, _truth = edited_clip
+    alone = decode_frames(path)
+    beside = decode_frames(path, C3D_SIZE, batch_size=64)
+    assert alone.fps == beside.fps == FPS
+    batches = list(beside.batches)
+    assert batches[0].frames.shape[1:] == (128, 171, 3)
+    small = np.concatenate([shot_frames(b) for b in batches])
+    np.testing.assert_array_equal(small, np.concatenate([shot_frames(b) for b in alone.batches]))
+    assert small.shape[1:] == (FEATURE_SIZE[1], FEATURE_SIZE[0], 3)
+
+
+def test_the_driver_refuses_frames_of_another_size():
+    with pytest.raises(ValueError, match="shot detection takes frames of shape"):
+        detect_in_frames([np.zeros((4, 128, 171, 3), np.uint8)], FPS)
 
 
 def test_detectors_are_interchangeable(edited_clip):

@@ -70,7 +70,8 @@ def test_predict_writes_the_top_segments_as_looping_gifs(tiny_world, tmp_path):
 
 
 def test_two_videos_of_one_name_get_a_folder_each(tiny_world, tmp_path):
-    """a/clip.mp4 and b/clip.mp4: two folders, both complete; the same file named twice is done once."""
+    """a/clip.mp4 and b/clip.mp4: two folders, both complete; the same file named twice (or matched by a
+    pattern) is done once."""
     first, second = tmp_path / "a" / "clip.mp4", tmp_path / "b" / "clip.mp4"
     for video, copy in zip(tiny_world.videos, (first, second)):
         copy.parent.mkdir()
@@ -78,8 +79,9 @@ def test_two_videos_of_one_name_get_a_folder_each(tiny_world, tmp_path):
     out = tmp_path / "out"
     model = export_ranker(tmp_path / "job")
     again = tmp_path / "b" / ".." / "a" / "clip.mp4"
-    assert main(["predict", str(first), str(second), str(again), "--model", model, "--top", "2", "--out", str(out),
-                 *FAST_C3D]) == 0
+    pattern = tmp_path / "*" / "clip.mp4"  # quoted, as a shell leaves it: the same two videos again
+    assert main(["predict", str(first), str(second), str(again), str(pattern), "--model", model, "--top", "2",
+                 "--out", str(out), *FAST_C3D]) == 0
     folders = [_folder(out, first), _folder(out, second)]
     assert folders[0] != folders[1]
     assert sorted(os.listdir(out)) == sorted([os.path.basename(f) for f in folders] + ["failed.jsonl",
@@ -133,6 +135,12 @@ def test_a_bad_out_is_one_line_before_any_work(tmp_path, under):
     assert blocker.read_text() == "a file where the output folder would go"
 
 
+def test_a_pattern_matching_no_video_is_one_line_before_any_work(tmp_path, capsys):
+    assert main(["predict", str(tmp_path / "*.mp4"), "--model", "random", "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err.splitlines() == [f"gifrank predict: error: {tmp_path / '*.mp4'}: no file matches"]
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_missing_video_is_one_line_before_any_work(tmp_path):
     run = _predict_in_a_process(str(tmp_path / "missing.mp4"), "--model", str(tmp_path / "no-such-model"), "--out",
                                 str(tmp_path / "out"))
@@ -151,9 +159,35 @@ def test_an_out_that_cannot_be_written_is_one_line(tmp_path):
     assert line.startswith("gifrank predict: error: /proc/gifrank-gifs: cannot write here (")
 
 
-def test_predict_over_a_datasets_catalogue(tiny_world, tmp_path):
+def test_predict_reads_the_feature_flags_as_featurize_does():
+    """The same C3D flags give predict and featurize the same settings, but for featurize's length cap."""
+    import dataclasses
+
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from pipelines import featurize
+    from pipelines.commands.predict import build_parser
+    from pipelines.feature_options import feature_settings
+
+    flags = ["--fps", "5", "--snippet-stride", "16", "--no-mirror", "--max-segment-sec", "3"]
+    predicted = feature_settings(build_parser().parse_args(["clip.mp4", "--model", "m", *flags]), max_video_sec=None)
+    featurized = featurize.settings_of(PipelineOptions(flags))
+    assert predicted == dataclasses.replace(featurized, max_video_sec=None)
+    assert (predicted.fps, predicted.stride, predicted.mirror, predicted.max_segment_sec) == (5.0, 16, False, 3.0)
+    assert featurized.max_video_sec == 600.0  # featurize caps a video's length, predict takes any
+
+
+def test_weights_without_their_mean_are_one_line_before_any_work(tmp_path, capsys):
+    assert main(["predict", str(tmp_path / "missing.mp4"), "--model", str(tmp_path / "no-such-model"),
+                 "--c3d-weights", "w.pkl"]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "gifrank predict: error: --c3d-weights needs --c3d-mean, the snippet mean the weights were trained with")
+
+
+def test_predict_over_a_datasets_catalogue(tiny_world, tmp_path, capsys):
     """Videos with features in a dataset: each one's GIFs and predictions; a video whose blob is
-    missing is a failure row with its reason, not a lost record."""
+    missing is a failure row with its reason, not a lost record. (`gifrank predict --dataset`, the
+    old spelling of `gifrank predict-dataset`, says so and runs it.)"""
     import numpy as np
 
     from featurizer.dataset import tables
@@ -177,7 +211,10 @@ def test_predict_over_a_datasets_catalogue(tiny_world, tmp_path):
     write_table(root, tables.FEATURES, rows)
     model = export_ranker(tmp_path / "job")
     out = tmp_path / "gifs"
+    capsys.readouterr()
     assert main(["predict", "--dataset", str(root), "--model", model, "--top", "2", "--out", str(out)]) == 0
+    notice = "gifrank predict --dataset is deprecated: use gifrank predict-dataset"
+    assert notice in capsys.readouterr().err.splitlines()
     [predicted] = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
     [failed] = [json.loads(line) for line in (out / "failed.jsonl").read_text().splitlines()]
     assert predicted["video_sha256"] == sha and [g["rank"] for g in predicted["gifs"]] == [1, 2]

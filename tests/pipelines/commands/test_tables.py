@@ -8,26 +8,10 @@ import pytest
 
 from featurizer.dataset import table_store, tables
 from pipelines.commands import tables as tables_cli
+from tests.rows import EXTRACTOR, SEGMENTER, write_table
 from tests.rows import dead_letter_row as dead_row
-
-SEGMENTER, EXTRACTOR = "changepoint-v1/max=6s", "c3d-random/fps=native/stride=8/mirror"
-
-
-def _features(video: int, segments: int, extractor=EXTRACTOR, without_snippets=()):
-    return [{"video_sha256": f"{video:064x}", "segmenter": SEGMENTER, "feature_extractor": extractor,
-             "segment_index": i, "start_frame": 20 * i, "end_frame": 20 * i + 20, "start_sec": 0.8 * i,
-             "end_sec": 0.8 * i + 0.8, "fps": 25.0, "video_num_frames": 20 * segments,
-             "snippets": 0 if i in without_snippets else 1,
-             "features": np.zeros(4096, np.float32) if i in without_snippets
-             else np.full(4096, video * 100 + i, np.float32)} for i in range(segments)]
-
-
-def _labels(video: int, segments: int):
-    return [{"video_sha256": f"{video:064x}", "segmenter": SEGMENTER, "video_id": f"v{video}", "segment_index": i,
-             "start_frame": 20 * i, "end_frame": 20 * i + 20, "start_sec": 0.8 * i, "end_sec": 0.8 * i + 0.8,
-             "fps": 25.0, "video_num_frames": 20 * segments, "label": i % 2, "gif_ids": [f"g{video}"] if i % 2 else [],
-             "popularity": 0.5 if i % 2 else None, "context": [float(i)], "context_tags_from": "gifs", "split": "train"}
-            for i in range(segments)]
+from tests.rows import feature_rows as _features
+from tests.rows import label_rows as _labels
 
 
 def _tables(root, *argv):
@@ -38,9 +22,8 @@ def _tables(root, *argv):
 
 @pytest.fixture
 def root(tmp_path):
-    table_store.replace_table(str(tmp_path), tables.FEATURES,
-                              _features(1, 3) + _features(2, 4, without_snippets=(2,)))
-    table_store.replace_table(str(tmp_path), tables.LABELS, _labels(1, 3) + _labels(2, 4))
+    write_table(str(tmp_path), tables.FEATURES, _features(1, 3) + _features(2, 4, without_snippets=(2,)))
+    write_table(str(tmp_path), tables.LABELS, _labels(1, 3) + _labels(2, 4))
     return tmp_path
 
 
@@ -54,8 +37,8 @@ def test_one_json_line_per_table(root):
 
 def test_export_a_version_as_one_parquet_file(root, tmp_path):
     spec = tables.DEADLETTERS["scrape"]
-    table_store.replace_table(str(root), spec, [dead_row(i) for i in range(5)])
-    table_store.replace_table(str(root), spec, [dead_row(9)])
+    write_table(str(root), spec, [dead_row(i) for i in range(5)])
+    write_table(str(root), spec, [dead_row(9)])
     [latest] = _tables(root, "--export", spec.name, "--out", str(tmp_path / "now.parquet"))
     [first] = _tables(root, "--export", spec.name, "--out", str(tmp_path / "v0.parquet"), "--version", "0")
     assert (latest["version"], latest["rows"], first["version"], first["rows"]) == (1, 1, 0, 5)
@@ -104,8 +87,9 @@ def test_bad_arguments_are_clear_errors(root, tmp_path):
 def test_vacuum_deletes_uncommitted_files_and_keeps_recorded_versions(root, tmp_path):
     spec = tables.DEADLETTERS["align"]
     for rows in ([dead_row(1)], [dead_row(2)], [dead_row(3)]):
-        table_store.replace_table(str(root), spec, rows)  # versions 0, 1, 2: each replaced the last one's file
-    orphan = table_store.write_file(str(root), spec, tables.rows_to_arrow(spec, [dead_row(9)]), "b0000of0001")
+        write_table(str(root), spec, rows)  # versions 0, 1, 2: each replaced the last one's file
+    orphan = table_store.write_file(str(root), spec, tables.rows_to_arrow(spec, [dead_row(9)]),
+                                    spec.bucket_file_prefix(0))
     lines = {line["table"]: line for line in _tables(root, "--vacuum", "--retain-hours", "0", "--dry-run")}
     assert lines[spec.name]["deleted_files"] == 3 and (root / "tables" / spec.name / orphan.path).exists()
     lines = {line["table"]: line for line in _tables(root, "--vacuum", "--retain-hours", "0",

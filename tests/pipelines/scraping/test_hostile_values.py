@@ -3,14 +3,13 @@ reaches the gifs table's schema or becomes a dead letter with a reason; nothing 
 import datetime as dt
 import math
 
-import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from featurizer.dataset import tables
 from featurizer.dataset.dead_letter_rows import Failed, clipped, rows_for
-from featurizer.dataset.value_bounds import (INT32_MAX, INT64_MAX, MAX_URL_CHARS, OutOfBounds, bound_gif_record)
+from featurizer.dataset.value_bounds import INT32_MAX, INT64_MAX, MAX_URL_CHARS, OutOfBounds, bound_gif_record
 from pipelines.scraping import v2g_metadata as meta
 from pipelines.scraping.sites.adapter import FieldRule, ParseError, SiteAdapter
 

@@ -3,6 +3,7 @@ import datetime as dt
 
 from featurizer.dataset import table_store, tables
 from pipelines.scraping.known import known_gifs
+from tests.rows import write_table
 
 
 def _row(gif, page, video_url, video_sha, video_bytes):
@@ -15,7 +16,7 @@ def _row(gif, page, video_url, video_sha, video_bytes):
 def test_the_blobs_of_every_url_and_the_pages_with_rows(tmp_path):
     # two GIFs of one video URL whose rows disagree (the video changed between scrapes): the
     # smaller (sha256, size) wins, as it would in any order; a metadata row has no page
-    table_store.replace_table(str(tmp_path), tables.GIFS, [
+    write_table(str(tmp_path), tables.GIFS, [
         _row("a", "http://x/gif/a", "http://x/v.mp4", "f" * 64, 7),
         _row("b", "http://x/gif/b", "http://x/v.mp4", "e" * 64, 9),
         _row("c", None, "http://x/w.mp4", "d" * 64, 5),
@@ -34,10 +35,10 @@ def test_a_table_without_files_knows_nothing(tmp_path):
 
 
 def test_a_new_snapshot_is_read_again(tmp_path):
-    table_store.replace_table(str(tmp_path), tables.GIFS, [_row("a", "http://x/gif/a", "http://x/v.mp4", "f" * 64, 7)])
+    write_table(str(tmp_path), tables.GIFS, [_row("a", "http://x/gif/a", "http://x/v.mp4", "f" * 64, 7)])
     first = tuple(f.path for f in table_store.snapshot(str(tmp_path), tables.GIFS).files)
     assert known_gifs(str(tmp_path), first).pages == {"http://x/gif/a"}
-    table_store.replace_table(str(tmp_path), tables.GIFS, [_row("a", "http://x/gif/a", "http://x/v.mp4", "f" * 64, 7),
+    write_table(str(tmp_path), tables.GIFS, [_row("a", "http://x/gif/a", "http://x/v.mp4", "f" * 64, 7),
                                                           _row("b", "http://x/gif/b", "http://x/v.mp4", "f" * 64, 7)])
     second = tuple(f.path for f in table_store.snapshot(str(tmp_path), tables.GIFS).files)
     assert known_gifs(str(tmp_path), second).pages == {"http://x/gif/a", "http://x/gif/b"}

@@ -69,7 +69,8 @@ def test_a_new_site_is_configuration_only(tmp_path):
     page = '<img id="main" data-src="x.gif"><a class="src" href="//cdn.test/v.mp4">v</a><b class="v">12 345</b>'
     assert adapter.parse_gif_page(page, "https://o.test/p/1") == {
         "gif_url": "https://o.test/p/x.gif", "video_url": "https://cdn.test/v.mp4", "views": 12345}
-    assert adapter.parse_listing('<div class="card"><a href="/p/1">1</a></div>', "https://o.test/").next_page_url is None
+    listing = adapter.parse_listing('<div class="card"><a href="/p/1">1</a></div>', "https://o.test/")
+    assert listing.next_page_url is None
 
 
 def test_config_errors_are_clear(tmp_path):

@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 import urllib3.util.connection
@@ -104,7 +105,7 @@ def redirect_to(location: str) -> Respond:
 
 
 def fail_then(failures: int, failure: Respond, success: Respond) -> Respond:
-    calls = Counter()
+    calls: Counter[str] = Counter()
     lock = threading.Lock()
 
     def respond(handler):
@@ -181,7 +182,7 @@ def make_client():
     clients = []
 
     def make(**overrides) -> HttpClient:
-        settings = dict(
+        settings: dict[str, Any] = dict(
             allow_hosts=("127.0.0.1",),
             timeout_sec=2.0,
             retries=2,
@@ -337,7 +338,8 @@ def test_redirects_are_followed(server, make_client):
     server.routes["/old"] = redirect_to("/new")
     server.routes["/new"] = serve_bytes(b"<p>moved</p>")
     page = make_client().fetch_page(server.url("/old"))
-    assert (page.url, page.final_url, page.status, page.text) == (server.url("/old"), server.url("/new"), 200, "<p>moved</p>")
+    assert (page.url, page.final_url, page.status, page.text) == (
+        server.url("/old"), server.url("/new"), 200, "<p>moved</p>")
     assert page.content_type == "text/html"
 
 

@@ -1,10 +1,10 @@
-"""Pairwise accuracy and its interval over videos, on scores whose orderings are counted by hand."""
+"""Pairwise accuracy, on scores whose orderings are counted by hand."""
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from evaluation.pairwise import bootstrap_interval, pairwise_accuracy, pooled, video_pairwise_accuracies
+from trainer.pairwise import pairwise_accuracy, pooled, video_pairwise_accuracies
 
 
 def video(video_id, labels, scores):
@@ -24,13 +24,3 @@ def test_pairs_within_each_video_ties_half():
     assert per_video == {"a": (4.5, 6), "b": (0.0, 1)}
     assert pooled(per_video) == (pytest.approx(4.5 / 7), 7)
     assert pairwise_accuracy(lambda v: v.scores, VIDEOS[2:]) == (None, 0)
-
-
-def test_interval_resamples_videos():
-    per_video = {f"v{i}": (1.0, 1) for i in range(20)}
-    assert bootstrap_interval(per_video) == (1.0, 1.0)  # every resample is perfect
-    mixed = {**{f"r{i}": (1.0, 1) for i in range(10)}, **{f"w{i}": (0.0, 1) for i in range(10)}}
-    low, high = bootstrap_interval(mixed, seed=3)
-    assert low < 0.5 < high and 0.25 < low and high < 0.75  # 0.5 +- about 2 x sqrt(0.25 / 20) = 0.22
-    assert bootstrap_interval(mixed, seed=3) == (low, high)  # seeded
-    assert bootstrap_interval({}) is None

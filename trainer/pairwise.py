@@ -2,21 +2,39 @@
 
     per_video = video_pairwise_accuracies(score, videos)   # {video_id: (right, pairs)}
     overall, pairs = pairwise_accuracy(score, videos)        # pooled over every pair
-    low, high = bootstrap_interval(per_video, seed=0)        # 95% interval over videos
 
 Pairs are formed within a video only, every positive with every negative; ties count half.
-The interval resamples videos (not pairs), since pairs of one video are not independent.
+The trainer validates with it each epoch, the demo and the benchmarks report it; its interval
+over videos is the evaluation's (evaluation.intervals.bootstrap_interval). Imports nothing but
+NumPy, so that everything above the trainer may use it.
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Protocol, TypeVar
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-POSITIVE, NEGATIVE = 1, 0
+POSITIVE, NEGATIVE = 1, 0  # segment labels (trainer.data's)
+
+PerVideo = dict[str, tuple[float, int]]  # video_id -> (pairs ordered right, ties half; pairs)
 
 
-def video_pairwise_accuracies(score: Callable, videos: Iterable) -> dict[str, tuple[float, int]]:
+class LabelledVideo(Protocol):
+    """What pairing needs of a video: its id and its segments' labels (trainer.data.Video has them)."""
+
+    @property
+    def video_id(self) -> str: ...
+
+    @property
+    def labels(self) -> np.ndarray: ...
+
+
+V = TypeVar("V", bound=LabelledVideo)
+
+
+def video_pairwise_accuracies(score: Callable[[V], ArrayLike], videos: Iterable[V]) -> PerVideo:
     """`score(video)` -> its segments' scores; per video with both labels: (pairs right, pairs)."""
     results = {}
     for video in videos:
@@ -29,26 +47,12 @@ def video_pairwise_accuracies(score: Callable, videos: Iterable) -> dict[str, tu
     return results
 
 
-def pooled(per_video: dict[str, tuple[float, int]]) -> tuple[float | None, int]:
+def pooled(per_video: PerVideo) -> tuple[float | None, int]:
     right = sum(r for r, _ in per_video.values())
     pairs = sum(n for _, n in per_video.values())
     return (right / pairs if pairs else None), pairs
 
 
-def pairwise_accuracy(score: Callable, videos: Iterable) -> tuple[float | None, int]:
+def pairwise_accuracy(score: Callable[[V], ArrayLike], videos: Iterable[V]) -> tuple[float | None, int]:
     """(share of every video's pairs in order, the number of pairs); None when there are no pairs."""
     return pooled(video_pairwise_accuracies(score, videos))
-
-
-def bootstrap_interval(per_video: dict[str, tuple[float, int]], level: float = 0.95, resamples: int = 2000,
-                       seed: int = 0) -> tuple[float, float] | None:
-    """A percentile bootstrap interval of the pooled accuracy, resampling videos with replacement."""
-    if not per_video:
-        return None
-    right = np.array([r for r, _ in per_video.values()])
-    pairs = np.array([n for _, n in per_video.values()], np.float64)
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, len(right), (resamples, len(right)))
-    accuracies = right[draws].sum(1) / pairs[draws].sum(1)
-    tail = (1 - level) / 2
-    return float(np.quantile(accuracies, tail)), float(np.quantile(accuracies, 1 - tail))
