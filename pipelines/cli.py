@@ -37,7 +37,7 @@ COMMANDS = {
     "demo": ("pipelines.commands.demo", "main", "build the demo world, serve it, and run every stage on it"),
 }
 # Old spellings still run, with a notice: (command, flag) -> the command that does it now.
-DEPRECATED = {("evaluate", "--compare"): "compare"}
+DEPRECATED = {("evaluate", "--compare"): "compare", ("predict", "--dataset"): "predict-dataset"}
 
 # Beam's notes about optional extras a run does not use (GCP clients, memory metrics on this
 # platform), that no --runner means DirectRunner, and the plumbing of a model shared by a
@@ -54,7 +54,7 @@ BEAM_DOFN_ERRORS = "apache_beam.runners.common"
 
 def usage() -> str:
     lines = ["usage: gifrank COMMAND [options]   (gifrank COMMAND --help for its options)", "", "commands:"]
-    lines += [f"  {name:15s} {help_}" for name, (_m, _f, help_) in COMMANDS.items()]
+    lines += [f"  {name:16s} {help_}" for name, (_m, _f, help_) in COMMANDS.items()]
     return "\n".join(lines)
 
 
@@ -106,7 +106,7 @@ def report_error(command: str, error: BaseException) -> int:
 def current_name(name: str, rest: Sequence[str]) -> str:
     """The command an old spelling stands for now (with a notice on stderr), else `name`."""
     for (old, flag), new in DEPRECATED.items():
-        if name == old and flag in rest:
+        if name == old and any(a == flag or a.startswith(flag + "=") for a in rest):
             print(f"gifrank {old} {flag} is deprecated: use gifrank {new} ...", file=sys.stderr)
             return new
     return name

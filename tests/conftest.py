@@ -1,9 +1,19 @@
-"""Shared fixtures: a tiny demo world (built once per session), its site and a GCS emulator on loopback."""
+"""Shared fixtures: a tiny demo world (built once per session), its site and a GCS emulator on loopback;
+and hypothesis's examples, the same on every run."""
+import os
+
 import pytest
+from hypothesis import settings
 
 from demo_world.replicate import replicate_world
 from demo_world.site import DemoSite
 from demo_world.world import WorldConfig, build_world
+
+# The same generated examples on every run (CI, make test): a failure is reproducible and no run
+# passes by luck. HYPOTHESIS_PROFILE=explore draws new examples each run, to look for more.
+settings.register_profile("deterministic", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deterministic"))
 
 
 @pytest.fixture(scope="session")

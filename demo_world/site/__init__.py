@@ -10,16 +10,7 @@ World layout (all paths in the manifest are relative to the world root)::
 
     WORLD_ROOT/manifest.json  {"version": 1, "videos": [...], "gifs": [...]}
 
-URL layout::
-
-    /robots.txt                     disallows /private/
-    /                               302 -> /gifs?page=1
-    /gifs?page=N                    all GIFs, newest first
-    /category/<slug>?page=N         GIFs of one category
-    /gif/<gif_id>                   GIF page (/private/gif/<gif_id> for private GIFs)
-    /video/<video_id>               watch page
-    /media/gifs/<gif_id>.gif        GIF bytes
-    /media/videos/<video_id>.mp4    video bytes (supports Range)
+URL layout: demo_world/site/urls.py, the one place every page's and media file's path is made.
 """
 from __future__ import annotations
 

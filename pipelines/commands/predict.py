@@ -4,7 +4,8 @@
         [--c3d-weights c3d.pkl --c3d-mean mean.npy] [--fps 8] [--snippet-stride 16] [--no-mirror]
 
 The videos of a dataset's catalogue are `gifrank predict-dataset` (pipelines.predict, a Beam
-pipeline); `gifrank predict --dataset ...`, its old spelling, still runs it, with a notice.
+pipeline); `gifrank predict --dataset ...`, its old spelling, still runs it, with a notice
+(pipelines.cli.DEPRECATED).
 
 Each video is decoded once into shots and segments and featurized with C3D (the featurize
 pipeline's path, featurizer.c3d.video_features); the ranker scores its segments; the top K
@@ -35,7 +36,6 @@ import argparse
 import json
 import logging
 import os
-import sys
 import tempfile
 import time
 
@@ -59,9 +59,6 @@ OUT_HELP = ("output folder, a path or gs:// URI (default: %(default)s): each vid
 EXIT_STATUS = ("exit status: 0 when every video got its GIFs; 1 when some failed (each one also a line on stderr), "
                "the others still got theirs; 2 for bad arguments (a missing video, an --out that cannot be "
                "written), found before any work")
-DATASET_FORM_DEPRECATED = "gifrank predict --dataset is deprecated: use gifrank predict-dataset"
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gifrank predict", description="The best GIFs of videos, as GIF files "
                                      "and JSON (segments, scores, loop points).", epilog=EXIT_STATUS)
@@ -72,13 +69,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", default="./gifs", help=OUT_HELP)
     add_feature_arguments(parser)
     return parser
-
-
-def is_dataset_form(argv: list[str]) -> bool:
-    """`gifrank predict --dataset ROOT ...`: the catalogue predict's old spelling."""
-    probe = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-    probe.add_argument("--dataset")
-    return probe.parse_known_args(argv)[0].dataset is not None
 
 
 def video_folder(path: str, video_sha256: str) -> str:
@@ -103,12 +93,6 @@ def distinct_videos(paths: list[str]) -> list[tuple[str, str]]:
 
 def main(argv=None) -> int:
     argv = list(argv or [])
-    if is_dataset_form(argv):
-        print(DATASET_FORM_DEPRECATED, file=sys.stderr)
-        from pipelines.predict import run
-
-        run(argv)
-        return 0
     args = build_parser().parse_args(argv)
     if args.top < 1:
         raise ValueError("--top must be at least 1")

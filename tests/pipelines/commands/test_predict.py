@@ -213,7 +213,7 @@ def test_predict_over_a_datasets_catalogue(tiny_world, tmp_path, capsys):
     out = tmp_path / "gifs"
     capsys.readouterr()
     assert main(["predict", "--dataset", str(root), "--model", model, "--top", "2", "--out", str(out)]) == 0
-    notice = "gifrank predict --dataset is deprecated: use gifrank predict-dataset"
+    notice = "gifrank predict --dataset is deprecated: use gifrank predict-dataset ..."
     assert notice in capsys.readouterr().err.splitlines()
     [predicted] = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
     [failed] = [json.loads(line) for line in (out / "failed.jsonl").read_text().splitlines()]
