@@ -161,6 +161,14 @@ def test_only_c3d_and_the_trainer_use_tensorflow():
     assert offenders(folders, top("tensorflow") + top("keras")) == []
 
 
+def test_only_the_video_reader_decodes_videos():
+    """Every path that decodes a video (align, shots, C3D, predict, GIF writing) goes through
+    featurizer/media/video.py (display_matrix.py reads its frames' matrices), so every one
+    shows frames as players do."""
+    files = {line.split(":")[0] for line in offenders(PACKAGES, top("av"))}
+    assert files == {"featurizer/media/video.py", "featurizer/media/display_matrix.py"}
+
+
 def test_only_table_store_knows_the_table_format():
     files = {line.split(":")[0] for line in offenders(PACKAGES, top("deltalake"))}
     assert files == {"featurizer/dataset/table_store.py"}

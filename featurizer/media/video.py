@@ -16,6 +16,7 @@ import av
 import numpy as np
 from av.video.reformatter import Interpolation, VideoReformatter
 
+from featurizer.media.display_matrix import IDENTITY, DisplayTransform
 from featurizer.media.errors import NO_FRAMES, UNREADABLE, MediaError
 
 # The largest video blob a stage reads (and the scrape stores): two hours of HD at about
@@ -123,16 +124,32 @@ def _variable_frame_rate(container, stream) -> bool:
     return _rates_disagree(stream)
 
 
+def _display_transform(path) -> DisplayTransform:
+    """The display matrix of the first video stream, as its first decoded frame carries it
+    (PyAV exposes no stream side data); identity when no frame decodes."""
+    container = _open(path)
+    try:
+        for frame in container.decode(_video_stream(container, path)):
+            return DisplayTransform.of_frame(frame)
+        return IDENTITY
+    except av.FFmpegError:
+        return IDENTITY  # probe_video and the decode report what is wrong with the file
+    finally:
+        container.close()
+
+
 def probe_video(path) -> VideoInfo:
-    """Container metadata of the first video stream; decodes nothing."""
+    """Container metadata of the first video stream, its size as shown (the display matrix
+    applied); decodes its first frame only, for that matrix."""
     container = _open(path)
     try:
         stream = _video_stream(container, path)
         context = stream.codec_context
+        width, height = _display_transform(path).shown_size((context.width, context.height))
         info: dict[str, Any] = dict(  # read before the timestamps are demuxed
             path=str(path),
-            width=context.width,
-            height=context.height,
+            width=width,  # as shown: a quarter turn of the display matrix swaps them
+            height=height,
             fps=_average_fps(stream),
             num_frames=stream.frames or None,
             duration_sec=_duration_sec(container, stream),
@@ -219,8 +236,10 @@ def iter_video_frames(path, size: tuple[int, int] | None = None, gray: bool = Tr
                       small_size: tuple[int, int] | None = None) -> Generator[FrameBatch, None, None]:
     """Decode the first video stream in batches of at most `batch_size` frames.
 
-    size is (width, height); None keeps the first frame's size (later frames of other
-    sizes are scaled to it). threads: decoder threads, None or 0 for FFmpeg's choice.
+    Frames are as a player shows them: turned and flipped by the container's display matrix
+    (featurizer.media.display_matrix), as phones record. size is (width, height) as shown;
+    None keeps the first frame's size (later frames of other sizes are scaled to it).
+    threads: decoder threads, None or 0 for FFmpeg's choice.
     small_size: also give every frame at this (width, height), in the same pixel format,
     as FrameBatch.small_frames; one decode then serves a consumer of full frames and one of
     thumbnails alike. Memory is one batch: batch_size * width * height (* 3 for RGB)
@@ -251,15 +270,19 @@ def _decode_batches(container, stream, path, size, gray, batch_size, small_size)
     index = 0
     for frame in container.decode(stream):
         if batch is None:
-            width, height = size or (frame.width, frame.height)
+            # Sizes are as shown; the decoded picture is scaled to the stored size that shows at
+            # them, then turned and flipped as the display matrix says.
+            shown = DisplayTransform.of_frame(frame)
+            width, height = shown.stored_size(size or shown.shown_size((frame.width, frame.height)))
+            small = None if small_size is None else shown.stored_size(small_size)
             small_shape = None if small_size is None else _frame_shape(small_size, gray)
-            batch = _BatchBuilder(batch_size, _frame_shape((width, height), gray), small_shape)
+            batch = _BatchBuilder(batch_size, _frame_shape(shown.shown_size((width, height)), gray), small_shape)
         scaled = reformatter.reformat(frame, width=width, height=height, format=pixel_format,
                                       interpolation=Interpolation.AREA)
-        small = None if small_size is None else small_reformatter.reformat(
-            frame, width=small_size[0], height=small_size[1], format=pixel_format,
-            interpolation=Interpolation.AREA).to_ndarray()
-        batch.add(scaled.to_ndarray(), small, clock.seconds(frame.pts), index)
+        small_frame = None if small is None else shown.apply(small_reformatter.reformat(
+            frame, width=small[0], height=small[1], format=pixel_format,
+            interpolation=Interpolation.AREA).to_ndarray())
+        batch.add(shown.apply(scaled.to_ndarray()), small_frame, clock.seconds(frame.pts), index)
         index += 1
         if batch.full:
             yield batch.take()
