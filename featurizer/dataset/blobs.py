@@ -137,7 +137,7 @@ class BlobStore:
     """ROOT/blobs/<sha[:2]>/<sha>."""
 
     def __init__(self, root: DatasetRoot | str):
-        self.root = root if isinstance(root, DatasetRoot) else DatasetRoot.open(root)
+        self.root = DatasetRoot.of(root)
         self.root.makedirs(BLOBS, INCOMING)
 
     def path_of(self, sha256: str) -> str:

@@ -46,15 +46,11 @@ class FeatureSet:
     files: Mapping[str, str]  # video_sha256 -> its features file (a path in the features table)
 
 
-def _root(root: DatasetRoot | str) -> DatasetRoot:
-    return root if isinstance(root, DatasetRoot) else DatasetRoot.open(root)
-
-
 def held_feature_sets(root: DatasetRoot | str,
                       features: table_store.Snapshot | None = None) -> list[tuple[str, str]]:
     """(segmenter, feature_extractor) of each set the features table holds (at `features`, default:
     the latest), sorted. A file's name says its set's hash; one file's first row names the set."""
-    root = _root(root)
+    root = DatasetRoot.of(root)
     features = features or table_store.snapshot(root, FEATURES)
     first: dict[str, str] = {}
     for f in features.files:
@@ -74,7 +70,7 @@ def choose_feature_set(root: DatasetRoot | str, segmenter: str | None = None, fe
     """The one set the features table holds, or the one `segmenter` and `feature_extractor` name
     (either may be left out while it leaves one set). Raises FeatureSetError when none or several
     match (NoFeaturesYet when the table holds none and none was named)."""
-    root = _root(root)
+    root = DatasetRoot.of(root)
     features = features or table_store.snapshot(root, FEATURES)
     held = held_feature_sets(root, features)
     chosen = [s for s in held if segmenter in (None, s[0]) and feature_extractor in (None, s[1])]

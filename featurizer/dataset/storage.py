@@ -164,6 +164,11 @@ class DatasetRoot:
         fs, path = _filesystem(uri)
         return cls(uri=uri.rstrip("/"), fs=fs, path=path.rstrip("/"))
 
+    @classmethod
+    def of(cls, root: DatasetRoot | str) -> DatasetRoot:
+        """A root as callers pass it: opened already, or its URI or path."""
+        return root if isinstance(root, DatasetRoot) else cls.open(root)
+
     def join(self, *parts: str) -> str:
         """A filesystem path (for `fs`) below the root."""
         return posixpath.join(self.path, *parts)

@@ -101,10 +101,6 @@ class Snapshot:
         return sum(f.size for f in self.files)
 
 
-def _root(root: DatasetRoot | str) -> DatasetRoot:
-    return root if isinstance(root, DatasetRoot) else DatasetRoot.open(root)
-
-
 def table_uri(root: DatasetRoot, name: str) -> str:
     """The table's URI as delta-rs takes it (a local path, or gs://bucket/prefix/tables/name)."""
     uri = root.uri_of(TABLES, name)
@@ -126,14 +122,14 @@ def _delta(root: DatasetRoot, name: str, version: int | None = None) -> DeltaTab
 def exists(root: DatasetRoot | str, name: str) -> bool:
     """Whether the table has a first commit (a log folder alone, left by a run killed while
     creating the table, is no table yet); later, once old log entries are cleaned up, a checkpoint."""
-    root = _root(root)
+    root = DatasetRoot.of(root)
     return (root.exists(TABLES, name, LOG_FOLDER, f"{0:020d}.json")
             or root.exists(TABLES, name, LOG_FOLDER, "_last_checkpoint"))
 
 
 def snapshot(root: DatasetRoot | str, spec: TableSpec, version: int | None = None) -> Snapshot:
     """The table's files at `version` (default: the latest); an empty snapshot when there is no table."""
-    root = _root(root)
+    root = DatasetRoot.of(root)
     if not exists(root, spec.name):
         legacy = [p for p in root.list_files(TABLES, spec.name, suffix=".parquet")
                   if posixpath.basename(p).startswith("part-")]  # the shards of gifrank 0.1
@@ -175,7 +171,7 @@ def files_by_bucket(spec: TableSpec, files: Iterable[DataFile]) -> dict[int, lis
 
 def read_file(root: DatasetRoot | str, spec: TableSpec, path: str, columns: Sequence[str] | None = None) -> pa.Table:
     """One file of the table, in the spec's schema (fixed-size lists stay fixed-size)."""
-    root = _root(root)
+    root = DatasetRoot.of(root)
     return pq.read_table(file_path(root, spec.name, path), filesystem=root.fs, schema=spec.schema,
                          columns=list(columns) if columns else None)
 
@@ -183,7 +179,7 @@ def read_file(root: DatasetRoot | str, spec: TableSpec, path: str, columns: Sequ
 def iter_file_batches(root: DatasetRoot | str, spec: TableSpec, paths: Iterable[str],
                       columns: Sequence[str] | None = None, batch_rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
     """Record batches of the given files, streamed: a few batches in memory at a time."""
-    root = _root(root)
+    root = DatasetRoot.of(root)
     paths = [file_path(root, spec.name, p) for p in paths]
     if not paths:
         return
@@ -199,7 +195,7 @@ def iter_batches(root: DatasetRoot | str, spec: TableSpec, columns: Sequence[str
     Views are not stored: featurizer.dataset.table_views reads them."""
     if spec.name in VIEWS:
         raise TableError(f"{spec.name} is a view, not a stored table: read it through featurizer.dataset.table_views")
-    root = _root(root)
+    root = DatasetRoot.of(root)
     files = snapshot(root, spec, version).files
     yield from iter_file_batches(root, spec, [f.path for f in files], columns, batch_rows)
 
@@ -242,13 +238,13 @@ def write_file(root: DatasetRoot | str, spec: TableSpec, table: pa.Table, prefix
     aside and renamed into place; an object store shows an object only once uploaded.
     """
     data = _encoded(spec, table)
-    return _write_whole(_root(root), spec, f"{prefix}-{hashlib.sha256(data).hexdigest()[:24]}.parquet", data,
+    return _write_whole(DatasetRoot.of(root), spec, f"{prefix}-{hashlib.sha256(data).hexdigest()[:24]}.parquet", data,
                         table.num_rows)
 
 
 def named_file(root: DatasetRoot | str, spec: TableSpec, name: str) -> DataFile | None:
     """A complete file already in the table's folder (committed or not), or None."""
-    root = _root(root)
+    root = DatasetRoot.of(root)
     info = root.fs.get_file_info(file_path(root, spec.name, name))
     if info.type != pafs.FileType.File:
         return None
@@ -258,7 +254,7 @@ def named_file(root: DatasetRoot | str, spec: TableSpec, name: str) -> DataFile 
 
 def write_named_file(root: DatasetRoot | str, spec: TableSpec, table: pa.Table, name: str) -> DataFile:
     """Writes `table` as the file `name` (a name derived from what the rows are, not their bytes)."""
-    return _write_whole(_root(root), spec, name, _encoded(spec, table), table.num_rows)
+    return _write_whole(DatasetRoot.of(root), spec, name, _encoded(spec, table), table.num_rows)
 
 
 def _encoded(spec: TableSpec, table: pa.Table) -> bytes:
@@ -307,7 +303,7 @@ def commit_tables(root: DatasetRoot | str, commits: Sequence[TableCommit],
     a race between that check and a later table's commit has committed the earlier tables
     (the error names them; a rerun completes, as after a run killed between its commits).
     """
-    root = _root(root)
+    root = DatasetRoot.of(root)
     pending = [c for c in commits if c.add or c.remove]
     read = {c.spec.name: _read_files(root, c) for c in pending}
     versions: dict[str, int | None] = {c.spec.name: None for c in commits}
@@ -494,7 +490,7 @@ def vacuum(root: DatasetRoot | str, spec: TableSpec, retain_hours: float = DEFAU
     (older versions then stop being readable, except `keep_versions`: those a training run
     recorded), and those no commit ever added (a killed run's). Returns the files deleted
     (or that would be, with dry_run)."""
-    root = _root(root)
+    root = DatasetRoot.of(root)
     if not exists(root, spec.name):
         return []
     return sorted(_delta(root, spec.name).vacuum(

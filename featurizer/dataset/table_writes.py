@@ -81,7 +81,7 @@ def write_rows(root: DatasetRoot | str, spec: TableSpec, rows: Iterable[Row], *,
     `replace_scope` or `settled` every bucket holding files. Tables of buckets == 0: one new
     file per file_key value (TableSpec.file_name_of) is added; their files are written once,
     so a file committed already, or old rows to replace or settle, are refused."""
-    root = root if isinstance(root, DatasetRoot) else DatasetRoot.open(root)
+    root = DatasetRoot.of(root)
     read = table_store.snapshot(root, spec)
     if spec.buckets == 0:
         added = _new_named_files(root, spec, read, rows, replacing=replace_scope is not None or bool(settled))

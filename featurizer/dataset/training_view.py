@@ -34,7 +34,7 @@ def training_batches(root: DatasetRoot | str, feature_extractor: str | None = No
     """The view's rows, of the one feature set the table holds, or the one `feature_extractor`
     and `segmenter` name (either may be left out while it leaves one set). No features yet and
     no set named: no rows."""
-    root = root if isinstance(root, DatasetRoot) else DatasetRoot.open(root)
+    root = DatasetRoot.of(root)
     features = table_store.snapshot(root, FEATURES, features_version)
     labels = table_store.snapshot(root, LABELS, labels_version)
     try:

@@ -51,10 +51,6 @@ class DisplayTransform:
             return IDENTITY
         return cls.of_matrix(np.frombuffer(bytes(memoryview(side_data)), "<i4"))
 
-    @property
-    def identity(self) -> bool:
-        return not (self.swap_axes or self.flip_rows or self.flip_cols)
-
     def stored_size(self, shown: tuple[int, int]) -> tuple[int, int]:
         """(width, height) of the stored picture that shows at `shown` (width, height)."""
         return (shown[1], shown[0]) if self.swap_axes else shown

@@ -3,13 +3,11 @@
 Real footage (bikes.mp4) is given display matrices by the ffmpeg command line (-display_rotation,
 -display_hflip, -display_vflip, the stream copied): the reference is what the ffmpeg command line
 shows for them, its autorotation."""
-import subprocess
-
 import cv2
 import numpy as np
 import pytest
 
-from demo_world.videos import ffmpeg_exe, footage_dir
+from demo_world.videos import ffmpeg_exe, footage_dir, run_ffmpeg
 from featurizer.align.aligner import align_gif
 from featurizer.align.video_index import index_video
 from featurizer.media.display_matrix import IDENTITY, DisplayTransform
@@ -29,8 +27,8 @@ MATRICES = {
 }
 
 
-def _ffmpeg(*args):
-    subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *map(str, args)], check=True)
+def _ffmpeg(*args) -> bytes:
+    return run_ffmpeg([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *map(str, args)])
 
 
 @pytest.fixture(scope="module")
@@ -48,12 +46,9 @@ def videos(tmp_path_factory):
 
 def _shown_by_ffmpeg(path):
     """Every frame as the ffmpeg command line shows it (it applies display matrices), RGB."""
-    info = subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-i", str(path), "-frames:v", "1",
-                           "-f", "image2pipe", "-c:v", "png", "-"], check=True, capture_output=True).stdout
-    first = cv2.imdecode(np.frombuffer(info, np.uint8), cv2.IMREAD_COLOR)
-    height, width = first.shape[:2]
-    raw = subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-i", str(path), "-f", "rawvideo",
-                          "-pix_fmt", "rgb24", "-"], check=True, capture_output=True).stdout
+    png = _ffmpeg("-i", path, "-frames:v", "1", "-f", "image2pipe", "-c:v", "png", "-")
+    height, width = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR).shape[:2]
+    raw = _ffmpeg("-i", path, "-f", "rawvideo", "-pix_fmt", "rgb24", "-")
     return np.frombuffer(raw, np.uint8).reshape(-1, height, width, 3)
 
 

@@ -6,12 +6,11 @@ frames ImageMagick shows for it (its -coalesce); a lossless optimisation to the 
 GIF it came from, the others close to them (ImageMagick's -layers optimisations re-quantise
 colours); and every one aligns to the video where it was cut."""
 import shutil
-import subprocess
 
 import numpy as np
 import pytest
 
-from demo_world.videos import ffmpeg_exe, footage_dir
+from demo_world.videos import ffmpeg_exe, footage_dir, run_ffmpeg
 from featurizer.align.aligner import align_gif
 from featurizer.align.video_index import index_video
 from featurizer.media.gif import read_gif
@@ -29,8 +28,8 @@ OPTIMISERS = {
 }
 
 
-def _run(*args):
-    subprocess.run([str(a) for a in args], check=True, capture_output=True)
+def _run(*args) -> bytes:
+    return run_ffmpeg([str(a) for a in args])  # any tool: its output, or its stderr's tail on failure
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +52,7 @@ def made(tmp_path_factory):
 def test_a_gif_decodes_as_imagemagick_shows_it(made, name):
     _video, gifs = made
     frames = read_gif(gifs[name]).frames
-    shown = subprocess.run(["convert", str(gifs[name]), "-coalesce", "-depth", "8", "rgb:-"], check=True,
-                           capture_output=True).stdout
+    shown = _run("convert", gifs[name], "-coalesce", "-depth", "8", "rgb:-")
     assert np.array_equal(frames, np.frombuffer(shown, np.uint8).reshape(frames.shape))
 
 
