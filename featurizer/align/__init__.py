@@ -4,7 +4,7 @@
     video_index    index_video(path): one streaming decode -> hashes and thumbnails
     phash          batched DCT perceptual hashes, Hamming distances
     temporal_fit   the robust constant-speed line through hash matches
-    gif_picture    the part of a GIF's canvas that shows video (bars removed)
+    picture_area   the part of a GIF's canvas or a video's frame that shows the picture (bars removed)
     crop_search    cropped GIFs: find the box, re-hash the video there
     regions        sub-pixel rectangles: resampling and hashing what they hold
     pixel_match    refining and verifying a line on pixels (NCC)

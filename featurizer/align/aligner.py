@@ -17,12 +17,14 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from featurizer.align import crop_search
-from featurizer.align.gif_picture import Box, picture_box, whole
+from featurizer.align import crop_search, playback
 from featurizer.align.phash import hamming_matrix, phash_from_gray32, to_gray32
+from featurizer.align.picture_area import Box, gif_picture_box, whole
 from featurizer.align.pixel_match import MATCH_NCC, PixelFit, gif_vectors, refine
+from featurizer.align.playback import Piece
 from featurizer.align.regions import Region
 from featurizer.align.temporal_fit import (
+    COST_CAP_BITS,
     DEFAULT_SPEED_RANGE,
     INLIER_BITS,
     LineFit,
@@ -36,13 +38,17 @@ from featurizer.media.compute_threads import one_blas_thread, one_opencv_thread
 from featurizer.media.errors import TOO_FEW_FRAMES, MediaError
 from featurizer.media.gif import GifFrames, GifReader
 
-ALIGNER = "phash-line-v1"
+ALIGNER = "phash-pieces-v2"
 
 # Acceptance: the share of GIF frames that fit the video frame the line puts them on (a GIF
 # sharing only some shots with the video falls short), and the share within INLIER_BITS
 # of their frame's hash (the line must rest on hash matches, not on the pixel similarity
 # of bland material alone).
-MIN_FITTING_SHARE = 0.9
+MIN_FITTING_SHARE = 0.75
+# Confidence grows with the fitting share from MIN_FITTING_SHARE to full at this share.
+FULL_FITTING_SHARE = 0.95
+# Below this share of fitting frames, a GIF is reported as not from the video at all.
+FOREIGN_FITTING_SHARE = 0.35
 MIN_HASH_INLIER_SHARE = 0.4
 # Hash lines with fewer hash inliers than this are not checked on pixels (_hopeful).
 HOPEFUL_HASH_INLIER_SHARE = MIN_HASH_INLIER_SHARE / 2
@@ -64,6 +70,8 @@ CLEAR_CONFIDENCE = 0.5
 # A crop search has far more freedom (box x time x speed) than a full-frame match, so a
 # cropped reading must also be this unambiguous (confidence) to count as found.
 MIN_CROP_CONFIDENCE = 0.1
+# Two forward pieces replace an unclear line when their frames are this much nearer on hashes (mean bits).
+RAMP_GAIN_BITS = 1.0
 # Ambiguity: other placements must be this far away to count as different ones ...
 SEPARATION_SEC = 1.0
 SPEED_FACTOR = 1.25
@@ -83,6 +91,7 @@ class Alignment:
     inlier_share: float = 0.0  # share of GIF frames matching the frame the fitted line puts them on
     mirrored: bool = False
     crop: tuple[int, int, int, int] | None = None  # (x, y, w, h) in video pixels
+    direction: str | None = None  # how the GIF plays the span: forward, reverse, boomerang, reverse-forward
     distance_mean: float | None = None  # Hamming distance of GIF frames to their matched frames
     distance_median: float | None = None
     reason: str | None = None  # why not aligned
@@ -91,7 +100,8 @@ class Alignment:
 @dataclass
 class Reading:
     """One way of reading the GIF: a part of its canvas, maybe mirrored, showing the whole
-    video frame (region None) or a region of it (in thumbnail pixels)."""
+    video frame (region None) or a region of it (in thumbnail pixels): the picture inside the
+    video's own bars, or a crop box."""
 
     pictures: np.ndarray  # (k, H, W) uint8 luma of the canvas part
     mirrored: bool
@@ -147,24 +157,33 @@ class _PreparedGif:
     """A GIF's frames as the matching needs them, prepared once."""
 
     times: np.ndarray  # (k,) seconds each frame comes on screen
+    ends: np.ndarray  # (k,) seconds each frame leaves the screen
     luma: np.ndarray  # (k, H, W) uint8
     picture_part: Box  # where the moving picture sits on the canvas
     thumb_size: tuple[int, int]  # the video's thumbnails' (w, h)
-    _scaled: dict = field(default_factory=dict)  # Box -> its pictures at thumb_size, made when first asked
+    video_picture: Region | None  # the picture inside the video's own bars, None without bars
+    _scaled_cache: dict = field(default_factory=dict)  # (Box, size) -> its pictures at size, made when first asked
 
     def readings(self) -> list[Reading]:
-        """The full-frame readings: the moving picture as is first (the reading most GIFs need),
-        the whole canvas when that differs, then both mirrored. Scaled only when asked for."""
+        """The full-frame readings, scaled only when asked for: the moving picture as the picture
+        inside the video's bars first, when the video has bars (with or without the video's bars,
+        a GIF's moving picture is the video's picture); then the moving picture as the whole frame
+        (the reading most GIFs need), the whole canvas when that differs; then all mirrored."""
         boxes = [self.picture_part] + ([whole(self.luma)] if whole(self.luma) != self.picture_part else [])
-        return [Reading(self._scaled_to_thumbs(box), mirrored) for mirrored in (False, True) for box in boxes]
+        shown = [(box, None) for box in boxes]
+        if self.video_picture is not None:
+            shown.insert(0, (self.picture_part, self.video_picture))
+        return [Reading(self._scaled(box, region), mirrored, region)
+                for mirrored in (False, True) for box, region in shown]
 
     def first_reading(self) -> Reading:
-        return Reading(self._scaled_to_thumbs(self.picture_part), False)
+        return Reading(self._scaled(self.picture_part, self.video_picture), False, self.video_picture)
 
-    def _scaled_to_thumbs(self, box: Box) -> np.ndarray:
-        if box not in self._scaled:
-            self._scaled[box] = resize_frames(box.take(self.luma), self.thumb_size)
-        return self._scaled[box]
+    def _scaled(self, box: Box, region: Region | None) -> np.ndarray:
+        size = self.thumb_size if region is None else region.pixel_size()
+        if (box, size) not in self._scaled_cache:
+            self._scaled_cache[box, size] = resize_frames(box.take(self.luma), size)
+        return self._scaled_cache[box, size]
 
     def picture(self) -> np.ndarray:
         """(k, h, w) luma of the moving picture, long side at most WORK_LONG_SIDE."""
@@ -214,21 +233,25 @@ def _used_luma(frames: GifFrames | GifReader, used: np.ndarray) -> np.ndarray:
     return luma
 
 
-def _prepare(frames: GifFrames | GifReader, thumb_size: tuple[int, int]) -> _PreparedGif:
+def _prepare(frames: GifFrames | GifReader, index: VideoIndex) -> _PreparedGif:
     """Up to MAX_MATCHED_FRAMES frames in luma and the moving picture found on a sample of them."""
     count = frames.num_frames
     used = np.unique(np.linspace(0, count - 1, min(count, MAX_MATCHED_FRAMES)).round().astype(int))
     luma = _used_luma(frames, used)
     k = len(luma)
-    picture_part = picture_box(luma[np.unique(np.linspace(0, k - 1, min(k, BAR_SAMPLE_FRAMES)).round().astype(int))])
-    return _PreparedGif(frames.start_times[used], luma, picture_part, thumb_size)
+    sample = np.unique(np.linspace(0, k - 1, min(k, BAR_SAMPLE_FRAMES)).round().astype(int))
+    picture_part = gif_picture_box(luma[sample])
+    starts = frames.start_times[used]
+    return _PreparedGif(starts, starts + frames.durations[used], luma, picture_part, index.thumb_size,
+                        index.picture)
 
 
 def _hash_candidate(index: VideoIndex, reading: Reading, gif_times, speed_range) -> _Candidate | None:
-    """A full-frame reading's hash line against the video's full-frame hashes."""
+    """A full-frame reading's hash line against the video's hashes of the frame or of its picture."""
     gray = to_gray32(reading.pictures)
     hashes = phash_from_gray32(gray[:, :, ::-1] if reading.mirrored else gray)
-    distances = hamming_matrix(hashes, index.hashes)
+    video_hashes = index.hashes if reading.region is None else index.picture_hashes
+    distances = hamming_matrix(hashes, video_hashes)
     # No line has more inliers than there are GIF frames within INLIER_BITS of some video frame:
     # when those are too few to be _hopeful, the line fit is skipped (cropped GIFs' full frames).
     if (distances.min(axis=1) <= INLIER_BITS).mean() < HOPEFUL_HASH_INLIER_SHARE:
@@ -246,7 +269,7 @@ def _check_pixels(index: VideoIndex, candidate: _Candidate, gif_times, speed_ran
         def video_pictures(frames):
             return index.thumbs[frames]
     else:
-        size = (max(1, round(reading.region.w)), max(1, round(reading.region.h)))
+        size = reading.region.pixel_size()
 
         def video_pictures(frames):
             return reading.region.sample(index.thumbs[frames], size)
@@ -280,23 +303,63 @@ def _crop_candidate(index: VideoIndex, gif: _PreparedGif, mirrored: bool, speed_
 
 
 def _confidence(candidate: _Candidate, gif_times: np.ndarray, index: VideoIndex) -> float:
-    """Share of fitting frames times uniqueness: how much worse (mean bits per GIF frame) the
-    best clearly different placement fits: another start, another speed, a shifted crop."""
+    """The evidence of the fitting frames times uniqueness: how much worse (mean bits per GIF frame)
+    the best clearly different placement fits: another start, another speed, a shifted crop."""
     if candidate.confidence is not None:
         return candidate.confidence
     ambiguity = measure_ambiguity(candidate.distances, gif_times, index.timeline, candidate.hash_fit,
                                   SEPARATION_SEC, SPEED_FACTOR)
     runner_up = min(ambiguity.other_offset_cost, ambiguity.other_speed_cost, candidate.shifted_region_cost)
     uniqueness = float(np.clip((runner_up - ambiguity.best_cost) / CLEAR_MARGIN_BITS, 0, 1))
-    candidate.confidence = candidate.fitting_share * uniqueness
+    candidate.confidence = fitting_evidence(candidate.fitting_share) * uniqueness
     return candidate.confidence
 
 
-def _unaligned(reason: str, candidate: _Candidate | None = None) -> Alignment:
-    if candidate is None or candidate.pixel_fit is None:
+def fitting_evidence(fitting_share: float) -> float:
+    """0 at MIN_FITTING_SHARE, rising linearly to 1 at FULL_FITTING_SHARE: no cliff where a GIF
+    turns from unaligned to aligned, only a confidence near 0."""
+    return float(np.clip((fitting_share - MIN_FITTING_SHARE) / (FULL_FITTING_SHARE - MIN_FITTING_SHARE), 0, 1))
+
+
+@dataclass
+class _Placement:
+    """How the GIF plays the video: its pieces (one, or two that join), each with its checked line."""
+
+    pieces: list[Piece]
+    candidates: list[_Candidate]
+
+    @property
+    def reading(self) -> Reading:
+        return self.candidates[0].reading
+
+    @property
+    def acceptable(self) -> bool:
+        return all(candidate.acceptable for candidate in self.candidates)
+
+    @property
+    def fitting_share(self) -> float:
+        return float(np.concatenate([c.fitting() for c in self.candidates if c.pixel_fit is not None] or
+                                    [np.zeros(1, bool)]).mean())
+
+    @property
+    def hash_inlier_share(self) -> float:
+        return float(np.mean([c.hash_inlier_share for c in self.candidates]))
+
+    def matched_distances(self) -> np.ndarray:
+        return np.concatenate([c.matched_distances() for c in self.candidates])
+
+    def confidence(self, index: VideoIndex) -> float:
+        return min(_confidence(c, piece.times, index) for piece, c in zip(self.pieces, self.candidates))
+
+    def better_than(self, other: _Placement | None) -> bool:
+        return other is None or (self.acceptable, self.fitting_share) > (other.acceptable, other.fitting_share)
+
+
+def _unaligned(reason: str, placement: _Placement | None = None) -> Alignment:
+    if placement is None or any(c.pixel_fit is None for c in placement.candidates):
         return Alignment(aligned=False, reason=reason)
-    distances = candidate.matched_distances()
-    return Alignment(aligned=False, inlier_share=candidate.fitting_share, mirrored=candidate.reading.mirrored,
+    distances = placement.matched_distances()
+    return Alignment(aligned=False, inlier_share=placement.fitting_share, mirrored=placement.reading.mirrored,
                      distance_mean=float(distances.mean()), distance_median=float(np.median(distances)),
                      reason=reason)
 
@@ -310,20 +373,40 @@ def _video_crop(index: VideoIndex, region: Region | None) -> tuple[int, int, int
             round(region.h * scale_y))
 
 
-def _aligned(candidate: _Candidate, gif_times: np.ndarray, gif_duration: float, confidence: float,
-             index: VideoIndex) -> Alignment:
+def _piece_span(piece: Piece, candidate: _Candidate, index: VideoIndex, local_end: bool) -> tuple[int, float, int]:
+    """(start frame, start second, end frame) of the video span one piece covers.
+
+    local_end: end the span after the video frame its last fitted GIF frame shows, rather than
+    where the line runs out: a piece of a speed ramp keeps slowing, so its line overshoots."""
     fit = candidate.checked_fit
     times = index.times
-    start_frame = segment_start(fit.speed, fit.matched, candidate.fitting(), gif_times, index.timeline)
+    start_frame = segment_start(fit.speed, fit.matched, candidate.fitting(), piece.times - piece.origin,
+                                index.timeline)
     start_sec = float(times[start_frame])
-    end_frame = _nearest_frame_boundary(times, index.frame_interval, start_sec + fit.speed * gif_duration)
-    end_sec = float(times[end_frame]) if end_frame < len(times) else index.duration_sec
-    distances = candidate.matched_distances()
+    if local_end and candidate.fitting()[-1]:
+        shown = piece.origin + piece.duration - piece.times[-1]  # how long the last fitted frame plays
+        steps = max(1, round(fit.speed * shown / index.frame_interval))
+        end_frame = min(index.num_frames, int(fit.matched[-1]) + steps)
+    else:
+        end_frame = _nearest_frame_boundary(times, index.frame_interval, start_sec + fit.speed * piece.duration)
+    return start_frame, start_sec, end_frame
+
+
+def _aligned(placement: _Placement, confidence: float, index: VideoIndex) -> Alignment:
+    local_end = len(placement.pieces) > 1
+    spans = [_piece_span(piece, c, index, local_end) for piece, c in zip(placement.pieces, placement.candidates)]
+    start_frame, start_sec, _ = min(spans)
+    end_frame = max(span[2] for span in spans)
+    end_sec = float(index.times[end_frame]) if end_frame < index.num_frames else index.duration_sec
+    played = sum(piece.duration for piece in placement.pieces)
+    speed = sum(c.checked_fit.speed * piece.duration for piece, c in zip(placement.pieces, placement.candidates))
+    distances = placement.matched_distances()
     return Alignment(
         aligned=True, start_sec=start_sec, end_sec=end_sec, start_frame=start_frame, end_frame=end_frame,
-        speed=fit.speed, confidence=confidence,
-        inlier_share=candidate.fitting_share, mirrored=candidate.reading.mirrored,
-        crop=_video_crop(index, candidate.reading.region),
+        speed=speed / played if played > 0 else placement.candidates[0].checked_fit.speed, confidence=confidence,
+        inlier_share=placement.fitting_share, mirrored=placement.reading.mirrored,
+        crop=_video_crop(index, placement.reading.region) if _is_crop(placement.reading, index) else None,
+        direction=playback.direction(placement.pieces),
         distance_mean=float(distances.mean()), distance_median=float(np.median(distances)),
     )
 
@@ -336,7 +419,7 @@ def _nearest_frame_boundary(times: np.ndarray, frame_interval: float, moment: fl
 
 
 def align_gif(index: VideoIndex, gif, speed_range: tuple[float, float] = DEFAULT_SPEED_RANGE) -> Alignment:
-    """Where in the indexed video the GIF comes from.
+    """Where in the indexed video the GIF comes from, and how it plays that span.
 
     gif: a path, GIF bytes, or GifFrames. Raises MediaError for unreadable GIFs and for
     one-frame GIFs (too_few_frames: a still has no timing to align); returns an
@@ -351,30 +434,126 @@ def align_gif(index: VideoIndex, gif, speed_range: tuple[float, float] = DEFAULT
         return _unaligned(f"the GIF ({frames.duration_sec:.2f} s) is longer than the video "
                           f"({index.duration_sec:.2f} s) even played at {speed_range[0]}x")
     with one_blas_thread(), one_opencv_thread():
-        gif = _prepare(frames, index.thumb_size)
-        best = _best_candidate(index, gif, speed_range)
+        gif = _prepare(frames, index)
+        best = _best_placement(index, gif, speed_range)
         if best is None or not best.acceptable:
-            return _unaligned(_no_match_reason(frames, index), best)
-        confidence = _confidence(best, gif.times, index)
-        if best.reading.region is not None and confidence < MIN_CROP_CONFIDENCE:
+            return _unaligned(_no_match_reason(best, frames, index, speed_range), best)
+        confidence = best.confidence(index)
+        if _is_crop(best.reading, index) and confidence < MIN_CROP_CONFIDENCE:
             return _unaligned("ambiguous crop: the cropped picture fits other places of the video about as well",
                               best)
-        return _aligned(best, gif.times, frames.duration_sec, confidence, index)
+        return _aligned(best, confidence, index)
 
 
-def _best_candidate(index: VideoIndex, gif: _PreparedGif, speed_range) -> _Candidate | None:
-    """The full frame; then, only if that is not acceptable, a crop, and unless that is a clear
-    match, a mirrored crop. The best acceptable candidate, else the best seen."""
-    best = _best_full_frame(index, gif, speed_range)
+def _best_placement(index: VideoIndex, gif: _PreparedGif, speed_range) -> _Placement | None:
+    """The full frame, played forward or otherwise; then, only if that is not acceptable, a crop,
+    and unless that is a clear match, a mirrored crop. The best acceptable, else the best seen."""
+    full = _best_full_frame(index, gif, speed_range)
+    best = None if full is None else _played(index, gif, full, speed_range)
     if best is not None and best.acceptable:
         return best
     for mirrored in (False, True):
         cropped = _crop_candidate(index, gif, mirrored, speed_range)
-        if cropped is not None and (best is None or _preferred(cropped, best)):
-            best = cropped
-        if best is not None and best.acceptable and _confidence(best, gif.times, index) >= CLEAR_CONFIDENCE:
+        placement = None if cropped is None else _played(index, gif, cropped, speed_range)
+        if placement is not None and placement.better_than(best):
+            best = placement
+        if best is not None and best.acceptable and best.confidence(index) >= CLEAR_CONFIDENCE:
             break
     return best
+
+
+def _played(index: VideoIndex, gif: _PreparedGif, forward: _Candidate, speed_range) -> _Placement:
+    """The candidate's reading played forward when that fits; else reversed, or in two pieces
+    that join (boomerangs, rewinds, speed ramps); else the best of these seen."""
+    k = len(gif.times)
+    whole = Piece.of(gif.times, gif.ends, 0, k, False)
+    best = _Placement([whole], [forward])
+    if best.acceptable:
+        return _ramp_if_better(index, gif, best, speed_range)
+    backward = Piece.of(gif.times, gif.ends, 0, k, True)
+    reversed_fit = _fit_piece(index, forward, backward, speed_range)
+    wholes = [(whole, forward)]
+    if reversed_fit is not None:
+        reversed_whole = _Placement([backward], [reversed_fit])
+        if reversed_whole.acceptable:
+            return reversed_whole
+        best = reversed_whole if reversed_whole.better_than(best) else best
+        wholes.append((backward, reversed_fit))
+    for piece, candidate in wholes:
+        fitting = candidate.fitting()[::-1] if piece.reversed else candidate.fitting()
+        for point in playback.split_points(fitting):
+            two = _two_pieces(index, gif, forward, point, piece.reversed, speed_range)
+            if two is not None and two.better_than(best):
+                best = two
+            if best.acceptable:
+                return best
+    return best
+
+
+def _ramp_if_better(index: VideoIndex, gif: _PreparedGif, line: _Placement, speed_range) -> _Placement:
+    """A speed ramp (slow motion setting in, or ending) still lays one line through the GIF within a
+    few frames, so the line is acceptable and its ends are off: two forward pieces meeting at the
+    change of speed are kept instead when their frames are clearly nearer on hashes (by
+    RAMP_GAIN_BITS, and by half the line's own distance, so noisy GIFs need a larger gain)."""
+    ramp = _split_at(index, gif, line.candidates[0], len(gif.times) // 2, (False, False), speed_range)
+    if ramp is None or not ramp.acceptable:
+        return line
+    line_cost = float(np.minimum(line.matched_distances(), COST_CAP_BITS).mean())
+    gain = line_cost - float(np.minimum(ramp.matched_distances(), COST_CAP_BITS).mean())
+    return ramp if gain >= max(RAMP_GAIN_BITS, 0.5 * line_cost) else line
+
+
+def _two_pieces(index: VideoIndex, gif: _PreparedGif, whole: _Candidate, point: int, run_reversed: bool,
+                speed_range) -> _Placement | None:
+    """The GIF split near `point` (a matched frame): the side holding the run of frames the whole
+    line fitted keeps that line's direction, the other side may go either way. Lines fitted to
+    both sides meet where the GIF really turns (the whole line's run overshoots it on slow
+    material), so the split moves there and the sides are fitted again; they must join."""
+    best = None
+    for directions in ((run_reversed, not run_reversed), (run_reversed, run_reversed),
+                       (not run_reversed, run_reversed)):
+        placement = _split_at(index, gif, whole, point, directions, speed_range)
+        if placement is not None and placement.better_than(best):
+            best = placement
+        if best is not None and best.acceptable:
+            break
+    return best
+
+
+def _split_at(index: VideoIndex, gif: _PreparedGif, whole: _Candidate, point: int, directions: tuple[bool, bool],
+              speed_range) -> _Placement | None:
+    k = len(gif.times)
+    tried = set()
+    while point not in tried and playback.MIN_PIECE_FRAMES <= point <= k - playback.MIN_PIECE_FRAMES:
+        tried.add(point)
+        pieces = [Piece.of(gif.times, gif.ends, 0, point, directions[0]),
+                  Piece.of(gif.times, gif.ends, point, k, directions[1])]
+        fits = [_fit_piece(index, whole, piece, speed_range) for piece in pieces]
+        if fits[0] is None or fits[1] is None:
+            return None
+        lines = [piece.video_line(c.checked_fit.speed, c.checked_fit.offset) for piece, c in zip(pieces, fits)]
+        turn = playback.meeting_time(lines[0], lines[1])
+        moved = point if turn is None else int(np.clip(np.searchsorted(gif.times, turn), 1, k - 1))
+        if moved == point:
+            moments = [piece.video_moments(c.checked_fit.speed, c.checked_fit.offset) for piece, c in zip(pieces, fits)]
+            if not playback.joined(moments[0], moments[1], index.frame_interval):
+                return None
+            return _Placement(pieces, [fits[0], fits[1]])
+        point = moved
+    return None
+
+
+def _fit_piece(index: VideoIndex, whole: _Candidate, piece: Piece, speed_range) -> _Candidate | None:
+    """The line through one piece of the GIF (the whole candidate's reading and hash distances,
+    restricted to the piece's frames in its fitted order), checked on pixels."""
+    distances = whole.distances[piece.frames]
+    fit = fit_line(distances, piece.times, index.timeline, speed_range)
+    if fit is None:
+        return None
+    reading = whole.reading
+    candidate = _Candidate(Reading(reading.pictures[piece.frames], reading.mirrored, reading.region), distances, fit,
+                           shifted_region_cost=whole.shifted_region_cost)
+    return _check_pixels(index, candidate, piece.times, speed_range) if _hopeful(candidate) else None
 
 
 def _best_full_frame(index: VideoIndex, gif: _PreparedGif, speed_range) -> _Candidate | None:
@@ -392,6 +571,11 @@ def _best_full_frame(index: VideoIndex, gif: _PreparedGif, speed_range) -> _Cand
     return best
 
 
+def _is_crop(reading: Reading, index: VideoIndex) -> bool:
+    """Whether the reading shows a crop box the crop search found (not the whole picture)."""
+    return reading.region is not None and reading.region != index.picture
+
+
 def _hopeful(candidate: _Candidate) -> bool:
     """Whether a hash line is worth checking on pixels: the pixel polish moves a line by a few
     frames at most, which does not double its hash inliers, so a line with under half the
@@ -404,11 +588,23 @@ def _preferred(candidate: _Candidate, other: _Candidate) -> bool:
     return (candidate.acceptable, candidate.pixel_score) > (other.acceptable, other.pixel_score)
 
 
-def _no_match_reason(frames: GifFrames | GifReader, index: VideoIndex) -> str:
-    if frames.duration_sec > index.duration_sec:
-        return (f"no consistent match; the GIF ({frames.duration_sec:.2f} s) is longer than "
-                f"the video ({index.duration_sec:.2f} s)")
-    return "no consistent match: too few GIF frames fit one constant-speed line through the video"
+def _no_match_reason(best: _Placement | None, frames: GifFrames | GifReader, index: VideoIndex,
+                     speed_range) -> str:
+    """Why the GIF is not placed, in words a person can act on."""
+    longer = (f"; the GIF ({frames.duration_sec:.2f} s) is longer than the video ({index.duration_sec:.2f} s)"
+              if frames.duration_sec > index.duration_sec else "")
+    share = 0.0 if best is None else best.fitting_share
+    hashed = 0.0 if best is None else best.hash_inlier_share
+    if share < FOREIGN_FITTING_SHARE or hashed < HOPEFUL_HASH_INLIER_SHARE:
+        return (f"not from this video: at the best place in it, {hashed:.0%} of the GIF's frames match on "
+                f"perceptual hashes and {share:.0%} on pixels (looked for the whole frame, crops and mirror "
+                f"images, at {speed_range[0]}x to {speed_range[1]}x, forward, reversed and boomerang){longer}")
+    if share < MIN_FITTING_SHARE:
+        return (f"only partly from this video: {share:.0%} of the GIF's frames fit one place, "
+                f"{MIN_FITTING_SHARE:.0%} are needed (other footage mixed in, or edited beyond "
+                f"forward, reversed, boomerang and two speeds){longer}")
+    return (f"too little detail to place: {share:.0%} of the GIF's frames fit one place on pixels, but only "
+            f"{hashed:.0%} on perceptual hashes ({MIN_HASH_INLIER_SHARE:.0%} needed){longer}")
 
 
 def align_video(video_path, gif_paths, speed_range: tuple[float, float] = DEFAULT_SPEED_RANGE) -> list[Alignment]:

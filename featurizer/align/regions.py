@@ -61,6 +61,10 @@ class Region:
     def whole(cls, height: int, width: int) -> Region:
         return cls(0.0, 0.0, float(width), float(height))
 
+    def pixel_size(self) -> tuple[int, int]:
+        """(w, h) in whole pixels: the size to sample the rectangle at, one to one."""
+        return max(1, round(self.w)), max(1, round(self.h))
+
     def clipped(self, height: int, width: int) -> Region:
         w, h = min(self.w, width), min(self.h, height)
         return Region(float(np.clip(self.x, 0, width - w)), float(np.clip(self.y, 0, height - h)), w, h)

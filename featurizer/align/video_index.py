@@ -17,6 +17,8 @@ import numpy as np
 
 from featurizer.align.crop_search import CropTiles, build_tiles
 from featurizer.align.phash import phash_frames
+from featurizer.align.picture_area import video_picture_box, whole
+from featurizer.align.regions import Region
 from featurizer.align.temporal_fit import Timeline
 from featurizer.media.errors import NO_FRAMES, MediaError
 from featurizer.media.video import iter_video_frames, probe_video
@@ -26,6 +28,8 @@ from featurizer.media.video import iter_video_frames, probe_video
 THUMB_SHORT_SIDE = 36
 # Extreme aspect ratios would make thumbnails wide for no gain in the hash.
 THUMB_MAX_LONG_SIDE = 128
+# Thumbnails the video's bars are found on, spread over the whole video: bars stay, shots change.
+BAR_SAMPLE_FRAMES = 64
 
 
 @dataclass
@@ -38,6 +42,8 @@ class VideoIndex:
     hashes: np.ndarray  # uint64 (n,) phash of each full frame
     thumbs: np.ndarray  # uint8 (n, th, tw) gray thumbnails, memory-mapped from disk
     crop_tiles: CropTiles = field(repr=False)  # the crop search's coarse view of the whole video
+    picture: Region | None = None  # inside the video's own bars (thumbnail pixels); None without bars
+    picture_hashes: np.ndarray | None = None  # uint64 (n,) phash of each frame's picture inside the bars
 
     @property
     def times(self) -> np.ndarray:
@@ -105,8 +111,19 @@ def index_video(path, threads: int | None = None, workdir: str | None = None) ->
             if os.path.exists(file.name):
                 os.unlink(file.name)
             raise
+    picture = _picture_inside_bars(thumbs)
     timeline = Timeline.of(np.concatenate(times), 1.0 / info.fps if info.fps > 0 else 1.0)
     fps = info.fps if info.fps > 0 else 1.0 / timeline.frame_interval
     return VideoIndex(path=str(path), width=info.width, height=info.height, fps=fps, timeline=timeline,
                       hashes=np.concatenate(hashes), thumbs=thumbs,
-                      crop_tiles=build_tiles(thumbs, timeline.frame_interval))
+                      crop_tiles=build_tiles(thumbs, timeline.frame_interval), picture=picture,
+                      picture_hashes=None if picture is None else picture.hashes(thumbs))
+
+
+def _picture_inside_bars(thumbs: np.ndarray) -> Region | None:
+    """The video's picture inside letterbox, pillarbox or windowbox bars, None when it has none."""
+    sample = thumbs[np.unique(np.linspace(0, len(thumbs) - 1, min(len(thumbs), BAR_SAMPLE_FRAMES)).astype(int))]
+    box = video_picture_box(np.asarray(sample))
+    if len(sample) < 2 or box == whole(sample):
+        return None
+    return Region(float(box.left), float(box.top), float(box.width), float(box.height))

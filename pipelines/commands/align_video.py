@@ -7,10 +7,12 @@ Each GIF gets one line on stdout, in the order given:
 
     {"gif": "A.gif", "aligned": true, "start_sec": 3.56, "end_sec": 6.0, "start_frame": 89,
      "end_frame": 150, "speed": 1.0, "confidence": 0.93, "inlier_share": 1.0,
-     "mirrored": false, "crop": null, "reason": null}
+     "mirrored": false, "crop": null, "direction": "forward", "reason": null}
 
 Times, frames and speed are null when "aligned" is false, and "reason" says why.
-end_frame is exclusive; crop is [x, y, w, h] in video pixels or null.
+start/end are the span of the video the GIF shows; direction says how it plays it: forward,
+reverse, boomerang (forward then back) or reverse-forward; speed is the mean video seconds per
+GIF second. end_frame is exclusive; crop is [x, y, w, h] in video pixels or null.
 
 Exit status: 0 when every input could be read, whether or not its GIFs aligned (a
 one-frame GIF is read fine and comes back unaligned, reason "too_few_frames: ...");
@@ -56,14 +58,15 @@ def _line(gif: str, alignment) -> dict:
         "start_frame": alignment.start_frame, "end_frame": alignment.end_frame,
         "speed": _rounded(alignment.speed), "confidence": _rounded(alignment.confidence),
         "inlier_share": _rounded(alignment.inlier_share), "mirrored": alignment.mirrored,
-        "crop": list(alignment.crop) if alignment.crop else None, "reason": alignment.reason,
+        "crop": list(alignment.crop) if alignment.crop else None, "direction": alignment.direction,
+        "reason": alignment.reason,
     }
 
 
 def _refused_line(gif: str, reason: str) -> dict:
     return {"gif": gif, "aligned": False, "start_sec": None, "end_sec": None, "start_frame": None,
             "end_frame": None, "speed": None, "confidence": 0.0, "inlier_share": 0.0, "mirrored": False,
-            "crop": None, "reason": reason}
+            "crop": None, "direction": None, "reason": reason}
 
 
 def main(argv=None) -> int:

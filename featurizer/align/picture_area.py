@@ -1,10 +1,15 @@
-"""The part of a GIF's canvas that shows video: letterbox bars and caption bars removed.
+"""The part of a frame that shows the picture: bars removed, in GIFs and in videos.
 
 GIF makers pad the video picture with uniform bars (letterboxing to a fixed canvas) or
 burn a caption into a bar below or above it. Both are static while the picture moves,
 so runs of static rows (columns) at the canvas edges are cut off. Static picture
 content at an edge (a still sky) is cut too; the aligner therefore also tries the whole
 canvas and keeps whichever matches the video better.
+
+Videos have bars of their own: YouTube pillarboxes 4:3 footage into HD frames and letterboxes
+wide films, and a GIF made from such a video may keep the bars or not. A video's bars are
+uniform and static over the whole video, so only those are cut there (a caption-like static
+edge in a video is picture).
 """
 from __future__ import annotations
 
@@ -68,8 +73,8 @@ def _cut(flags: np.ndarray) -> tuple[int, int]:
     return head, n - tail
 
 
-def picture_box(luma: np.ndarray) -> Box:
-    """Where the moving picture sits in (k, H, W) uint8 luma frames."""
+def gif_picture_box(luma: np.ndarray) -> Box:
+    """Where the moving picture sits in (k, H, W) uint8 luma frames of a GIF."""
     frames = luma.astype(np.float32)
     temporal = _std(frames, "kij->ij")  # (H, W)
     row_static = temporal.mean(axis=1) < STATIC_STD
@@ -80,6 +85,18 @@ def picture_box(luma: np.ndarray) -> Box:
     # Caption bars hold text, so only uniformity can tell bars from a still picture; static
     # edges are cut as caption bars only when the rest of the picture visibly moves.
     top, bottom = _cut(row_static if moving else row_uniform)
+    left, right = _cut(col_uniform)
+    return Box(top, bottom, left, right)
+
+
+def video_picture_box(luma: np.ndarray) -> Box:
+    """Where the picture sits in (k, H, W) uint8 luma frames sampled across a whole video: edges
+    that are uniform and static in every sample are bars."""
+    frames = luma.astype(np.float32)
+    temporal = _std(frames, "kij->ij")
+    row_uniform = (temporal.mean(axis=1) < STATIC_STD) & (_std(frames, "kij->ki").mean(axis=0) < UNIFORM_STD)
+    col_uniform = (temporal.mean(axis=0) < STATIC_STD) & (_std(frames, "kij->kj").mean(axis=0) < UNIFORM_STD)
+    top, bottom = _cut(row_uniform)
     left, right = _cut(col_uniform)
     return Box(top, bottom, left, right)
 
