@@ -70,8 +70,8 @@ CLEAR_CONFIDENCE = 0.5
 # A crop search has far more freedom (box x time x speed) than a full-frame match, so a
 # cropped reading must also be this unambiguous (confidence) to count as found.
 MIN_CROP_CONFIDENCE = 0.1
-# Two forward pieces replace an unclear line when their frames are this much nearer on hashes (mean bits).
-RAMP_GAIN_BITS = 1.0
+# Two pieces replace one line only when their frames are this much nearer on hashes (mean bits).
+PIECE_COST_BITS = 1.0
 # Ambiguity: other placements must be this far away to count as different ones ...
 SEPARATION_SEC = 1.0
 SPEED_FACTOR = 1.25
@@ -351,8 +351,27 @@ class _Placement:
     def confidence(self, index: VideoIndex) -> float:
         return min(_confidence(c, piece.times, index) for piece, c in zip(self.pieces, self.candidates))
 
+    @property
+    def cost(self) -> float:
+        """Mean capped hash distance of the GIF's frames to the frames matched, plus PIECE_COST_BITS
+        for each piece past the first: two pieces always fit a little closer than one line."""
+        return (float(np.minimum(self.matched_distances(), COST_CAP_BITS).mean())
+                + PIECE_COST_BITS * (len(self.pieces) - 1))
+
+    def clear(self, index: VideoIndex) -> bool:
+        """Acceptable with every frame fitting and unambiguous: no other way of playing is looked for."""
+        return (self.acceptable and self.fitting_share >= FULL_FITTING_SHARE
+                and self.confidence(index) >= CLEAR_CONFIDENCE)
+
     def better_than(self, other: _Placement | None) -> bool:
-        return other is None or (self.acceptable, self.fitting_share) > (other.acceptable, other.fitting_share)
+        """Acceptable first, then more frames fitting (all from FULL_FITTING_SHARE up count alike),
+        then nearer on hashes."""
+        if other is None:
+            return True
+        return self._rank() > other._rank()
+
+    def _rank(self) -> tuple[bool, float, float]:
+        return self.acceptable, min(self.fitting_share, FULL_FITTING_SHARE), -self.cost
 
 
 def _unaligned(reason: str, placement: _Placement | None = None) -> Alignment:
@@ -463,44 +482,39 @@ def _best_placement(index: VideoIndex, gif: _PreparedGif, speed_range) -> _Place
 
 
 def _played(index: VideoIndex, gif: _PreparedGif, forward: _Candidate, speed_range) -> _Placement:
-    """The candidate's reading played forward when that fits; else reversed, or in two pieces
-    that join (boomerangs, rewinds, speed ramps); else the best of these seen."""
+    """The candidate's reading played forward when that is a clear match; otherwise the best of
+    forward, reversed and two pieces that join (boomerangs, rewinds, speed ramps)."""
     k = len(gif.times)
     whole = Piece.of(gif.times, gif.ends, 0, k, False)
     best = _Placement([whole], [forward])
-    if best.acceptable:
+    if best.clear(index):
         return _ramp_if_better(index, gif, best, speed_range)
     backward = Piece.of(gif.times, gif.ends, 0, k, True)
     reversed_fit = _fit_piece(index, forward, backward, speed_range)
     wholes = [(whole, forward)]
     if reversed_fit is not None:
         reversed_whole = _Placement([backward], [reversed_fit])
-        if reversed_whole.acceptable:
-            return reversed_whole
-        best = reversed_whole if reversed_whole.better_than(best) else best
+        if reversed_whole.better_than(best):
+            best = reversed_whole
+            if best.clear(index):
+                return best
         wholes.append((backward, reversed_fit))
     for piece, candidate in wholes:
         fitting = candidate.fitting()[::-1] if piece.reversed else candidate.fitting()
-        for point in playback.split_points(fitting):
+        # a line that fits every frame (slow material) has no run end: start the split halfway
+        for point in playback.split_points(fitting) or [k // 2]:
             two = _two_pieces(index, gif, forward, point, piece.reversed, speed_range)
             if two is not None and two.better_than(best):
                 best = two
-            if best.acceptable:
-                return best
     return best
 
 
 def _ramp_if_better(index: VideoIndex, gif: _PreparedGif, line: _Placement, speed_range) -> _Placement:
     """A speed ramp (slow motion setting in, or ending) still lays one line through the GIF within a
-    few frames, so the line is acceptable and its ends are off: two forward pieces meeting at the
-    change of speed are kept instead when their frames are clearly nearer on hashes (by
-    RAMP_GAIN_BITS, and by half the line's own distance, so noisy GIFs need a larger gain)."""
+    few frames, so the line is a clear match and its ends are off: two forward pieces meeting at
+    the change of speed are kept instead when they are better (clearly nearer on hashes)."""
     ramp = _split_at(index, gif, line.candidates[0], len(gif.times) // 2, (False, False), speed_range)
-    if ramp is None or not ramp.acceptable:
-        return line
-    line_cost = float(np.minimum(line.matched_distances(), COST_CAP_BITS).mean())
-    gain = line_cost - float(np.minimum(ramp.matched_distances(), COST_CAP_BITS).mean())
-    return ramp if gain >= max(RAMP_GAIN_BITS, 0.5 * line_cost) else line
+    return ramp if ramp is not None and ramp.better_than(line) else line
 
 
 def _two_pieces(index: VideoIndex, gif: _PreparedGif, whole: _Candidate, point: int, run_reversed: bool,
@@ -522,25 +536,28 @@ def _two_pieces(index: VideoIndex, gif: _PreparedGif, whole: _Candidate, point: 
 
 def _split_at(index: VideoIndex, gif: _PreparedGif, whole: _Candidate, point: int, directions: tuple[bool, bool],
               speed_range) -> _Placement | None:
+    """Two pieces split at `point`, moved to where their lines meet until it settles (or swings
+    between neighbouring frames): the best of the joined ones seen."""
     k = len(gif.times)
-    tried = set()
+    tried: set[int] = set()
+    best = None
     while point not in tried and playback.MIN_PIECE_FRAMES <= point <= k - playback.MIN_PIECE_FRAMES:
         tried.add(point)
         pieces = [Piece.of(gif.times, gif.ends, 0, point, directions[0]),
                   Piece.of(gif.times, gif.ends, point, k, directions[1])]
         fits = [_fit_piece(index, whole, piece, speed_range) for piece in pieces]
         if fits[0] is None or fits[1] is None:
-            return None
+            break
+        moments = [piece.video_moments(c.checked_fit.speed, c.checked_fit.offset) for piece, c in zip(pieces, fits)]
+        if playback.joined(moments[0], moments[1], index.frame_interval):
+            placement = _Placement(pieces, [fits[0], fits[1]])
+            best = placement if placement.better_than(best) else best
         lines = [piece.video_line(c.checked_fit.speed, c.checked_fit.offset) for piece, c in zip(pieces, fits)]
         turn = playback.meeting_time(lines[0], lines[1])
-        moved = point if turn is None else int(np.clip(np.searchsorted(gif.times, turn), 1, k - 1))
-        if moved == point:
-            moments = [piece.video_moments(c.checked_fit.speed, c.checked_fit.offset) for piece, c in zip(pieces, fits)]
-            if not playback.joined(moments[0], moments[1], index.frame_interval):
-                return None
-            return _Placement(pieces, [fits[0], fits[1]])
-        point = moved
-    return None
+        if turn is None:
+            break
+        point = int(np.clip(np.searchsorted(gif.times, turn), 1, k - 1))
+    return best
 
 
 def _fit_piece(index: VideoIndex, whole: _Candidate, piece: Piece, speed_range) -> _Candidate | None:
