@@ -99,11 +99,14 @@ def run_cases(cases: list[Case], video_paths: dict[str, Path]) -> list[Case]:
 
 # ---------------------------------------------------------------- (a) the demo world
 
-def _style_tags(style: dict) -> list[str]:
+def _style_tags(style: dict, source_format: str | None = None) -> list[str]:
     tags = [name for name, on in (("crop", style["crop"]), ("caption", style["caption"]), ("mirror", style["mirror"]),
                                   ("grayscale", style["grayscale"])) if on]
     tags = tags or ["plain"]
-    return tags + [f"{style['fps']}fps", f"speed{style['speed']}", f"{style['method']}:{style['dither']}"]
+    tags += [f"{style['fps']}fps", f"speed{style['speed']}", f"{style['method']}:{style['dither']}"]
+    if style.get("web_style"):  # made as a GIF site makes it (demo_world.web_gifs)
+        tags.append(f"web:{style['web_style']}")
+    return tags + ([f"source:{source_format}"] if source_format else [])
 
 
 def _segment_sources(video: dict, start: int, end: int) -> set[str]:
@@ -120,7 +123,7 @@ def world_cases(root: Path, negatives_per_video: int, seed: int = 0) -> tuple[li
     world = build_world(root, WorldConfig())
     videos = {v["video_id"]: v for v in world.videos}
     paths = {vid: world.video_path(vid) for vid in videos}
-    cases = [Case(str(world.gif_path(g["gif_id"])), g["video_id"], _style_tags(g["style"]),
+    cases = [Case(str(world.gif_path(g["gif_id"])), g["video_id"], _style_tags(g["style"], g.get("source_format")),
                   {"start_sec": g["truth"]["start_sec"], "end_sec": g["truth"]["end_sec"]}) for g in world.gifs]
     rng = np.random.default_rng(seed)
     for vid, video in videos.items():

@@ -72,6 +72,10 @@ CLEAR_CONFIDENCE = 0.5
 MIN_CROP_CONFIDENCE = 0.1
 # Two pieces replace one line only when their frames are this much nearer on hashes (mean bits).
 PIECE_COST_BITS = 1.0
+# Parts of the picture (x, y, w, h as shares) matched on their own when the whole picture is not: halves
+# and the middle band clear of top and bottom captions.
+PICTURE_PARTS = ((0.0, 0.0, 1.0, 0.5), (0.0, 0.5, 1.0, 0.5), (0.0, 0.0, 0.5, 1.0), (0.5, 0.0, 0.5, 1.0),
+                 (0.0, 0.25, 1.0, 0.5))
 # Ambiguity: other placements must be this far away to count as different ones ...
 SEPARATION_SEC = 1.0
 SPEED_FACTOR = 1.25
@@ -101,11 +105,12 @@ class Alignment:
 class Reading:
     """One way of reading the GIF: a part of its canvas, maybe mirrored, showing the whole
     video frame (region None) or a region of it (in thumbnail pixels): the picture inside the
-    video's own bars, or a crop box."""
+    video's own bars, a crop box, or a part of the picture an overlay leaves clear (partial)."""
 
     pictures: np.ndarray  # (k, H, W) uint8 luma of the canvas part
     mirrored: bool
     region: Region | None = None
+    partial: bool = False  # a part of the picture only: the rest may be covered by a site's overlay
 
 
 @dataclass
@@ -175,6 +180,19 @@ class _PreparedGif:
             shown.insert(0, (self.picture_part, self.video_picture))
         return [Reading(self._scaled(box, region), mirrored, region)
                 for mirrored in (False, True) for box, region in shown]
+
+    def partial_readings(self) -> list[Reading]:
+        """The same part of the GIF's picture and of the video's, for each of PICTURE_PARTS: sites
+        draw logos, text boxes, captions and stickers over some of the picture, rarely all of it."""
+        video = self.video_picture or Region.whole(self.thumb_size[1], self.thumb_size[0])
+        box = self.picture_part
+        readings = []
+        for x, y, w, h in PICTURE_PARTS:
+            part = Box(box.top + round(y * box.height), box.top + round((y + h) * box.height),
+                       box.left + round(x * box.width), box.left + round((x + w) * box.width))
+            region = Region(video.x + x * video.w, video.y + y * video.h, w * video.w, h * video.h)
+            readings.append(Reading(self._scaled(part, region), False, region, partial=True))
+        return readings
 
     def first_reading(self) -> Reading:
         return Reading(self._scaled(self.picture_part, self.video_picture), False, self.video_picture)
@@ -250,7 +268,7 @@ def _hash_candidate(index: VideoIndex, reading: Reading, gif_times, speed_range)
     """A full-frame reading's hash line against the video's hashes of the frame or of its picture."""
     gray = to_gray32(reading.pictures)
     hashes = phash_from_gray32(gray[:, :, ::-1] if reading.mirrored else gray)
-    video_hashes = index.hashes if reading.region is None else index.picture_hashes
+    video_hashes = index.hashes if reading.region is None else index.region_hashes(reading.region)
     distances = hamming_matrix(hashes, video_hashes)
     # No line has more inliers than there are GIF frames within INLIER_BITS of some video frame:
     # when those are too few to be _hopeful, the line fit is skipped (cropped GIFs' full frames).
@@ -403,8 +421,7 @@ def _piece_span(piece: Piece, candidate: _Candidate, index: VideoIndex, local_en
                                 index.timeline)
     start_sec = float(times[start_frame])
     if local_end and candidate.fitting()[-1]:
-        shown = piece.origin + piece.duration - piece.times[-1]  # how long the last fitted frame plays
-        steps = max(1, round(fit.speed * shown / index.frame_interval))
+        steps = max(1, round(fit.speed * piece.last_shown / index.frame_interval))
         end_frame = min(index.num_frames, int(fit.matched[-1]) + steps)
     else:
         end_frame = _nearest_frame_boundary(times, index.frame_interval, start_sec + fit.speed * piece.duration)
@@ -458,19 +475,29 @@ def align_gif(index: VideoIndex, gif, speed_range: tuple[float, float] = DEFAULT
         if best is None or not best.acceptable:
             return _unaligned(_no_match_reason(best, frames, index, speed_range), best)
         confidence = best.confidence(index)
-        if _is_crop(best.reading, index) and confidence < MIN_CROP_CONFIDENCE:
-            return _unaligned("ambiguous crop: the cropped picture fits other places of the video about as well",
-                              best)
+        if (_is_crop(best.reading, index) or best.reading.partial) and confidence < MIN_CROP_CONFIDENCE:
+            what = "part of the picture" if best.reading.partial else "cropped picture"
+            return _unaligned(f"ambiguous: the GIF's {what} fits other places of the video about as well", best)
         return _aligned(best, confidence, index)
 
 
 def _best_placement(index: VideoIndex, gif: _PreparedGif, speed_range) -> _Placement | None:
-    """The full frame, played forward or otherwise; then, only if that is not acceptable, a crop,
-    and unless that is a clear match, a mirrored crop. The best acceptable, else the best seen."""
+    """The full frame, played forward or otherwise; then, only if that is not acceptable, parts of
+    the picture (overlays), then a crop, and unless that is a clear match, a mirrored crop. The
+    best acceptable, else the best seen."""
     full = _best_full_frame(index, gif, speed_range)
     best = None if full is None else _played(index, gif, full, speed_range)
     if best is not None and best.acceptable:
         return best
+    for reading in gif.partial_readings():
+        partial = _hash_candidate(index, reading, gif.times, speed_range)
+        if partial is None or not _hopeful(partial):
+            continue
+        placement = _played(index, gif, _check_pixels(index, partial, gif.times, speed_range), speed_range)
+        if placement.better_than(best):
+            best = placement
+        if best.acceptable and best.confidence(index) >= CLEAR_CONFIDENCE:
+            return best
     for mirrored in (False, True):
         cropped = _crop_candidate(index, gif, mirrored, speed_range)
         placement = None if cropped is None else _played(index, gif, cropped, speed_range)
@@ -548,11 +575,10 @@ def _split_at(index: VideoIndex, gif: _PreparedGif, whole: _Candidate, point: in
         fits = [_fit_piece(index, whole, piece, speed_range) for piece in pieces]
         if fits[0] is None or fits[1] is None:
             break
-        moments = [piece.video_moments(c.checked_fit.speed, c.checked_fit.offset) for piece, c in zip(pieces, fits)]
-        if playback.joined(moments[0], moments[1], index.frame_interval):
+        lines = [piece.video_line(c.checked_fit.speed, c.checked_fit.offset) for piece, c in zip(pieces, fits)]
+        if playback.joined(lines[0], lines[1], (gif.times[point - 1], gif.times[point]), index.frame_interval):
             placement = _Placement(pieces, [fits[0], fits[1]])
             best = placement if placement.better_than(best) else best
-        lines = [piece.video_line(c.checked_fit.speed, c.checked_fit.offset) for piece, c in zip(pieces, fits)]
         turn = playback.meeting_time(lines[0], lines[1])
         if turn is None:
             break
@@ -590,7 +616,7 @@ def _best_full_frame(index: VideoIndex, gif: _PreparedGif, speed_range) -> _Cand
 
 def _is_crop(reading: Reading, index: VideoIndex) -> bool:
     """Whether the reading shows a crop box the crop search found (not the whole picture)."""
-    return reading.region is not None and reading.region != index.picture
+    return reading.region is not None and reading.region != index.picture and not reading.partial
 
 
 def _hopeful(candidate: _Candidate) -> bool:

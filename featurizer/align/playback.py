@@ -35,6 +35,7 @@ class Piece:
     origin: float  # where the piece starts on the fitted time axis
     start: float  # when the piece starts playing, in GIF seconds
     duration: float  # seconds the piece plays
+    last_shown: float  # seconds the last frame of the fitted order is on screen
 
     @classmethod
     def of(cls, starts: np.ndarray, ends: np.ndarray, first: int, stop: int, reversed_: bool) -> Piece:
@@ -44,9 +45,10 @@ class Piece:
         duration = until - float(starts[first])
         if not reversed_:
             return cls(first, stop, False, np.arange(first, stop), starts[first:stop], float(starts[first]),
-                       float(starts[first]), duration)
+                       float(starts[first]), duration, float(ends[stop - 1] - starts[stop - 1]))
         frames = np.arange(stop - 1, first - 1, -1)
-        return cls(first, stop, True, frames, until - ends[frames], 0.0, float(starts[first]), duration)
+        return cls(first, stop, True, frames, until - ends[frames], 0.0, float(starts[first]), duration,
+                   float(ends[first] - starts[first]))
 
     def video_line(self, speed: float, offset: float) -> tuple[float, float]:
         """(a, b): the piece's fitted line as the video moment a + b * t at GIF playback time t."""
@@ -93,7 +95,13 @@ def split_points(fitting: np.ndarray) -> list[int]:
     return [point for point in best_run if MIN_PIECE_FRAMES <= point <= k - MIN_PIECE_FRAMES]
 
 
-def joined(first: tuple[float, float], second: tuple[float, float], frame_interval: float) -> bool:
-    """Whether the second piece picks up the video where the first leaves it (each given as
-    its video_moments)."""
-    return abs(first[1] - second[0]) <= JOIN_TOLERANCE_FRAMES * frame_interval
+def joined(first: tuple[float, float], second: tuple[float, float], between: tuple[float, float],
+           frame_interval: float) -> bool:
+    """Whether the second piece's video line (video_line's (a, b)) picks up where the first leaves
+    the video: somewhere in `between` (GIF seconds from the first piece's last matched frame to the
+    second's first; the GIF's frames between them were not matched), the two lines reach video
+    moments no more than JOIN_TOLERANCE_FRAMES apart."""
+    gaps = [abs((first[0] + first[1] * t) - (second[0] + second[1] * t)) for t in between]
+    crossing = ((first[0] + first[1] * between[0]) - (second[0] + second[1] * between[0])) * \
+               ((first[0] + first[1] * between[1]) - (second[0] + second[1] * between[1])) <= 0
+    return crossing or min(gaps) <= JOIN_TOLERANCE_FRAMES * frame_interval

@@ -44,6 +44,7 @@ class VideoIndex:
     crop_tiles: CropTiles = field(repr=False)  # the crop search's coarse view of the whole video
     picture: Region | None = None  # inside the video's own bars (thumbnail pixels); None without bars
     picture_hashes: np.ndarray | None = None  # uint64 (n,) phash of each frame's picture inside the bars
+    _region_hashes: dict = field(default_factory=dict, repr=False)  # Region -> (n,) hashes, made when asked
 
     @property
     def times(self) -> np.ndarray:
@@ -66,6 +67,14 @@ class VideoIndex:
     def thumb_size(self) -> tuple[int, int]:
         """(tw, th)"""
         return self.thumbs.shape[2], self.thumbs.shape[1]
+
+    def region_hashes(self, region: Region) -> np.ndarray:
+        """(n,) uint64 phash of each frame's thumbnail inside `region`, computed once when first asked."""
+        if region == self.picture and self.picture_hashes is not None:
+            return self.picture_hashes
+        if region not in self._region_hashes:
+            self._region_hashes[region] = region.hashes(self.thumbs)
+        return self._region_hashes[region]
 
     def thumb_scale(self) -> tuple[float, float]:
         """Video pixels per thumbnail pixel, (x, y)."""

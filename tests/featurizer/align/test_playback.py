@@ -41,7 +41,8 @@ def test_a_boomerangs_lines_meet_at_the_turn():
     first = forward.video_line(1.0, 10.0)
     second = backward.video_line(1.0, 10.0)
     assert np.isclose(playback.meeting_time(first, second), 0.5)
-    assert playback.joined(forward.video_moments(1.0, 10.0), backward.video_moments(1.0, 10.0), 0.04)
+    assert playback.joined(first, second, (0.4, 0.5), 0.04)  # they meet at the switch
+    assert not playback.joined(first, forward.video_line(1.0, 11.0), (0.4, 0.5), 0.04)  # a jump of 1 s
     assert playback.meeting_time((0.0, 1.0), (5.0, 1.0)) is None  # parallel: no turn
 
 
