@@ -1,13 +1,16 @@
-"""Place a GIF in its source video: start, end, speed, and how sure we are.
+"""Place a GIF in its source video: the span it shows, how it plays it, and how sure we are.
 
 Video2GIF (Gygli et al., CVPR 2016, section 3) matches DCT perceptual hashes of every
 GIF frame against every video frame. Here that O(nk) Hamming matrix feeds a robust
 constant-speed line fit (featurizer.align.temporal_fit), tried on the GIF's moving picture
-(bars stripped) and on the whole canvas, each as is and mirrored. The best line is then
-polished and verified on pixels (featurizer.align.pixel_match). GIFs that match no full frame
-get a crop search (featurizer.align.crop_search), after which the video's thumbnails are
-re-hashed inside the found crop box. Everything comes from the one decode pass of
-featurizer.align.video_index.
+(bars stripped; against the picture inside the video's own bars when it has them) and on the
+whole canvas, each as is and mirrored. The best line is then polished and verified on pixels
+(featurizer.align.pixel_match). A line that is not a clear match is weighed against the GIF
+played reversed and in two pieces that join: boomerangs, rewinds, speed ramps
+(featurizer.align.playback). GIFs that match no full frame are tried on parts of the picture
+(site overlays cover some of it), then get a crop search (featurizer.align.crop_search), after
+which the video's thumbnails are re-hashed inside the found crop box. Everything comes from
+the one decode pass of featurizer.align.video_index.
 """
 from __future__ import annotations
 
