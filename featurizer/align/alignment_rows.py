@@ -72,6 +72,7 @@ class VideoAligner:
             "start_frame": result.start_frame, "end_frame": result.end_frame,
             "speed": result.speed, "confidence": result.confidence, "inlier_share": result.inlier_share,
             "mirrored": result.mirrored, "crop": list(result.crop) if result.crop else None,
+            "direction": result.direction,
             "distance_mean": result.distance_mean, "distance_median": result.distance_median,
             "video_fps": index.fps, "video_num_frames": index.num_frames,
             "aligner": align.ALIGNER,

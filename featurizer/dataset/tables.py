@@ -148,6 +148,7 @@ ALIGNMENTS = TableSpec(
         pa.field("inlier_share", pa.float64(), nullable=False),  # share of GIF frames that fit
         pa.field("mirrored", pa.bool_(), nullable=False),
         pa.field("crop", pa.list_(pa.int32())),  # [x, y, w, h] in video pixels, null when uncropped
+        pa.field("direction", pa.string()),  # forward, reverse, boomerang, reverse-forward (null: older aligner)
         pa.field("distance_mean", pa.float64()),  # Hamming distance of fitted frame pairs (bits of 64)
         pa.field("distance_median", pa.float64()),
         pa.field("video_fps", pa.float64(), nullable=False),

@@ -35,6 +35,7 @@ def test_every_gif_is_aligned_near_its_truth(tiny_world, dataset):
         assert abs(found["end_sec"] - gif["truth"]["end_sec"]) <= 0.1
         assert abs(found["speed"] - gif["truth"]["speed"]) <= 0.1
         assert 0.0 <= found["confidence"] <= 1.0
+        assert found["direction"] == gif["truth"].get("direction", "forward")
 
 
 def test_bad_media_and_foreign_gifs_become_dead_letters(tiny_world, dataset):
