@@ -15,7 +15,7 @@ the one decode pass of featurizer.align.video_index.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -370,7 +370,9 @@ class _Placement:
         return np.concatenate([c.matched_distances() for c in self.candidates])
 
     def confidence(self, index: VideoIndex) -> float:
-        return min(_confidence(c, piece.times, index) for piece, c in zip(self.pieces, self.candidates))
+        """The most certain piece's: pieces must join, so one piece placed for sure pins the other
+        (a boomerang's halves each match the same span; either alone is as ambiguous as half a GIF)."""
+        return max(_confidence(c, piece.times, index) for piece, c in zip(self.pieces, self.candidates))
 
     @property
     def cost(self) -> float:
@@ -485,22 +487,24 @@ def align_gif(index: VideoIndex, gif, speed_range: tuple[float, float] = DEFAULT
 
 
 def _best_placement(index: VideoIndex, gif: _PreparedGif, speed_range) -> _Placement | None:
-    """The full frame, played forward or otherwise; then, only if that is not acceptable, parts of
-    the picture (overlays), then a crop, and unless that is a clear match, a mirrored crop. The
-    best acceptable, else the best seen."""
+    """The full frame, played forward or otherwise; then, unless that is a clear match, parts of the
+    picture (overlays); then, only if nothing is acceptable, a crop, and unless that is a clear
+    match, a mirrored crop. The best acceptable, else the best seen."""
     full = _best_full_frame(index, gif, speed_range)
     best = None if full is None else _played(index, gif, full, speed_range)
-    if best is not None and best.acceptable:
+    if best is not None and best.acceptable and best.confidence(index) >= CLEAR_CONFIDENCE:
         return best
     for reading in gif.partial_readings():
         partial = _hash_candidate(index, reading, gif.times, speed_range)
         if partial is None or not _hopeful(partial):
             continue
         placement = _played(index, gif, _check_pixels(index, partial, gif.times, speed_range), speed_range)
-        if placement.better_than(best):
+        if _more_certain(placement, best, index):
             best = placement
-        if best.acceptable and best.confidence(index) >= CLEAR_CONFIDENCE:
+        if best is not None and best.acceptable and best.confidence(index) >= CLEAR_CONFIDENCE:
             return best
+    if best is not None and best.acceptable:
+        return best
     for mirrored in (False, True):
         cropped = _crop_candidate(index, gif, mirrored, speed_range)
         placement = None if cropped is None else _played(index, gif, cropped, speed_range)
@@ -509,6 +513,18 @@ def _best_placement(index: VideoIndex, gif: _PreparedGif, speed_range) -> _Place
         if best is not None and best.acceptable and best.confidence(index) >= CLEAR_CONFIDENCE:
             break
     return best
+
+
+def _more_certain(placement: _Placement, other: _Placement | None, index: VideoIndex) -> bool:
+    """Between acceptable placements of different readings (one of the whole picture, one of a
+    part), the one both nearer on hashes and more confident: a part clear of an overlay is both,
+    while a bland part (sky) can look unique at a placement that fits it worse. A part must also be
+    as certain as a crop must be (MIN_CROP_CONFIDENCE) to replace the whole. Otherwise better_than."""
+    if other is not None and other.acceptable and placement.acceptable:
+        confidence = placement.confidence(index)
+        return (placement.cost < other.cost and confidence > other.confidence(index)
+                and confidence >= MIN_CROP_CONFIDENCE)
+    return placement.better_than(other)
 
 
 def _played(index: VideoIndex, gif: _PreparedGif, forward: _Candidate, speed_range) -> _Placement:
@@ -597,7 +613,7 @@ def _fit_piece(index: VideoIndex, whole: _Candidate, piece: Piece, speed_range) 
     if fit is None:
         return None
     reading = whole.reading
-    candidate = _Candidate(Reading(reading.pictures[piece.frames], reading.mirrored, reading.region), distances, fit,
+    candidate = _Candidate(replace(reading, pictures=reading.pictures[piece.frames]), distances, fit,
                            shifted_region_cost=whole.shifted_region_cost)
     return _check_pixels(index, candidate, piece.times, speed_range) if _hopeful(candidate) else None
 
