@@ -105,9 +105,11 @@ def sample_candidates(rng: np.random.Generator, num_frames: int, fps: float, cou
     return candidates
 
 
-def motion_energy(video_path: Path) -> np.ndarray:
-    """energy[t] = mean absolute gray difference between frames t-1 and t (energy[0] = 0), in [0, 1]."""
-    gray = decode_frames(video_path, *MOTION_ENERGY_SIZE, gray=True).astype(np.float32)
+def motion_energy(video_path: Path, picture: tuple[int, int, int, int] | None = None) -> np.ndarray:
+    """energy[t] = mean absolute gray difference between frames t-1 and t (energy[0] = 0), in [0, 1].
+
+    picture (x, y, w, h): the area of the shown frame users see as the video (bars left out)."""
+    gray = decode_frames(video_path, *MOTION_ENERGY_SIZE, gray=True, crop=picture).astype(np.float32)
     diffs = np.abs(np.diff(gray, axis=0)).mean(axis=(1, 2)) / 255.0
     return np.concatenate([[0.0], diffs])
 
@@ -156,10 +158,15 @@ def frame_delays_cs(count: int, gif_fps: float) -> list[int]:
 
 
 def render_gif(video_path: Path, out_path: Path, start_frame: int, end_frame: int,
-               video_fps: float, video_size: tuple[int, int], style: dict) -> None:
-    """Write the GIF of video frames [start_frame, end_frame) atomically."""
+               video_fps: float, video_size: tuple[int, int], style: dict,
+               picture: tuple[int, int, int, int] | None = None) -> None:
+    """Write the GIF of video frames [start_frame, end_frame) atomically.
+
+    video_size: the size frames are decoded at; picture (x, y, w, h): the area of the shown frame
+    cut out first (the picture inside pillarbox or letterbox bars), as a user's GIF tool sees it."""
     indices = gif_frame_indices(start_frame, end_frame, video_fps, style["speed"], style["fps"])
-    segment = decode_frames(video_path, *video_size, start_frame=start_frame, end_frame=end_frame, fps=video_fps)
+    segment = decode_frames(video_path, *video_size, start_frame=start_frame, end_frame=end_frame, fps=video_fps,
+                            crop=picture)
     frames = segment[indices - start_frame]
     partial = out_path.with_name(f".{out_path.name}.partial")
     if style["method"] == "ffmpeg":

@@ -242,10 +242,12 @@ def run_ffmpeg(cmd: list[str], stdin: bytes | None = None) -> bytes:
 
 
 def decode_frames(path: Path, width: int, height: int, gray: bool = False,
-                  start_frame: int = 0, end_frame: int | None = None, fps: float | None = None) -> np.ndarray:
+                  start_frame: int = 0, end_frame: int | None = None, fps: float | None = None,
+                  crop: tuple[int, int, int, int] | None = None) -> np.ndarray:
     """Decode frames [start_frame, end_frame) of a video, resized to width x height, as uint8 arrays.
 
-    fps, the video's frame rate, is needed to seek when start_frame > 0.
+    fps, the video's frame rate, is needed to seek when start_frame > 0. crop (x, y, w, h): keep only
+    that area of the frame as shown (after the display matrix), e.g. the picture inside bars.
     """
     pix_fmt, channels = ("gray", 1) if gray else ("rgb24", 3)
     cmd = [ffmpeg_exe(), "-v", "error", "-nostdin", "-threads", "1"]
@@ -255,7 +257,8 @@ def decode_frames(path: Path, width: int, height: int, gray: bool = False,
         if fps is None:
             raise ValueError("decoding from start_frame > 0 needs the video's fps")
         cmd += ["-ss", f"{(start_frame - 0.5) / fps:.6f}"]
-    cmd += ["-i", str(path), "-vf", f"scale={width}:{height}:flags=area"]
+    cropped = f"crop={crop[2]}:{crop[3]}:{crop[0]}:{crop[1]}," if crop else ""
+    cmd += ["-i", str(path), "-vf", f"{cropped}scale={width}:{height}:flags=area"]
     if end_frame is not None:
         cmd += ["-frames:v", str(end_frame - start_frame)]
     raw = run_ffmpeg(cmd + ["-f", "rawvideo", "-pix_fmt", pix_fmt, "-"])

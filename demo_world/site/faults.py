@@ -21,7 +21,8 @@ WRONG_TYPE_PAGE_BYTES = 4096
 REDIRECT_LOOP_PREFIX = "/redirect-loop"
 
 # A gzip bomb's inflated body: a real file's first bytes (so it sniffs as what it claims), then zeros.
-GZIP_BOMB_HEADS = {"image/gif": b"GIF89a", "video/mp4": b"\0\0\0\x18ftypmp42", "text/html": b"<html><body>"}
+GZIP_BOMB_HEADS = {"image/gif": b"GIF89a", "video/mp4": b"\0\0\0\x18ftypmp42", "video/webm": b"\x1a\x45\xdf\xa3",
+                   "video/x-matroska": b"\x1a\x45\xdf\xa3", "text/html": b"<html><body>"}
 HUGE_VIEWS = "9" * 23
 
 FAULTS_WITHOUT_ARGUMENT = frozenset(

@@ -5,7 +5,14 @@ import datetime
 import html
 
 from demo_world.site.catalog import DemoWorld, GifEntry, VideoEntry
-from demo_world.site.urls import category_path, gif_media_path, listing_path, video_media_path, video_page_path
+from demo_world.site.urls import (
+    category_path,
+    gif_media_path,
+    listing_path,
+    video_content_type,
+    video_media_path,
+    video_page_path,
+)
 
 MONTH_ABBREVIATIONS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun",
                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -64,6 +71,11 @@ def pagination_html(page: int, total_pages: int, page_href_of) -> str:
     return '<nav class="pagination">' + " ".join(parts) + "</nav>"
 
 
+def _suffix(video: VideoEntry | None) -> str:
+    """The video's file suffix, which its media URL keeps (.mp4 when the video is unknown)."""
+    return video.file.suffix.lower() if video else ".mp4"
+
+
 def gif_article_html(gif: GifEntry, video: VideoEntry | None) -> str:
     title = escape(gif.title)
     video_id = escape(gif.video_id)
@@ -74,7 +86,7 @@ def gif_article_html(gif: GifEntry, video: VideoEntry | None) -> str:
         f'<article class="gif" data-gif-id="{escape(gif.gif_id)}">\n'
         f'  <h1 class="title">{title}</h1>\n'
         f'  <img class="gif-image" src="{escape(gif_media_path(gif.gif_id))}" alt="{title}">\n'
-        f'  <a class="source-video" href="{escape(video_media_path(gif.video_id))}"'
+        f'  <a class="source-video" href="{escape(video_media_path(gif.video_id, _suffix(video)))}"'
         f' data-video-id="{video_id}">{video_title}</a>\n'
         f'  <a class="watch" href="{escape(video_page_path(gif.video_id))}">Watch the video</a>\n'
         f'  <span class="views" data-views="{gif.views}">{views_text(gif.views)}</span>\n'
@@ -89,10 +101,11 @@ def gif_article_html(gif: GifEntry, video: VideoEntry | None) -> str:
 def video_article_html(video: VideoEntry) -> str:
     size_attributes = "".join(f' {name}="{value}"' for name, value
                               in (("width", video.width), ("height", video.height)) if value)
-    source = escape(video_media_path(video.video_id))
+    source = escape(video_media_path(video.video_id, _suffix(video)))
+    content_type = escape(video_content_type(_suffix(video)))
     return (
         f'<article class="video" data-video-id="{escape(video.video_id)}">\n'
         f'  <h1 class="title">{escape(video.title)}</h1>\n'
-        f'  <video controls{size_attributes}><source src="{source}" type="video/mp4"></video>\n'
+        f'  <video controls{size_attributes}><source src="{source}" type="{content_type}"></video>\n'
         "</article>"
     )

@@ -34,6 +34,7 @@ from demo_world.site.urls import (
     listing_path,
     private_gif_page_path,
     public_gif_page_path,
+    video_content_type,
     video_media_path,
 )
 
@@ -292,9 +293,10 @@ class DemoSite:
     def gif_media_path(gif_id: str) -> str:
         return gif_media_path(gif_id)
 
-    @staticmethod
-    def video_media_path(video_id: str) -> str:
-        return video_media_path(video_id)
+    def video_media_path(self, video_id: str) -> str:
+        """The video's media URL path, with its file's suffix (.mp4 for an unknown id)."""
+        video = self.world.videos.get(video_id)
+        return video_media_path(video_id, video.file.suffix.lower() if video else ".mp4")
 
     # ---- routing ---------------------------------------------------------------------------
 
@@ -314,7 +316,7 @@ class DemoSite:
             (re.compile(r"(?:/private)?/gif/(?P<gif_id>[^/]+)"), self.gif_page),
             (re.compile(r"/video/(?P<video_id>[^/]+)"), self.video_page),
             (re.compile(r"/media/gifs/(?P<gif_id>[^/]+)\.gif"), self.gif_media),
-            (re.compile(r"/media/videos/(?P<video_id>[^/]+)\.mp4"), self.video_media),
+            (re.compile(r"/media/videos/(?P<video_id>[^/.]+)(?P<suffix>\.(?:mp4|webm|mkv))"), self.video_media),
         )
 
     def not_found(self, message: str) -> Response:
@@ -368,8 +370,8 @@ class DemoSite:
             return self.not_found(f"No GIF {gif_id!r}")
         return media_response(gif.file, "image/gif", headers.get("Range"))
 
-    def video_media(self, video_id, headers, **_) -> Response:
+    def video_media(self, video_id, suffix, headers, **_) -> Response:
         video = self.world.videos.get(video_id)
-        if video is None:
-            return self.not_found(f"No video {video_id!r}")
-        return media_response(video.file, "video/mp4", headers.get("Range"))
+        if video is None or video.file.suffix.lower() != suffix:  # one URL per video, its file's suffix
+            return self.not_found(f"No video {video_id!r}{suffix}")
+        return media_response(video.file, video_content_type(suffix), headers.get("Range"))

@@ -9,7 +9,7 @@
     /gif/<gif_id>                   GIF page (/private/gif/<gif_id> for private GIFs)
     /video/<video_id>               watch page
     /media/gifs/<gif_id>.gif        GIF bytes
-    /media/videos/<video_id>.mp4    video bytes (supports Range)
+    /media/videos/<video_id>.mp4    video bytes (supports Range); .webm, .mkv for videos shipped so
 """
 from __future__ import annotations
 
@@ -43,5 +43,13 @@ def gif_media_path(gif_id: str) -> str:
     return f"/media/gifs/{quote(gif_id)}.gif"
 
 
-def video_media_path(video_id: str) -> str:
-    return f"/media/videos/{quote(video_id)}.mp4"
+# Content types by video file suffix; the media URL keeps the file's suffix, as real sites do.
+VIDEO_CONTENT_TYPES = {".mp4": "video/mp4", ".webm": "video/webm", ".mkv": "video/x-matroska"}
+
+
+def video_media_path(video_id: str, suffix: str = ".mp4") -> str:
+    return f"/media/videos/{quote(video_id)}{suffix}"
+
+
+def video_content_type(suffix: str) -> str:
+    return VIDEO_CONTENT_TYPES.get(suffix.lower(), "application/octet-stream")

@@ -14,16 +14,32 @@ from PIL import Image, ImageOps
 
 from demo_world import gifmaker
 from demo_world import world as world_module
-from demo_world.videos import FOOTAGE, decode_frames, ffmpeg_exe, footage_dir
-from demo_world.world import CATEGORIES, WorldConfig, build_world, load_world, plan_world
+from demo_world.videos import FOOTAGE, decode_frames, ffmpeg_exe, footage_dir, render_video
+from demo_world.world import (
+    CATEGORIES,
+    SOURCE_FORMAT_SHARES,
+    WEB_STYLE_SHARES,
+    WorldConfig,
+    build_world,
+    load_world,
+    plan_world,
+)
 
 TINY = WorldConfig.tiny()
+WILD = WorldConfig.tiny_wild()
 THUMB = (32, 18)
+RESHIPPED = {name for name, _ in SOURCE_FORMAT_SHARES}
+WEB_STYLES = {name for name, _ in WEB_STYLE_SHARES}
 
 
 @pytest.fixture(scope="module")
 def tiny_world(tmp_path_factory):
     return build_world(tmp_path_factory.mktemp("tiny-world"), TINY)
+
+
+@pytest.fixture(scope="module")
+def wild_world(tmp_path_factory):
+    return build_world(tmp_path_factory.mktemp("wild-world"), WILD)
 
 
 def thumb_diffs(path):
@@ -328,7 +344,7 @@ def test_default_world_plan_has_the_promised_variety():
     gifs = [g for p in plans for g in p.gifs]
     assert all(3 <= len(p.gifs) <= 7 for p in plans)
     assert sum(g.outlier for g in gifs) == round(0.15 * len(gifs))
-    styles = [g.style for g in gifs]
+    styles = [g.style for g in gifs if g.web_style is None]
     assert {s["method"] for s in styles} == {"ffmpeg", "pillow"}
     assert {s["dither"] for s in styles} == {"bayer", "floyd_steinberg", "sierra2_4a", "none"}
     assert {s["fps"] for s in styles} == {5, 10, 15} and {s["speed"] for s in styles} == {1.0, 1.5, 2.0}
@@ -347,3 +363,151 @@ def test_footage_shots_avoid_the_files_own_cuts():
             last = first + (shot.num_frames - 1) / 25.0 * footage.fps
             assert 0 <= first and last < footage.num_frames - 1
             assert not any(first < cut <= last + 1 for cut in footage.internal_cuts)
+
+
+def test_default_world_plan_ships_every_source_format_and_web_gif_style():
+    config = WorldConfig()
+    plans = plan_world(config)
+    formats = [p.source_format for p in plans]
+    assert set(formats) == RESHIPPED | {"h264"}
+    assert 8 <= len(formats) - formats.count("h264") <= 12  # about a third
+    # HD ones are the shortest videos: decoding 1280x720 is what costs
+    hd = [p.num_frames for p in plans if p.source_format.endswith("_hd")]
+    assert max(hd) <= sorted(p.num_frames for p in plans)[len(hd) - 1]
+    gifs = [g for p in plans for g in p.gifs]
+    web = [g.web_style for g in gifs if g.web_style]
+    assert set(web) == WEB_STYLES
+    for name, share in WEB_STYLE_SHARES:
+        assert web.count(name) == round(share * len(gifs))
+    assert [p.source_format for p in plan_world(WorldConfig(num_videos=1))] == ["h264"]  # shares round down
+    assert config.fingerprint() != WorldConfig(source_format_shares=(), web_style_shares=()).fingerprint()
+    with pytest.raises(ValueError):
+        WorldConfig(source_format_shares=(("betamax", 0.1),))
+    with pytest.raises(ValueError):
+        WorldConfig(web_style_shares=(("watermark", 0.7), ("boomerang", 0.7)))
+
+
+def _probe(path):
+    return subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True).stderr
+
+
+def test_wild_world_has_one_video_per_source_format_and_every_web_style(wild_world):
+    assert {v["source_format"] for v in wild_world.videos} == RESHIPPED
+    assert {g["style"]["web_style"] for g in wild_world.gifs} == WEB_STYLES | {None}
+    for video in wild_world.videos:
+        suffix = {"vp9": ".webm", "av1": ".mkv"}.get(video["source_format"], ".mp4")
+        assert video["path"] == f"videos/{video['video_id']}{suffix}"
+    for gif in wild_world.gifs:
+        assert gif["source_format"] == wild_world.video(gif["video_id"])["source_format"]
+
+
+def test_reshipped_videos_ship_as_promised(wild_world):
+    for video in wild_world.videos:
+        path, kind = wild_world.video_path(video["video_id"]), video["source_format"]
+        probe = _probe(path)
+        if kind in ("turned_90", "turned_270"):  # stored turned, a display matrix turns it upright
+            assert re.search(r"Video: h264 .*, 90x160", probe), probe
+            rotation = "90.00" if kind == "turned_90" else "-90.00"
+            assert f"Display Matrix: rotation of {rotation} degrees" in probe, probe
+            assert (video["width"], video["height"], video["picture"]) == (160, 90, [0, 0, 160, 90])
+        elif kind.endswith("_hd"):
+            assert re.search(r"Video: h264 .*, 1280x720", probe), probe
+            assert (video["width"], video["height"]) == (1280, 720)
+            x, y, w, h = video["picture"]
+            assert (x, y, w, h) == ((160, 0, 960, 720) if kind == "pillarbox_hd" else (0, 88, 1280, 544))
+            frames = decode_frames(path, 128, 72).astype(np.float32)
+            bars = np.ones((72, 128), bool)
+            bars[max(0, y // 10 - 1):(y + h) // 10 + 1, max(0, x // 10 - 1):(x + w) // 10 + 1] = False
+            assert frames[:, bars].max() < 24  # black bars, on every frame
+            inside = frames[:, y // 10 + 1:(y + h) // 10 - 1, x // 10 + 1:(x + w) // 10 - 1]
+            assert inside.mean() > 24
+        else:
+            codec = {"vp9": "vp9", "av1": "av1"}[kind]
+            assert re.search(rf"Video: {codec} .*, 160x90", probe), probe
+        assert ", 25 fps" in probe
+        assert len(decode_frames(path, *THUMB)) == video["num_frames"]
+
+
+def _shown_picture(world, video, width, height, **decode):
+    """Frames of the picture a player shows (bars cut off, upright), at width x height."""
+    x, y, w, h = video["picture"]
+    crop = None if (x, y, w, h) == (0, 0, video["width"], video["height"]) else (x, y, w, h)
+    return decode_frames(world.video_path(video["video_id"]), width, height, crop=crop, fps=25.0, **decode)
+
+
+def test_reshipped_videos_show_the_rendered_picture_frame_for_frame(tmp_path, wild_world):
+    """The re-shipped file against a fresh rendering of its plan: same picture (upright, inside the
+    bars), at the same frames, so the truth in frames still holds."""
+    plans = {p.video_id: p for p in plan_world(WILD)}
+    for video in wild_world.videos:
+        plan = plans[video["video_id"]]
+        rendered_path = tmp_path / f"{plan.video_id}.mp4"
+        render_video(rendered_path, plan.rendered, plan.transitions, plan.num_frames, *plan.size, 25.0)
+        rendered = decode_frames(rendered_path, *plan.size).astype(np.float32)
+        if video["source_format"] == "pillarbox_hd":  # the middle 4:3 of the rendering
+            margin = (plan.size[0] - plan.size[1] * 4 // 3) // 2
+            rendered = rendered[:, :, margin:plan.size[0] - margin]
+        shown = _shown_picture(wild_world, video, rendered.shape[2], rendered.shape[1]).astype(np.float32)
+        assert shown.shape == rendered.shape
+        errors = np.abs(shown - rendered).mean(axis=(1, 2, 3))
+        assert errors.max() < 12, (video["video_id"], video["source_format"], errors.max())
+        # Frame for frame: a shift by one frame fits worse wherever the picture moves.
+        moving = np.abs(np.diff(rendered, axis=0)).mean(axis=(1, 2, 3)) > 3 * errors[1:]
+        assert moving.sum() >= 10, video["video_id"]
+        shifted = np.abs(shown[1:] - rendered[:-1]).mean(axis=(1, 2, 3))
+        assert (shifted[moving] > errors[1:][moving]).mean() > 0.9, video["video_id"]
+
+
+def _cell_error(picture, expected):
+    """Median absolute difference over 16x16 thumbnail cells: overlays covering under half the
+    picture (watermark, sticker, meme text) leave it to the picture underneath."""
+    thumbs = [np.asarray(p.resize((16, 16), Image.Resampling.BOX), dtype=np.float32) for p in (picture, expected)]
+    return float(np.median(np.abs(thumbs[0] - thumbs[1]).mean(axis=2)))
+
+
+def test_wild_gifs_show_their_truth_span(wild_world):
+    """Every GIF of the wild world, whatever its style, against the shown picture at its truth."""
+    for gif in wild_world.gifs:
+        video, style, truth = wild_world.video(gif["video_id"]), gif["style"], gif["truth"]
+        start, end = truth["start_frame"], truth["end_frame"]
+        assert 0 <= start < end <= video["num_frames"] and truth["start_sec"] == pytest.approx(start / 25)
+        assert truth["end_sec"] == pytest.approx(end / 25) and truth["speed"] == style["speed"]
+        frames, durations = gif_frames(wild_world.gif_path(gif["gif_id"]))
+        picture_box = (0, 0, style["width"], style["height"])
+        assert frames[0].width == style["width"] and frames[0].height >= style["height"]
+        span = (end - start) / 25
+        web = style["web_style"]
+        expected_sec = {"boomerang": 2 * span, "half_speed": 2 * span}.get(web, span / style["speed"])
+        if web == "boomerang":  # no turning frame repeated: two GIF frames short of twice the span
+            expected_sec -= 2 / style["fps"]
+        if web not in ("imagemagick_optimize", "gifsicle_O3_lossy"):  # optimisers may merge frames
+            assert sum(durations) / 1000 == pytest.approx(expected_sec, abs=1 / style["fps"] + 0.05), gif["gif_id"]
+        assert truth["direction"] == {"boomerang": "boomerang", "reverse": "reverse"}.get(web, "forward")
+        shown = _shown_picture(wild_world, video, style["width"], style["height"], start_frame=start,
+                               end_frame=end)
+        # A reverse GIF ends on the span's first frame; every other one starts there.
+        first = frames[-1] if web == "reverse" else frames[0]
+        picture = first.crop(picture_box)
+        if style["grayscale"] or style["mirror"] or style["crop"]:
+            continue  # gifmaker's options: test_gifs_show_their_truth_segment_in_their_style covers them
+        error = _cell_error(picture, Image.fromarray(shown[0]))
+        assert error < 12, (gif["gif_id"], web, video["source_format"], error)
+        if web == "boomerang":  # it turns on the span's last shown frame and comes back
+            turn = frames[len(frames) // 2].crop(picture_box)  # the last frame shown: one or two before the end
+            assert min(_cell_error(turn, Image.fromarray(shown[i])) for i in (-1, -2)) < 12
+
+
+def test_demo_site_serves_reshipped_videos_under_their_suffix_and_type(wild_world):
+    from demo_world.site.server import DemoSite
+
+    site = DemoSite(wild_world.root)
+    types = {".mp4": "video/mp4", ".webm": "video/webm", ".mkv": "video/x-matroska"}
+    for video in wild_world.videos:
+        suffix = "." + video["path"].rsplit(".", 1)[1]
+        path = site.video_media_path(video["video_id"])
+        assert path == f"/media/videos/{video['video_id']}{suffix}"
+        response = site.route(path, {}, {})
+        assert (response.status, response.content_type) == (200, types[suffix])
+        assert site.route(f"/media/videos/{video['video_id']}.avi", {}, {}).status == 404
+        page = site.route(f"/video/{video['video_id']}", {}, {})
+        assert f'src="{path}" type="{types[suffix]}"' in page.body.data.decode()

@@ -10,6 +10,7 @@ import shutil
 import numpy as np
 import pytest
 
+from demo_world import web_gifs
 from demo_world.videos import ffmpeg_exe, footage_dir, run_ffmpeg
 from featurizer.align.aligner import align_gif
 from featurizer.align.video_index import index_video
@@ -19,13 +20,11 @@ pytestmark = [pytest.mark.timeout(300),
               pytest.mark.skipif(not (shutil.which("gifsicle") and shutil.which("convert")),
                                  reason="gifsicle and ImageMagick come with `make test` (make media-tools)")]
 START, LENGTH = 1.0, 1.6
-# name -> the command that makes it from the plain GIF (IN, OUT), and whether it is lossless
-OPTIMISERS = {
-    "gifsicle_O3": (["gifsicle", "-O3", "IN", "-o", "OUT"], True),
-    "imagemagick_layers_optimize": (["convert", "IN", "-layers", "Optimize", "OUT"], False),
-    "imagemagick_optimize_transparency": (["convert", "IN", "-layers", "OptimizeTransparency", "OUT"], False),
-    "gifsicle_lossy_64_colours": (["gifsicle", "-O3", "--lossy=80", "--colors", "64", "IN", "-o", "OUT"], False),
-}
+# name -> the command that makes it from the plain GIF (IN, OUT), and whether it is lossless: the
+# commands sites run, as demo_world.web_gifs writes them (gifsicle -O3 and --lossy, ImageMagick's
+# -layers optimisations, fuzzy transparency, disposal methods)
+OPTIMISERS = {name: (list(command), name in web_gifs.LOSSLESS_OPTIMISERS)
+              for name, command in web_gifs.OPTIMISERS.items()}
 
 
 def _run(*args) -> bytes:
