@@ -95,3 +95,15 @@ def test_confidence_falls_smoothly_as_foreign_frames_creep_in(sources, indexes, 
     STYLES["plain_ffmpeg"].make(frames, FPS, gif, start_sec=60 / FPS)
     result = align_gif(index, gif)
     assert not result.aligned and result.reason.startswith("only partly from this video"), result.reason
+
+
+def test_a_site_text_box_over_low_contrast_footage_is_read_around(tmp_path):
+    """Big Buck Bunny's soft animation under a site's dark text box: the whole picture's hashes
+    change too much, so the part of the picture the box leaves clear places it."""
+    source = encode_source(footage_dir() / "bigbuckbunny.mp4", tmp_path, "h264", 1280, 720)
+    gif, truth = _gif(source, "watermark", tmp_path, span=(48, 91))
+    result = align_gif(index_video(source.path), gif)
+    assert result.aligned, result.reason
+    assert abs(result.start_sec - truth.start_sec) <= TOLERANCE_SEC
+    assert abs(result.end_sec - truth.end_sec) <= TOLERANCE_SEC
+    assert result.confidence > 0.0
