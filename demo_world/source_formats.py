@@ -24,7 +24,8 @@ SOURCE_FORMATS = {
                           "as phones record"),
     "turned_270": (".mp4", "stored turned the other way, display matrix turning it back"),
     "pillarbox_hd": (".mp4", "the picture cut to 4:3 and pillarboxed into 1280x720, as YouTube serves old footage"),
-    "letterbox_hd": (".mp4", "the picture letterboxed into 1280x720 (a wide film on a 16:9 frame)"),
+    "letterbox_hd": (".mp4", "the picture letterboxed into 1280x720 (a wide film on a 16:9 frame; a narrower one "
+                             "windowboxed)"),
     "vp9": (".webm", "VP9 in WebM, as yt-dlp downloads from YouTube"),
     "av1": (".mkv", "AV1 (SVT-AV1) in Matroska"),
     "hevc": (".mp4", "HEVC (x265) in MP4, tagged hvc1 as Apple devices write it"),
@@ -67,9 +68,12 @@ def encode_source(footage: Path, out_dir: Path, name: str, width: int, height: i
         inner_w = _even(HD[1] * 4 / 3)
         picture, shown = ((HD[0] - inner_w) // 2, 0, inner_w, HD[1]), HD
     elif name == "letterbox_hd":
-        inner_h = _even(HD[0] * height / width)
-        filters += [f"scale={HD[0]}:{inner_h}:flags=lanczos", f"pad={HD[0]}:{HD[1]}:0:(oh-ih)/2:black"]
-        picture, shown = (0, (HD[1] - inner_h) // 2, HD[0], inner_h), HD
+        # Fit inside the HD frame: bars above and below a wide picture (and at the sides too for one
+        # narrower than 16:9, which ffmpeg's pad would otherwise refuse).
+        scale = min(HD[0] / width, HD[1] / height)
+        inner_w, inner_h = _even(width * scale), _even(height * scale)
+        filters += [f"scale={inner_w}:{inner_h}:flags=lanczos", f"pad={HD[0]}:{HD[1]}:(ow-iw)/2:(oh-ih)/2:black"]
+        picture, shown = ((HD[0] - inner_w) // 2, (HD[1] - inner_h) // 2, inner_w, inner_h), HD
     elif name in ("turned_90", "turned_270"):
         # Stored turned one way; the matrix (counter-clockwise degrees) turns it back for display.
         filters.append("transpose=clock" if name == "turned_90" else "transpose=cclock")

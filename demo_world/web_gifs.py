@@ -178,7 +178,7 @@ def _timing(timing: str, n: int, fps: float, gif_fps: float):
     return frames, gif_fps, "forward", (1.0, 1 / RAMP_RATIO)
 
 
-def _font(size: int) -> ImageFont.FreeTypeFont:
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     return ImageFont.load_default(size=max(6, size))
 
 

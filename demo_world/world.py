@@ -444,7 +444,8 @@ def _make_gif(video_path: Path, out: Path, start: int, end: int, fps: float, pic
     if gif.web_style is None:
         gifmaker.render_gif(video_path, out, start, end, fps, picture_size, gif.style, picture=crop)
         return start, end, "forward", gif.style["speed"]
-    frames = decode_frames(video_path, *picture_size, start_frame=start, end_frame=end, fps=fps, crop=crop)
+    frames = decode_frames(video_path, picture_size[0], picture_size[1], start_frame=start, end_frame=end, fps=fps,
+                           crop=crop)
     if len(frames) != end - start:
         raise RuntimeError(f"{video_path.name}: decoded {len(frames)} frames of [{start}, {end})")
     truth = WEB_STYLES[gif.web_style].make(frames, fps, out, start_sec=start / fps)

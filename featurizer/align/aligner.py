@@ -178,7 +178,7 @@ class _PreparedGif:
         a GIF's moving picture is the video's picture); then the moving picture as the whole frame
         (the reading most GIFs need), the whole canvas when that differs; then all mirrored."""
         boxes = [self.picture_part] + ([whole(self.luma)] if whole(self.luma) != self.picture_part else [])
-        shown = [(box, None) for box in boxes]
+        shown: list[tuple[Box, Region | None]] = [(box, None) for box in boxes]
         if self.video_picture is not None:
             shown.insert(0, (self.picture_part, self.video_picture))
         return [Reading(self._scaled(box, region), mirrored, region)
@@ -491,7 +491,7 @@ def _best_placement(index: VideoIndex, gif: _PreparedGif, speed_range) -> _Place
     picture (overlays); then, only if nothing is acceptable, a crop, and unless that is a clear
     match, a mirrored crop. The best acceptable, else the best seen."""
     full = _best_full_frame(index, gif, speed_range)
-    best = None if full is None else _played(index, gif, full, speed_range)
+    best: _Placement | None = None if full is None else _played(index, gif, full, speed_range)
     if best is not None and best.acceptable and best.confidence(index) >= CLEAR_CONFIDENCE:
         return best
     for reading in gif.partial_readings():
@@ -507,8 +507,10 @@ def _best_placement(index: VideoIndex, gif: _PreparedGif, speed_range) -> _Place
         return best
     for mirrored in (False, True):
         cropped = _crop_candidate(index, gif, mirrored, speed_range)
-        placement = None if cropped is None else _played(index, gif, cropped, speed_range)
-        if placement is not None and placement.better_than(best):
+        if cropped is None:
+            continue
+        placement = _played(index, gif, cropped, speed_range)
+        if placement.better_than(best):
             best = placement
         if best is not None and best.acceptable and best.confidence(index) >= CLEAR_CONFIDENCE:
             break
@@ -591,12 +593,13 @@ def _split_at(index: VideoIndex, gif: _PreparedGif, whole: _Candidate, point: in
         tried.add(point)
         pieces = [Piece.of(gif.times, gif.ends, 0, point, directions[0]),
                   Piece.of(gif.times, gif.ends, point, k, directions[1])]
-        fits = [_fit_piece(index, whole, piece, speed_range) for piece in pieces]
-        if fits[0] is None or fits[1] is None:
+        first, second = (_fit_piece(index, whole, piece, speed_range) for piece in pieces)
+        if first is None or second is None:
             break
-        lines = [piece.video_line(c.checked_fit.speed, c.checked_fit.offset) for piece, c in zip(pieces, fits)]
+        lines = [piece.video_line(c.checked_fit.speed, c.checked_fit.offset)
+                 for piece, c in zip(pieces, (first, second))]
         if playback.joined(lines[0], lines[1], (gif.times[point - 1], gif.times[point]), index.frame_interval):
-            placement = _Placement(pieces, [fits[0], fits[1]])
+            placement = _Placement(pieces, [first, second])
             best = placement if placement.better_than(best) else best
         turn = playback.meeting_time(lines[0], lines[1])
         if turn is None:

@@ -27,7 +27,7 @@ from featurizer.c3d.preprocess import (
 )
 from featurizer.labels.segments import Segment, segments_from_shots
 from featurizer.media.video import FrameBatch
-from featurizer.shots import ShotDetector, Shots, decode_frames, detect_in_frames, shot_frames
+from featurizer.shots import ShotDetector, Shots, decode_frames, detect_in_frames
 
 FRAME_SHAPE = (RESIZED_HEIGHT, RESIZED_WIDTH, 3)
 FRAME_BYTES = int(np.prod(FRAME_SHAPE))
@@ -110,15 +110,16 @@ class _ClosedFile:
 
 
 def _stored(batches: Iterable[FrameBatch], c3d_fps: float | None, store: C3DFrames,
-            times: list[float]) -> Iterator[np.ndarray]:
-    """Each batch's frames for the shot driver; as they pass, C3D's frames (resampled to c3d_fps)
+            times: list[float]) -> Iterator[FrameBatch]:
+    """Each batch for the shot driver (its small frames and the decoder's timestamps: right at variable
+    frame rates); as they pass, C3D's frames (resampled to c3d_fps)
     are stored and every frame's presentation time is appended to `times` (one decode serves all)."""
     sampler = FrameRateSampler(c3d_fps) if c3d_fps else None
     for batch in batches:
         times.extend(batch.times.tolist())
         keep = np.array([sampler.keep(t) for t in batch.times] if sampler else [True] * len(batch.times))
         store.append(batch.frames[keep], batch.indices[keep])
-        yield shot_frames(batch)
+        yield batch
 
 
 @dataclass
@@ -132,7 +133,7 @@ class DecodedVideo:
         """The segment's start and end (exclusive) on the decoder's clock, as alignments place GIFs:
         right for variable frame rates too."""
         end = (self.times[segment.end_frame] if segment.end_frame < len(self.times)
-               else self.times[-1] + 1.0 / self.shots.fps)
+               else self.shots.seconds[-1][1])
         return float(self.times[segment.start_frame]), float(end)
 
 
