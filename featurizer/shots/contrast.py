@@ -39,13 +39,20 @@ class FeatureScale:
 
     visible: float
     floor: float
+    motion_exponent: float  # motion over k frame intervals is about k ** motion_exponent times one's
 
 
 # Set from the demo world: 99% of its hard cuts move at least 0.28 of the histogram mass and
 # 0.045 of mean luma (none less than 0.11 and 0.03), while the median frame-to-frame change
-# inside shots is 0.008 and 0.005.
-HISTOGRAM_SCALE = FeatureScale(visible=0.1, floor=0.05)
-THUMBNAIL_SCALE = FeatureScale(visible=0.02, floor=0.01)
+# inside shots is 0.008 and 0.005. Motion exponents from real footage (bikes, bigbuckbunny,
+# carphone): changes over 2, 3, 4 frames are about 1.4, 1.9, 2.2 times one frame's in
+# histograms, 1.8, 2.5, 3.1 times in thumbnails.
+HISTOGRAM_SCALE = FeatureScale(visible=0.1, floor=0.05, motion_exponent=0.55)
+THUMBNAIL_SCALE = FeatureScale(visible=0.02, floor=0.01, motion_exponent=0.85)
+# Cuts: a lower floor. A cut in fast motion (bikes.mp4 frame 76: 0.23 of the mass moved beside
+# 0.04 a frame of motion) stayed under the threshold by the floor alone, and `visible` keeps
+# small changes out anyway. Gradual changes keep 0.05: less makes false dissolves of motion.
+CUT_HISTOGRAM_SCALE = FeatureScale(visible=0.1, floor=0.02, motion_exponent=0.55)
 
 
 def span_start(boundary, lag: int):
@@ -80,12 +87,17 @@ CALMER_SIDE = "calmer_side"
 
 
 def _envelope(distances: np.ndarray, spans: Spans, lag: int, width: int, kind: str,
-              shots: np.ndarray) -> np.ndarray:
+              shots: np.ndarray, intervals: np.ndarray, motion_exponent: float) -> np.ndarray:
     """The envelope of every span (see the module docstring); -inf where there is too little
-    motion context to judge (fewer than two pairs for SECOND_LARGEST, none for CALMER_SIDE)."""
+    motion context to judge (fewer than two pairs for SECOND_LARGEST, none for CALMER_SIDE).
+
+    Where a variable-rate video dropped frames, pairs at one lag span different times, and
+    motion grows with time: each pair's distance is scaled to the span's duration, by the
+    ratio of their frame intervals to the power motion_exponent (at a constant rate all 1)."""
     num_pairs = len(distances)
     pad = lag + width  # room for the windows of spans at the window's edges
     padded = np.concatenate([np.full(pad, np.nan), distances, np.full(pad, np.nan)])
+    padded_intervals = np.concatenate([np.ones(pad), intervals, np.ones(pad)])
     start_shot = np.concatenate([np.full(pad, -1), shots[:num_pairs], np.full(pad, -1)])
     end_shot = np.concatenate([np.full(pad, -1), shots[lag:lag + num_pairs], np.full(pad, -1)])
     windows = sliding_window_view(padded, width)
@@ -94,8 +106,14 @@ def _envelope(distances: np.ndarray, spans: Spans, lag: int, width: int, kind: s
     first_after = np.clip(spans.ends + pad, 0, last)  # pairs starting at or after e
     s = shots[np.clip(spans.starts, 0, len(shots) - 1)]
     e = shots[np.clip(spans.ends, 0, len(shots) - 1)]
-    before = np.where(sliding_window_view(start_shot, width)[first_before] == s[:, None], windows[first_before], np.nan)
-    after = np.where(sliding_window_view(end_shot, width)[first_after] == e[:, None], windows[first_after], np.nan)
+    before, after = windows[first_before], windows[first_after]
+    if np.any(intervals != lag):
+        span_intervals = intervals[np.clip(spans.starts, 0, num_pairs - 1)][:, None].astype(np.float64)
+        interval_windows = sliding_window_view(padded_intervals, width)
+        before = before * (span_intervals / interval_windows[first_before]) ** motion_exponent
+        after = after * (span_intervals / interval_windows[first_after]) ** motion_exponent
+    before = np.where(sliding_window_view(start_shot, width)[first_before] == s[:, None], before, np.nan)
+    after = np.where(sliding_window_view(end_shot, width)[first_after] == e[:, None], after, np.nan)
     before, after = np.nan_to_num(before, nan=-np.inf), np.nan_to_num(after, nan=-np.inf)
     if kind == SECOND_LARGEST:
         both = np.concatenate([before, after], axis=1)
@@ -106,24 +124,25 @@ def _envelope(distances: np.ndarray, spans: Spans, lag: int, width: int, kind: s
 
 
 def _family_contrast(distances: np.ndarray, spans: Spans, lag: int, width: int, envelope_kind: str,
-                     shots: np.ndarray, scale: FeatureScale) -> np.ndarray:
+                     shots: np.ndarray, intervals: np.ndarray, scale: FeatureScale) -> np.ndarray:
     across = np.where(spans.valid, distances[np.clip(spans.starts, 0, len(distances) - 1)], 0.0)
-    envelope = _envelope(distances, spans, lag, width, envelope_kind, shots)
+    envelope = _envelope(distances, spans, lag, width, envelope_kind, shots, intervals, scale.motion_exponent)
     judged = spans.valid & np.isfinite(envelope) & (across >= scale.visible)
     return np.where(judged, across / (np.where(judged, envelope, 0.0) + scale.floor), 0.0)
 
 
-def contrast(features: FrameFeatures, lag: int, width: int, envelope_kind: str,
-             shots: np.ndarray) -> tuple[np.ndarray, Spans]:
+def contrast(features: FrameFeatures, lag: int, width: int, envelope_kind: str, shots: np.ndarray,
+             histogram_scale: FeatureScale = HISTOGRAM_SCALE) -> tuple[np.ndarray, Spans]:
     """Contrast of every boundary of the window at one lag: the larger of the histogram's and
     the thumbnail's, since either alone can carry a boundary (palette change or layout change)."""
     spans = Spans.centred(len(features), lag)
     if len(features) <= lag:
         return np.zeros(len(features)), spans
     histogram_d, thumbnail_d = lag_distances(features, lag)
+    intervals = features.intervals(lag)
     return np.maximum(
-        _family_contrast(histogram_d, spans, lag, width, envelope_kind, shots, HISTOGRAM_SCALE),
-        _family_contrast(thumbnail_d, spans, lag, width, envelope_kind, shots, THUMBNAIL_SCALE),
+        _family_contrast(histogram_d, spans, lag, width, envelope_kind, shots, intervals, histogram_scale),
+        _family_contrast(thumbnail_d, spans, lag, width, envelope_kind, shots, intervals, THUMBNAIL_SCALE),
     ), spans
 
 

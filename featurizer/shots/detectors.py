@@ -12,8 +12,17 @@ from typing import Protocol
 
 import numpy as np
 
-from featurizer.shots.contrast import CALMER_SIDE, SECOND_LARGEST, blend_residual, contrast, shot_of_frame, span_start
-from featurizer.shots.features import FrameFeatures
+from featurizer.shots.contrast import (
+    CALMER_SIDE,
+    CUT_HISTOGRAM_SCALE,
+    HISTOGRAM_SCALE,
+    SECOND_LARGEST,
+    blend_residual,
+    contrast,
+    shot_of_frame,
+    span_start,
+)
+from featurizer.shots.features import FrameFeatures, histogram_distance
 
 # Two boundaries closer than this are one event seen twice (a local maximum test's radius).
 _CUT_RADIUS = 2
@@ -67,7 +76,7 @@ class _GradualCandidate:
 class ChangePointDetector:
     """Multiple change-point detection in two stages: local contrast screening finds where
     the video changes more than its own motion explains, at several time scales; kernel
-    change-point optimisation (ruptures) places each gradual change within its window.
+    change-point optimisation (least squares, exact) places each gradual change within its window.
 
     Cuts are changes between adjacent frames (lag 1). Gradual transitions (dissolves, fades)
     are changes over longer lags in spans free of cuts, and must also look like a blend of
@@ -81,9 +90,12 @@ class ChangePointDetector:
     motion_context_sec: float = 0.32  # envelope width for cuts; enough to see a few motion steps
     blend_tolerance: float = 0.35
     lag_count: int = 6  # lags from 2 frames to the longest transition, geometrically spaced
+    return_sec: float = 2.0  # how far either side of a gradual change colours are looked for coming back
+    return_ratio: float = 0.15  # colours this close (of the change across) are the same view again
 
     def __post_init__(self):
-        positive = ("cut_threshold", "gradual_threshold", "max_transition_sec", "motion_context_sec", "blend_tolerance")
+        positive = ("cut_threshold", "gradual_threshold", "max_transition_sec", "motion_context_sec", "blend_tolerance",
+                    "return_sec", "return_ratio")
         for name in positive:
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
@@ -97,19 +109,22 @@ class ChangePointDetector:
         longest = _seconds_to_frames(self.max_transition_sec, fps, minimum=3)
         return sorted(set(np.round(np.geomspace(2, longest, self.lag_count)).astype(int).tolist()))
 
+    def _return_frames(self, fps: float) -> int:
+        return _seconds_to_frames(self.return_sec, fps, minimum=1)
+
     def context_frames(self, fps: float) -> int:
-        # A gradual decision reaches half a span, then an envelope as wide as the span, and
-        # depends on cuts found within the cut context (two passes) of its envelope.
+        # A gradual decision reaches half a span, then an envelope as wide as the span (or the
+        # return test's reach), and depends on cuts found within the cut context (two passes) of that.
         longest = self._lags(fps)[-1]
         context = self._cut_context(fps)
-        return longest // 2 + 2 * longest + 2 * (context + _CUT_RADIUS) + 1
+        return longest // 2 + longest + max(longest, self._return_frames(fps)) + 2 * (context + _CUT_RADIUS) + 1
 
     def detect(self, features: FrameFeatures) -> list[int]:
         if len(features) < 2:
             return []
         cuts = self._cuts(features)
         gradual = self._gradual(features, cuts)
-        return sorted(cuts + gradual)
+        return _join_fades(cuts, gradual, _dark(features), self._lags(features.fps)[-1])
 
     def _cuts(self, features: FrameFeatures) -> list[int]:
         """Lag-1 contrast peaks. The second pass discounts the cuts of the first from the
@@ -119,9 +134,12 @@ class ChangePointDetector:
         width = self._cut_context(features.fps)
         cuts: list[int] = []
         for _ in range(2):
-            score, _spans = contrast(features, 1, width, SECOND_LARGEST, shot_of_frame(len(features), cuts))
+            score, _spans = contrast(features, 1, width, SECOND_LARGEST, shot_of_frame(len(features), cuts),
+                                     CUT_HISTOGRAM_SCALE)
             found = _local_maxima(score, self.cut_threshold, _CUT_RADIUS).tolist()
-            cuts = sorted(set(cuts) | set(found))
+            # A shot of one frame is one transition's mixed frame (a fast fade, a blended field), not
+            # a shot: the second pass adds no cut next to one of the first.
+            cuts = sorted(set(cuts) | {b for b in found if b - 1 not in cuts and b + 1 not in cuts})
         return cuts
 
     def _gradual(self, features: FrameFeatures, cuts: list[int]) -> list[int]:
@@ -132,13 +150,13 @@ class ChangePointDetector:
         scores = self._gradual_contrast(features, lags, shot_of_frame(len(features), cuts))
         candidates = []
         for start, stop in _runs(scores.max(axis=0) >= self.gradual_threshold):
-            candidate = self._run_candidate(features, scores[:, start:stop], lags, start, stop)
+            candidate = self._run_candidate(features, scores[:, start:stop], lags, start, stop, cuts)
             if candidate is not None:
                 candidates.append(candidate)
-        return _join_fades(_distinct(candidates, cuts), _dark(features), lags[-1])
+        return _distinct(candidates, cuts)
 
     def _run_candidate(self, features: FrameFeatures, run: np.ndarray, lags: list[int],
-                       start: int, stop: int) -> _GradualCandidate | None:
+                       start: int, stop: int, cuts: list[int]) -> _GradualCandidate | None:
         """The transition in one run of high contrast (frames [start, stop), `run` its
         (lags, stop - start) contrast): taken at the strongest lag whose span, at that lag's
         peak, passes the blend test; placed by a change-point fit over the run."""
@@ -149,9 +167,29 @@ class ChangePointDetector:
                 return None
             first = span_start(peak, lag)
             if blend_residual(features.thumbnails, first, first + lag) <= self.blend_tolerance:
+                if self._returns(features, first, first + lag, cuts):
+                    return None
                 boundary = _place_change(features, start - lag // 2 - _CUT_RADIUS, stop + lag // 2 + _CUT_RADIUS)
                 return _GradualCandidate(boundary, lag, score)
         return None
+
+    def _returns(self, features: FrameFeatures, first: int, last: int, cuts: list[int]) -> bool:
+        """Whether the colours after the span [first, last] come back to those of the same shot
+        before it: something passed in front of the camera and left (which the blend test
+        cannot tell from a dissolve), rather than a new shot coming in. Judged on histograms
+        (a moving camera still shows the same colours) and only where they changed across."""
+        histograms, reach, lag = features.histograms, self._return_frames(features.fps), last - first
+        across = float(histogram_distance(histograms[first], histograms[last]))
+        if across < HISTOGRAM_SCALE.visible:
+            return False
+        shot_start = max([0, first - reach] + [cut for cut in cuts if cut <= first])
+        shot_end = min([len(features), last + reach + 1] + [cut for cut in cuts if cut > last])
+        before = histograms[shot_start:max(shot_start, first - lag // 2 + 1)]
+        after = histograms[min(shot_end, last + lag // 2):shot_end]
+        if not len(before) or not len(after):
+            return False
+        closest = histogram_distance(before[:, None], after[None]).min()
+        return bool(closest < self.return_ratio * across)
 
     def _gradual_contrast(self, features: FrameFeatures, lags: list[int], shots: np.ndarray) -> np.ndarray:
         """(lags, n) contrast of every boundary at every lag, zero where the span holds a cut.
@@ -171,32 +209,46 @@ def _dark(features: FrameFeatures) -> np.ndarray:
     return features.thumbnails.max(axis=1) < _DARK_LUMA
 
 
-def _join_fades(boundaries: list[int], dark: np.ndarray, longest_lag: int) -> list[int]:
+def _join_fades(cuts: list[int], gradual: list[int], dark: np.ndarray, longest_lag: int) -> list[int]:
     """A fade out and the fade in after it, with dark frames between, are one transition:
-    the screening sees each half as a change, so replace such pairs by one boundary in the
-    middle of the dark frames."""
+    the screening sees each half as a change (a fade out over a frame or two as a cut), so
+    replace such pairs by one boundary in the middle of the dark frames. Two cuts with dark
+    frames between stay apart: that is a dark shot."""
     joined: list[int] = []
-    for boundary in sorted(boundaries):
-        if joined and boundary - joined[-1] <= longest_lag and dark[joined[-1]:boundary].any():
+    fading: list[bool] = []  # whether joined[i] is or holds a gradual boundary
+    for boundary, is_gradual in sorted([(c, False) for c in cuts] + [(g, True) for g in gradual]):
+        if (joined and (is_gradual or fading[-1]) and boundary - joined[-1] <= longest_lag
+                and dark[joined[-1]:boundary].any()):
             dark_frames = joined[-1] + np.flatnonzero(dark[joined[-1]:boundary])
-            joined[-1] = int(dark_frames[len(dark_frames) // 2])
+            joined[-1], fading[-1] = int(dark_frames[len(dark_frames) // 2]), True
         else:
             joined.append(boundary)
+            fading.append(is_gradual)
     return joined
 
 
 def _place_change(features: FrameFeatures, start: int, stop: int) -> int:
     """The single change point of frames [start, stop) that best splits them in two
-    (kernel change-point detection, linear kernel, exact by dynamic programming)."""
-    import ruptures  # lazily: it loads scipy.stats, about a second (see driver.detect_in_frames)
-
+    (kernel change-point detection, linear kernel: least squares), exact."""
     start, stop = max(0, start), min(len(features), stop)
     if stop - start < 4:
         return (start + stop) // 2
     signal = np.hstack([_unit_spread(features.histograms[start:stop].astype(np.float64)),
                         _unit_spread(features.thumbnails[start:stop].astype(np.float64))])
-    split = ruptures.KernelCPD(kernel="linear", min_size=1).fit(signal).predict(n_bkps=1)[0]
-    return start + split
+    return start + _best_split(signal)
+
+
+def _best_split(signal: np.ndarray) -> int:
+    """The k in [1, n) whose two segments signal[:k], signal[k:] leave the least squared
+    deviation from their means: what ruptures.KernelCPD(kernel="linear", min_size=1) finds
+    for one change point (checked equal), without importing it and scipy.stats (a second)."""
+    n = len(signal)
+    sums = np.cumsum(signal, axis=0)
+    left, right = sums[:-1], sums[-1] - sums[:-1]
+    sizes = np.arange(1, n)
+    # The squared deviation is the total sum of squares less |segment sum|^2 / size per segment.
+    explained = (left**2).sum(axis=1) / sizes + (right**2).sum(axis=1) / (n - sizes)
+    return int(np.argmax(explained)) + 1
 
 
 def _distinct(candidates: list[_GradualCandidate], cuts: list[int]) -> list[int]:
@@ -233,7 +285,7 @@ class KernelSegmentationDetector:
         return _seconds_to_frames(2.0, fps, minimum=16)
 
     def detect(self, features: FrameFeatures) -> list[int]:
-        import ruptures  # lazily, as in _place_change
+        import ruptures  # lazily: it loads scipy.stats, about a second
 
         if len(features) < 2 * self.min_shot_frames:
             return []

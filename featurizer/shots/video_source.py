@@ -1,8 +1,8 @@
 """A video file as the shot driver's frame source: one decode, apart from the detection algorithms.
 
     video = decode_frames(path, size)            # probes the file; decodes as it is iterated
-    for batch in video.batches:                  # FrameBatch: frames at `size`, times, indices
-        shot_frames(batch)                       # the same frames at FEATURE_SIZE, for the driver
+    detect_in_frames(video.batches, video.fps)   # FrameBatch: frames at `size` (and FEATURE_SIZE,
+                                                 # driver.shot_frames), the decoder's times, indices
 
 Both callers decode through here, so both detect shots on the same frames: `gifrank shots`
 (detect_shots) asks for FEATURE_SIZE only, featurize's decode (featurizer.c3d.video_decode) for
@@ -15,8 +15,6 @@ import threading
 from collections.abc import Generator
 from dataclasses import dataclass
 from queue import Full, Queue
-
-import numpy as np
 
 from featurizer.media.video import FALLBACK_FPS, FrameBatch, iter_video_frames, probe_video
 from featurizer.shots.detectors import ShotDetector
@@ -36,23 +34,20 @@ class DecodedFrames:
 
 
 def decode_frames(path, size: tuple[int, int] = FEATURE_SIZE, *, batch_size: int = SHOTS_BATCH,
-                  threads: int | None = None) -> DecodedFrames:
+                  threads: int | None = None, skip_loop_filter: bool = False) -> DecodedFrames:
     """The video's RGB frames at size (width, height), in batches; when size is not FEATURE_SIZE
-    each batch also holds them at FEATURE_SIZE (small_frames; see shot_frames).
+    each batch also holds them at FEATURE_SIZE (small_frames; see driver.shot_frames).
 
+    skip_loop_filter: decode faster, without the deblocking filter (see iter_video_frames): for
+    shot detection alone, whose features do not notice; featurize's C3D decode keeps it off.
     Probing happens now: MediaError for unreadable media, FileNotFoundError for a missing file.
     Decoding errors come from iterating the batches.
     """
     fps = probe_video(path).fps or FALLBACK_FPS
     small_size = None if tuple(size) == FEATURE_SIZE else FEATURE_SIZE
     batches = iter_video_frames(path, size=size, gray=False, batch_size=batch_size, threads=threads,
-                                small_size=small_size)
+                                small_size=small_size, skip_loop_filter=skip_loop_filter)
     return DecodedFrames(fps, _read_ahead(batches))
-
-
-def shot_frames(batch: FrameBatch) -> np.ndarray:
-    """A batch of decode_frames at FEATURE_SIZE: what the shot driver takes."""
-    return batch.frames if batch.small_frames is None else batch.small_frames
 
 
 def detect_shots(path, detector: ShotDetector | None = None, threads: int | None = None,
@@ -62,9 +57,9 @@ def detect_shots(path, detector: ShotDetector | None = None, threads: int | None
     Raises MediaError for unreadable media (see featurizer.media.video) and FileNotFoundError
     for a missing file.
     """
-    video = decode_frames(path, threads=threads)
+    video = decode_frames(path, threads=threads, skip_loop_filter=True)  # thumbnails only: see decode_frames
     with contextlib.closing(video.batches) as batches:
-        return detect_in_frames((shot_frames(batch) for batch in batches), video.fps, detector, window_frames)
+        return detect_in_frames(batches, video.fps, detector, window_frames)
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,16 @@
 
     gifrank shots VIDEO [--detector cpd|kernel] [--cut-threshold RATIO] ...
 
-    {"fps": 25.0, "num_frames": 250, "shots": [[0, 30], [30, 76], ...]}
+    {"fps": 25.0, "num_frames": 250, "variable_frame_rate": false,
+     "shots": [{"start_frame": 0, "end_frame": 30, "start_sec": 0.0, "end_sec": 1.2}, ...]}
 
-Shots are [start_frame, end_frame_exclusive) in decoding order, contiguous and covering
-every frame. Exit status: 0 on success; 2 when the video cannot be read (a one-line
-message on stderr, nothing on stdout) or the arguments are wrong.
+Shots are [start_frame, end_frame) in decoding order (end exclusive), contiguous and covering
+every frame, and [start_sec, end_sec) on the decoder's clock: the presentation time of the
+shot's first frame and of the next shot's (the last shot ends one frame interval after the
+last frame). Seconds come from the file's timestamps, so they are right where frame / fps is
+wrong: a variable frame rate ("variable_frame_rate": true; "fps" is then the stream's average
+rate). Exit status: 0 on success; 2 when the video cannot be read (a one-line message on
+stderr, nothing on stdout) or the arguments are wrong.
 """
 from __future__ import annotations
 
@@ -34,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     cpd_defaults, kernel_defaults = ChangePointDetector(), KernelSegmentationDetector()
     parser = argparse.ArgumentParser(
         prog="gifrank shots",
-        description="Detect shot boundaries (cuts, dissolves, fades) and print the shots as JSON.",
+        description="Detect shot boundaries (cuts, dissolves, fades) and print the shots as JSON: "
+                    "frames and seconds (from the video's timestamps) of each.",
         epilog="Exit status: 0 success; 2 video unreadable or bad arguments.")
     parser.add_argument("video", help="the video file")
     parser.add_argument("--detector", choices=("cpd", "kernel"), default="cpd",

@@ -1,18 +1,16 @@
-"""Shot boundary detection: synthetic clips with known transitions, real footage, the one driver
-behind both decodes (`gifrank shots`, featurize), the CLI."""
-import json
-import subprocess
-import sys
-
+"""Shot boundary detection: synthetic clips with known transitions, real footage in the containers
+sources ship (demo_world.source_formats), seconds from the decoder's timestamps, the one driver
+behind both decodes (`gifrank shots`, featurize). The command: tests/pipelines/commands/test_shots_command.py."""
 import av
 import cv2
 import numpy as np
 import pytest
 
+from demo_world.source_formats import SOURCE_FORMATS, encode_source
 from demo_world.videos import footage_dir
 from featurizer.c3d.video_decode import decode_segments
 from featurizer.media.errors import MediaError
-from featurizer.media.video import iter_video_frames
+from featurizer.media.video import FrameBatch, iter_video_frames
 from featurizer.shots import (
     ChangePointDetector,
     KernelSegmentationDetector,
@@ -22,12 +20,14 @@ from featurizer.shots import (
     detect_shots,
     frame_features,
     shot_frames,
+    shots_from_boundaries,
 )
-from featurizer.shots.features import FEATURE_SIZE
-from pipelines.commands.shots import main as shots_main
+from featurizer.shots.driver import time_scale
+from featurizer.shots.features import FEATURE_SIZE, picture_box
 
 WIDTH, HEIGHT, FPS = 160, 90, 25
 BIKES_CUTS = [30, 76, 137, 187, 242]  # checked by eye on frame dumps
+BIKES_SIZE = (640, 272)
 
 
 def textured_shot(seed: int, tint, num_frames: int, speed: float, shake: bool = False) -> np.ndarray:
@@ -223,33 +223,91 @@ def test_unreadable_video_raises_media_error(tmp_path):
         detect_shots(garbage)
 
 
-def test_cli_prints_shots_as_json(capsys):
-    assert shots_main([str(footage_dir() / "bikes.mp4")]) == 0
-    out = json.loads(capsys.readouterr().out)
-    assert out["fps"] == 25.0 and out["num_frames"] == 250
-    assert out["shots"] == [[0, 30], [30, 76], [76, 137], [137, 187], [187, 242], [242, 250]]
+def decoded_times(path) -> np.ndarray:
+    return np.concatenate([batch.times for batch in iter_video_frames(path, size=FEATURE_SIZE)])
 
 
-def test_cli_exit_2_on_unreadable_or_missing_video(tmp_path, capsys):
-    garbage = tmp_path / "garbage.mp4"
-    garbage.write_bytes(b"\x00" * 1000)
-    assert shots_main([str(garbage)]) == 2
-    assert shots_main([str(tmp_path / "missing.mp4")]) == 2
-    captured = capsys.readouterr()
-    assert captured.out == ""
-    assert captured.err.count("cannot read video") == 2
+@pytest.mark.parametrize("name", list(SOURCE_FORMATS))
+def test_real_cuts_in_every_container(tmp_path, name):
+    """bikes.mp4 as sources ship it: turned by a display matrix, pillarboxed or letterboxed in HD
+    (the bars diluted every change by their share), VP9, AV1, HEVC (compression artefacts and a
+    passing van made a false dissolve), variable frame rate (dropped frames made steps of two or
+    three frames' motion). The cuts' seconds are the first frame shown at or after each cut."""
+    video = encode_source(footage_dir() / "bikes.mp4", tmp_path, name, *BIKES_SIZE)
+    shots = detect_shots(video.path)
+    times = decoded_times(video.path)
+    assert shots.num_frames == len(times)
+    assert shots.boundaries() == [int(np.searchsorted(times, cut / FPS - 1e-6)) for cut in BIKES_CUTS]
+    assert shots.variable_frame_rate == (name == "vfr")
 
 
-def test_cli_rejects_knobs_of_another_detector(capsys):
-    assert shots_main(["v.mp4", "--kernel-penalty", "5"]) == 2
-    assert "--kernel-penalty applies to --detector kernel" in capsys.readouterr().err
-    assert shots_main(["v.mp4", "--cut-threshold", "0"]) == 2
+def test_seconds_are_the_decoders_timestamps_at_a_variable_frame_rate(tmp_path):
+    """Frames dropped irregularly: frame / fps is wrong by up to seconds, the timestamps are right."""
+    path = encode_source(footage_dir() / "bikes.mp4", tmp_path, "vfr", *BIKES_SIZE).path
+    shots = detect_shots(path)
+    times = decoded_times(path)
+    assert shots.variable_frame_rate and shots.num_frames == len(times) < 250
+    step = float(np.median(np.diff(times)))
+    for (start, end), (start_sec, end_sec) in zip(shots.shots, shots.seconds):
+        assert start_sec == pytest.approx(times[start], abs=1e-6)
+        assert end_sec == pytest.approx(times[end] if end < len(times) else times[-1] + step, abs=1e-6)
+    assert shots.seconds[-1][1] == pytest.approx(10.0)  # as long as the footage
+    for cut, start_sec in zip(BIKES_CUTS, shots.boundary_seconds()):
+        boundary = int(np.searchsorted(times, start_sec - 1e-6))
+        assert times[boundary - 1] < cut / FPS <= start_sec + 1e-6  # the first frame shown from the cut on
+    # Durations the detector takes in seconds count the frames shown, not the average rate's.
+    assert time_scale(shots.fps, times) == pytest.approx(FPS)
+    assert shots.fps < 20
 
 
-def test_shots_never_load_beam_or_tensorflow():
-    code = ("import sys; from pipelines.commands.shots import main; from demo_world.videos import footage_dir; "
-            "main([str(footage_dir() / 'bikes.mp4')]); "
-            "print(sorted(m for m in ('apache_beam', 'tensorflow') if m in sys.modules), file=sys.stderr)")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    assert result.stderr.strip() == "[]"
+def test_featurizes_decode_at_c3d_size_gives_the_shots_and_seconds_at_a_variable_frame_rate(tmp_path):
+    """featurize's decode (C3D's size, FEATURE_SIZE beside it) handing the driver its batches,
+    timestamps and all, finds what `gifrank shots` finds on a variable-rate file too."""
+    path = encode_source(footage_dir() / "bikes.mp4", tmp_path, "vfr", *BIKES_SIZE).path
+    video = decode_frames(path, C3D_SIZE, batch_size=64)
+    assert detect_in_frames(video.batches, video.fps) == detect_shots(path)
+
+
+def test_seconds_at_a_constant_rate_and_without_timestamps():
+    shots = shots_from_boundaries([30, 76], 100, 25.0)
+    assert shots.seconds == [(0.0, 1.2), (1.2, 3.04), (3.04, 4.0)]
+    assert not shots.variable_frame_rate
+    assert shots.as_json()["shots"][1] == {"start_frame": 30, "end_frame": 76, "start_sec": 1.2, "end_sec": 3.04}
+    uneven = shots_from_boundaries([2], 4, 25.0, np.array([0.0, 0.04, 0.12, 0.16]))
+    assert uneven.seconds == [(0.0, 0.12), (0.12, 0.2)] and uneven.variable_frame_rate
+
+
+def test_the_driver_takes_the_decoders_batches_and_their_timestamps(edited_clip):
+    """Batches with times give the times' seconds; bare frames are taken as evenly spaced at fps."""
+    path, _truth = edited_clip
+    batches = list(decode_frames(path).batches)
+    # A clock 1% slow: the declared rate still stands for the detectors (clock rounding), the
+    # seconds are the clock's.
+    slow = detect_in_frames([FrameBatch(b.frames, b.times * 1.01, b.indices) for b in batches], FPS)
+    bare = detect_in_frames([b.frames for b in batches], FPS)
+    assert slow.shots == bare.shots == detect_shots(path).shots
+    assert slow.seconds == [(round(1.01 * start, 6), round(1.01 * end, 6)) for start, end in bare.seconds]
+
+
+def test_black_bars_are_cut_off_before_the_features():
+    frames = np.zeros((10, 36, 64, 3), np.uint8)
+    frames[:, :, 8:56] = 200  # pillarbox: 8 black columns a side
+    assert picture_box(frames) == (slice(0, 36), slice(8, 56))
+    frames[:, :4] = frames[:, 32:] = 0  # and letterbox
+    assert picture_box(frames) == (slice(4, 32), slice(8, 56))
+    assert picture_box(np.zeros_like(frames)) == (slice(0, 36), slice(0, 64))  # all dark: no bars known
+    off_centre = np.zeros_like(frames)
+    off_centre[:, :, 0:40] = 200  # a dark right side is picture, not a bar
+    assert picture_box(off_centre) == (slice(0, 36), slice(0, 64))
+
+
+def test_a_fast_fade_out_and_a_slow_fade_in_are_one_transition(tmp_path):
+    """Fading out over two frames looks like two cuts a frame apart; with the fade in it is one
+    transition through black, found once."""
+    a = textured_shot(11, (1.0, 0.6, 0.4), 60, 1.0)
+    e = textured_shot(12, (0.4, 0.7, 1.0), 60, 1.0)
+    pieces = [a, fade(a[-1], 2, out=True), np.zeros((3, HEIGHT, WIDTH, 3)), fade(e[0], 12, out=False), e]
+    path = tmp_path / "fades.mp4"
+    encode(path, np.concatenate(pieces))
+    shots = detect_shots(path)
+    assert len(shots.boundaries()) == 1 and 60 <= shots.boundaries()[0] <= 60 + 2 + 3 + 12
