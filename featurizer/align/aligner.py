@@ -561,6 +561,8 @@ def _ramp_if_better(index: VideoIndex, gif: _PreparedGif, line: _Placement, spee
     """A speed ramp (slow motion setting in, or ending) still lays one line through the GIF within a
     few frames, so the line is a clear match and its ends are off: two forward pieces meeting at
     the change of speed are kept instead when they are better (clearly nearer on hashes)."""
+    if line.cost <= PIECE_COST_BITS:  # two pieces cost at least that: they cannot be better
+        return line
     ramp = _split_at(index, gif, line.candidates[0], len(gif.times) // 2, (False, False), speed_range)
     return ramp if ramp is not None and ramp.better_than(line) else line
 
