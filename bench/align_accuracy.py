@@ -80,6 +80,10 @@ class Case:
         return errors
 
 
+# What each alignment reports, kept per case.
+RESULT_FIELDS = ("aligned", "start_sec", "end_sec", "speed", "confidence", "inlier_share", "direction", "reason")
+
+
 def run_cases(cases: list[Case], video_paths: dict[str, Path]) -> list[Case]:
     """Align every case, indexing each video once."""
     by_video: dict[str, list[Case]] = {}
@@ -92,8 +96,7 @@ def run_cases(cases: list[Case], video_paths: dict[str, Path]) -> list[Case]:
             if case.gif not in gifs:
                 gifs[case.gif] = read_gif(case.gif)
             alignment = align_gif(index, gifs[case.gif])
-            case.result = {name: getattr(alignment, name) for name in
-                           ("aligned", "start_sec", "end_sec", "speed", "confidence", "inlier_share", "reason")}
+            case.result = {name: getattr(alignment, name) for name in RESULT_FIELDS}
     return cases
 
 

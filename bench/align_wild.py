@@ -34,14 +34,11 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.align_accuracy import Case
+from bench.align_accuracy import Case, run_cases
 from bench.report import emit_json
 from demo_world import web_gifs
 from demo_world.source_formats import SOURCE_FORMATS, SourceVideo, encode_source
 from demo_world.videos import decode_frames, ffmpeg_exe, footage_dir, run_ffmpeg
-from featurizer.align.aligner import align_gif
-from featurizer.align.video_index import index_video
-from featurizer.media.gif import read_gif
 
 BUILD_VERSION = 1
 TARGETS = {"aligned_share_min": 0.97, "mean_error_sec_max": 0.10, "median_error_sec_max": 0.06,
@@ -186,26 +183,6 @@ def build(root: Path, settings: dict, jobs: int = 1, log=print) -> tuple[list[di
                          "container": container, "clip": pick["clip"], "foreign": True, "truth": None})
     manifest.write_text(json.dumps({"settings": settings, "cases": rows, "videos": videos}, indent=1, default=list))
     return rows, videos
-
-
-# What each alignment reports: bench.align_accuracy's fields, and how the GIF plays its span.
-RESULT_FIELDS = ("aligned", "start_sec", "end_sec", "speed", "confidence", "inlier_share", "direction", "reason")
-
-
-def run_cases(cases: list[WildCase], video_paths: dict[str, Path]) -> list[WildCase]:
-    """Align every case, indexing each video once and reading each GIF once."""
-    by_video: dict[str, list[WildCase]] = {}
-    for case in cases:
-        by_video.setdefault(case.video, []).append(case)
-    gifs: dict[str, object] = {}
-    for video, group in by_video.items():
-        index = index_video(video_paths[video])
-        for case in group:
-            if case.gif not in gifs:
-                gifs[case.gif] = read_gif(case.gif)
-            alignment = align_gif(index, gifs[case.gif])
-            case.result = {name: getattr(alignment, name, None) for name in RESULT_FIELDS}
-    return cases
 
 
 def _cases(rows: list[dict], root: Path) -> list[WildCase]:
